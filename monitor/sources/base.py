@@ -49,3 +49,10 @@ class ChannelCursor(Protocol):
 
     async def last_post_id(self, channel: str) -> int | None:
         """The newest stored post id, or None when the channel was never read (first sight)."""
+
+
+class WatchList(Protocol):
+    """Which channels a source must watch right now (operators change it while running)."""
+
+    async def channels(self, source: str) -> list[str]:
+        """Handles of the active channels whose `source` is "telegram" or "web"."""
