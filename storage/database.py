@@ -1,0 +1,193 @@
+"""The one SQLite connection chanwatch writes through: opening, migrating, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from chanwatch.errors import StorageError
+from storage.migrations import LATEST, MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+Row = sqlite3.Row
+
+
+def to_db(moment: datetime) -> str:
+    """UTC ISO text, so that comparing strings in SQL compares instants."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to storage; use an aware UTC datetime")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_db(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def explain(path: Path, error: sqlite3.Error) -> str:
+    """A sentence for the user about why the database file is unusable."""
+    reason = str(error)
+    if "not a database" in reason or "malformed" in reason:
+        return (
+            f"database {path} is corrupted or not a chanwatch database ({reason}); "
+            "restore it from a backup or move it away to start a new one"
+        )
+    if "readonly" in reason or "read-only" in reason:
+        return f"database {path} is read-only; give the chanwatch user write access to it"
+    if "unable to open" in reason:
+        return f"cannot open database {path}: check that its folder exists and is writable"
+    if "locked" in reason or "busy" in reason:
+        return f"database {path} is locked by another process; is chanwatch already running?"
+    return f"database {path}: {reason}"
+
+
+class Database:
+    """Owns the connection. Writes go through `transaction()`, one at a time."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        path = Path(path)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StorageError(explain(path, error)) from None
+        conn.row_factory = sqlite3.Row
+        db = cls(path, conn)
+        try:
+            await db._prepare()
+        except sqlite3.Error as error:
+            await conn.close()
+            raise StorageError(explain(path, error)) from None
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _prepare(self) -> None:
+        await self._conn.execute("PRAGMA busy_timeout = 5000")
+        mode = await self.scalar("PRAGMA journal_mode = WAL")
+        if mode != "wal":
+            logger.warning("database %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        version = int(await self.scalar("PRAGMA user_version") or 0)
+        if version > LATEST:
+            raise StorageError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"chanwatch understands ({LATEST}); upgrade chanwatch"
+            )
+        for target in range(version + 1, LATEST + 1):
+            logger.info("database %s: migrating to schema version %d", self.path, target)
+            # executescript would commit on its own; one BEGIN..COMMIT keeps a step atomic.
+            script = f"BEGIN;\n{MIGRATIONS[target - 1]}\nPRAGMA user_version = {target};\nCOMMIT;"
+            try:
+                await self._conn.executescript(script)
+            except sqlite3.Error:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def schema_version(self) -> int:
+        return int(await self.scalar("PRAGMA user_version") or 0)
+
+    # Reads
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise StorageError(explain(self.path, error)) from None
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                row: Row | None = await cursor.fetchone()
+                return row
+        except sqlite3.Error as error:
+            raise StorageError(explain(self.path, error)) from None
+
+    async def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    # Writes
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Writer]:
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
+        async with self._write_lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StorageError(explain(self.path, error)) from None
+            try:
+                yield Writer(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            try:
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                await self._conn.execute("ROLLBACK")
+                raise StorageError(explain(self.path, error)) from None
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement in its own transaction; returns the number of rows changed."""
+        async with self.transaction() as tx:
+            return await tx.execute(sql, params)
+
+
+class Writer:
+    """Statements inside one open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return cursor.rowcount
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise StorageError(str(error)) from None
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run an INSERT and return the new rowid (0 when OR IGNORE skipped it)."""
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount and int(cursor.lastrowid or 0)
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            row: Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())

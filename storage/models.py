@@ -1,0 +1,153 @@
+"""What storage hands back: plain frozen records, never rows or cursors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    handle: str
+    source: str
+    title: str | None
+    last_post_id: int | None
+    from_config: bool
+    last_error: str | None
+    last_error_at: datetime | None
+    last_ok_at: datetime | None
+    post_count: int = 0
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.handle
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: int
+    name: str
+    terms: tuple[str, ...]
+    require: tuple[str, ...]
+    exclude: tuple[str, ...]
+    from_config: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TopicHit:
+    """One topic a stored post matched, with the words to highlight."""
+
+    topic: str
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewMatch:
+    """A match to store: topic by name, matched words and their offsets into the text."""
+
+    topic: str
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A post as delivery sees it, with the topics it matched (when asked for)."""
+
+    id: int
+    channel_handle: str
+    channel_title: str | None
+    post_id: int
+    date: datetime
+    text: str
+    edit_date: datetime | None
+    hits: tuple[TopicHit, ...] = ()
+
+    @property
+    def link(self) -> str:
+        if self.channel_handle.lstrip("-").isdigit():
+            # Numeric ids have no public link; t.me/c/ works for members of the channel.
+            internal = self.channel_handle.removeprefix("-100").lstrip("-")
+            return f"https://t.me/c/{internal}/{self.post_id}"
+        return f"https://t.me/{self.channel_handle}/{self.post_id}"
+
+    @property
+    def channel_name(self) -> str:
+        return self.channel_title or self.channel_handle
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    new_posts: int
+    edited_posts: int
+    new_matches: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    chat_id: int
+    chat_type: str
+    title: str | None
+    active: bool
+    mode: str
+    quiet: bool
+    digest_time: str
+    digest_period: str
+    timezone: str
+    last_digest_at: datetime | None
+    created_at: datetime
+
+    @property
+    def wants_instant(self) -> bool:
+        return self.mode in ("instant", "both")
+
+    @property
+    def wants_digest(self) -> bool:
+        return self.mode in ("digest", "both")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    kind: str
+    text: str
+    disable_notification: bool
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message owed to a chat; `dedup_key` makes queueing it twice a no-op."""
+
+    chat_id: int
+    kind: str
+    dedup_key: str
+    text: str
+    disable_notification: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    channels: int
+    posts: int
+    matches: int
+    subscribers: int
+    active_subscribers: int
+    queued: int
+    failed: int
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    """A post to store, already matched, with its FTS lemma string."""
+
+    post_id: int
+    date: datetime
+    text: str
+    lemmas: str
+    matches: tuple[NewMatch, ...]
+    edit_date: datetime | None = None

@@ -1,0 +1,102 @@
+"""The durable queue of messages owed to chats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from storage.database import Database, now_utc, to_db
+from storage.models import NewMessage, OutboxItem, Stats
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(self, messages: Sequence[NewMessage]) -> int:
+        """Queue messages; one whose dedup_key was queued before is skipped. Returns count."""
+        now = to_db(now_utc())
+        queued = 0
+        async with self._db.transaction() as tx:
+            for message in messages:
+                queued += await tx.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
+                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.chat_id,
+                        message.kind,
+                        message.dedup_key,
+                        message.text,
+                        int(message.disable_notification),
+                        now,
+                    ),
+                )
+        return queued
+
+    async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
+        """Pending messages whose retry time has come, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT id, chat_id, kind, text, disable_notification, attempts FROM outbox "
+            "WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?) "
+            "ORDER BY id LIMIT ?",
+            (to_db(now or now_utc()), limit),
+        )
+        return [
+            OutboxItem(
+                id=row["id"],
+                chat_id=row["chat_id"],
+                kind=row["kind"],
+                text=row["text"],
+                disable_notification=bool(row["disable_notification"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest postponed message may be retried (None: nothing postponed)."""
+        value = await self._db.scalar(
+            "SELECT min(not_before) FROM outbox WHERE status = 'pending'"
+        )
+        return None if value is None else datetime.fromisoformat(value)
+
+    async def mark_sent(self, item_id: int, message_id: int | None) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            (to_db(now_utc()), message_id, item_id),
+        )
+
+    async def postpone(self, item_id: int, until: datetime, error: str) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 "
+            "WHERE id = ?",
+            (to_db(until), error, item_id),
+        )
+
+    async def mark_failed(self, item_id: int, error: str) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 "
+            "WHERE id = ?",
+            (error, item_id),
+        )
+
+    async def pending_count(self) -> int:
+        return int(
+            await self._db.scalar("SELECT count(*) FROM outbox WHERE status = 'pending'") or 0
+        )
+
+    async def stats(self) -> Stats:
+        row = await self._db.fetchone(
+            "SELECT "
+            " (SELECT count(*) FROM channels WHERE removed_at IS NULL) AS channels,"
+            " (SELECT count(*) FROM posts) AS posts,"
+            " (SELECT count(*) FROM matches) AS matches,"
+            " (SELECT count(*) FROM subscribers) AS subscribers,"
+            " (SELECT count(*) FROM subscribers WHERE active = 1) AS active_subscribers,"
+            " (SELECT count(*) FROM outbox WHERE status = 'pending') AS queued,"
+            " (SELECT count(*) FROM outbox WHERE status = 'failed') AS failed,"
+            " (SELECT count(*) FROM outbox WHERE status = 'sent') AS sent"
+        )
+        assert row is not None
+        return Stats(**{key: int(row[key]) for key in row.keys()})  # noqa: SIM118

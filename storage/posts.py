@@ -1,0 +1,280 @@
+"""Posts, their matches, full-text search and the queries that read them back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from storage.database import Database, Row, Writer, from_db, now_utc, to_db
+from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
+
+logger = logging.getLogger(__name__)
+
+_POST_COLUMNS = (
+    "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
+    "c.title AS channel_title"
+)
+
+
+def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
+    return StoredPost(
+        id=row["id"],
+        channel_handle=row["channel_handle"],
+        channel_title=row["channel_title"],
+        post_id=row["post_id"],
+        date=from_db(row["date"]),
+        text=row["text"],
+        edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
+        hits=hits,
+    )
+
+
+def fts_query(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query over the lemma column: every group must match, any word within one."""
+    parts = []
+    for group in groups:
+        words = " OR ".join('"' + word.replace('"', "") + '"' for word in group if word)
+        if words:
+            parts.append(f"lemmas : ({words})")
+    return " AND ".join(parts)
+
+
+async def _write_matches(
+    tx: Writer, post: int, matches: Sequence[NewMatch], topic_ids: dict[str, int], now: str
+) -> int:
+    """Insert or refresh the post's matches; returns how many topics are newly matched."""
+    wanted = {topic_ids[m.topic.casefold()]: m for m in matches if m.topic.casefold() in topic_ids}
+    existing = {
+        row["topic_id"]
+        for row in await tx.fetchall("SELECT topic_id FROM matches WHERE post = ?", (post,))
+    }
+    stale = existing - wanted.keys()
+    for topic_id in stale:
+        await tx.execute("DELETE FROM matches WHERE post = ? AND topic_id = ?", (post, topic_id))
+    new = 0
+    for topic_id, match in wanted.items():
+        terms = json.dumps(list(match.terms), ensure_ascii=False)
+        spans = json.dumps([list(span) for span in match.spans])
+        if topic_id in existing:
+            await tx.execute(
+                "UPDATE matches SET terms = ?, spans = ? WHERE post = ? AND topic_id = ?",
+                (terms, spans, post, topic_id),
+            )
+        else:
+            await tx.execute(
+                "INSERT INTO matches (post, topic_id, terms, spans, matched_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (post, topic_id, terms, spans, now),
+            )
+            new += 1
+    return new
+
+
+class Posts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def known_texts(self, handle: str, post_ids: Sequence[int]) -> dict[int, str]:
+        """Stored text of those posts of a channel that are already stored."""
+        if not post_ids:
+            return {}
+        marks = ",".join("?" * len(post_ids))
+        rows = await self._db.fetchall(
+            f"SELECT p.post_id, p.text FROM posts p JOIN channels c ON c.id = p.channel_id "
+            f"WHERE c.handle = ? AND p.post_id IN ({marks})",
+            (handle, *post_ids),
+        )
+        return {row["post_id"]: row["text"] for row in rows}
+
+    async def save(
+        self,
+        handle: str,
+        records: Sequence[PostRecord],
+        *,
+        history: bool,
+        title: str | None = None,
+    ) -> SaveResult:
+        """Store new posts and edits with their matches, and advance the channel's cursor.
+
+        Everything happens in one transaction: a crash leaves either the whole batch with
+        its owed alerts (the `fanout` rows) or none of it. An empty batch still marks the
+        channel as read, so its first sight is not repeated.
+        """
+        new_posts = edited = new_matches = 0
+        now = to_db(now_utc())
+        async with self._db.transaction() as tx:
+            channel = await tx.fetchone(
+                "SELECT id, last_post_id FROM channels WHERE handle = ?", (handle,)
+            )
+            if channel is None:
+                logger.warning("posts for unknown channel %s were not stored", handle)
+                return SaveResult(0, 0, 0)
+            live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
+            topic_ids = {row["name"].casefold(): row["id"] for row in live}
+            for record in records:
+                row = await tx.fetchone(
+                    "SELECT id, text FROM posts WHERE channel_id = ? AND post_id = ?",
+                    (channel["id"], record.post_id),
+                )
+                edit_date = to_db(record.edit_date) if record.edit_date else None
+                if row is None:
+                    post = await tx.insert(
+                        "INSERT INTO posts (channel_id, post_id, date, text, edit_date, lemmas, "
+                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            channel["id"],
+                            record.post_id,
+                            to_db(record.date),
+                            record.text,
+                            edit_date,
+                            record.lemmas,
+                            int(history),
+                            now,
+                        ),
+                    )
+                    new_posts += 1
+                elif row["text"] != record.text:
+                    post = row["id"]
+                    await tx.execute(
+                        "UPDATE posts SET text = ?, edit_date = ?, lemmas = ? WHERE id = ?",
+                        (record.text, edit_date, record.lemmas, post),
+                    )
+                    edited += 1
+                else:
+                    continue
+                added = await _write_matches(tx, post, record.matches, topic_ids, now)
+                new_matches += added
+                if added and not history:
+                    await tx.execute(
+                        "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+                    )
+            newest = max((r.post_id for r in records), default=0)
+            await tx.execute(
+                "UPDATE channels SET last_post_id = max(coalesce(last_post_id, 0), ?), "
+                "title = coalesce(?, title) WHERE id = ?",
+                (newest, title, channel["id"]),
+            )
+        return SaveResult(new_posts, edited, new_matches)
+
+    async def _hits(
+        self, posts: Sequence[int], chat_id: int | None = None
+    ) -> dict[int, tuple[TopicHit, ...]]:
+        """Live topics each post matched; only the chat's subscribed topics when given."""
+        if not posts:
+            return {}
+        marks = ",".join("?" * len(posts))
+        params: list[object] = list(posts)
+        only_subscribed = ""
+        if chat_id is not None:
+            only_subscribed = (
+                "AND m.topic_id IN (SELECT topic_id FROM subscriptions WHERE chat_id = ?)"
+            )
+            params.append(chat_id)
+        rows = await self._db.fetchall(
+            f"SELECT m.post, t.name, m.terms, m.spans FROM matches m "
+            f"JOIN topics t ON t.id = m.topic_id AND t.removed_at IS NULL "
+            f"WHERE m.post IN ({marks}) {only_subscribed} ORDER BY t.id",
+            params,
+        )
+        hits: dict[int, list[TopicHit]] = {}
+        for row in rows:
+            hits.setdefault(row["post"], []).append(
+                TopicHit(
+                    topic=row["name"],
+                    terms=tuple(json.loads(row["terms"])),
+                    spans=tuple((int(a), int(b)) for a, b in json.loads(row["spans"])),
+                )
+            )
+        return {post: tuple(found) for post, found in hits.items()}
+
+    async def _with_hits(self, rows: Sequence[Row], chat_id: int | None) -> list[StoredPost]:
+        hits = await self._hits([row["id"] for row in rows], chat_id)
+        return [_post(row, hits.get(row["id"], ())) for row in rows]
+
+    async def recent(self, limit: int, *, chat_id: int | None = None) -> list[StoredPost]:
+        """The newest matched posts, for the chat's topics when given, newest first."""
+        if chat_id is None:
+            topics = "SELECT id FROM topics WHERE removed_at IS NULL"
+            params: tuple[object, ...] = (limit,)
+        else:
+            topics = (
+                "SELECT s.topic_id FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
+                "WHERE s.chat_id = ? AND t.removed_at IS NULL"
+            )
+            params = (chat_id, limit)
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+            f"WHERE p.id IN (SELECT post FROM matches WHERE topic_id IN ({topics})) "
+            "ORDER BY p.date DESC, p.id DESC LIMIT ?",
+            params,
+        )
+        return await self._with_hits(rows, chat_id)
+
+    async def search(
+        self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
+    ) -> tuple[list[StoredPost], int]:
+        """Posts whose words match every group (by lemma), newest first, and the total count."""
+        query = fts_query(groups)
+        if not query:
+            return [], 0
+        total = int(
+            await self._db.scalar(
+                "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
+            )
+            or 0
+        )
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) "
+            "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+            (query, limit, offset),
+        )
+        return await self._with_hits(rows, None), total
+
+    async def matched_between(
+        self, chat_id: int, since: datetime | None, until: datetime
+    ) -> list[StoredPost]:
+        """Posts that matched the chat's topics in (since, until], newest first (digests)."""
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.is_history = 0 AND p.id IN ("
+            "  SELECT m.post FROM matches m "
+            "  JOIN subscriptions s ON s.topic_id = m.topic_id AND s.chat_id = ? "
+            "  JOIN topics t ON t.id = m.topic_id AND t.removed_at IS NULL "
+            "  WHERE m.matched_at > ? AND m.matched_at <= ?) "
+            "ORDER BY p.date DESC, p.id DESC",
+            (chat_id, to_db(since) if since else "", to_db(until)),
+        )
+        return await self._with_hits(rows, chat_id)
+
+    async def pending_fanout(self, limit: int = 100) -> list[StoredPost]:
+        """Posts with new matches whose alerts are not queued yet, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM fanout f JOIN posts p ON p.id = f.post "
+            "JOIN channels c ON c.id = p.channel_id ORDER BY f.post LIMIT ?",
+            (limit,),
+        )
+        return await self._with_hits(rows, None)
+
+    async def complete_fanout(self, post: int, messages: Sequence[NewMessage]) -> int:
+        """Queue the post's alerts and forget the fanout, atomically; returns rows queued."""
+        now = to_db(now_utc())
+        queued = 0
+        async with self._db.transaction() as tx:
+            for message in messages:
+                queued += await tx.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
+                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.chat_id,
+                        message.kind,
+                        message.dedup_key,
+                        message.text,
+                        int(message.disable_notification),
+                        now,
+                    ),
+                )
+            await tx.execute("DELETE FROM fanout WHERE post = ?", (post,))
+        return queued
