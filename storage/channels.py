@@ -132,12 +132,13 @@ class Channels:
         return None if value is None else int(value)
 
     async def ensure(self, handle: str, source: str, title: str | None = None) -> Channel:
-        """The channel, created unwatched-by-config if new (used by `import` and `backfill`)."""
+        """The channel's row for storing posts (`import`); a new one is known but not watched."""
+        now = to_db(now_utc())
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT OR IGNORE INTO channels (handle, source, title, added_at) "
-                "VALUES (?, ?, ?, ?)",
-                (handle, source, title, to_db(now_utc())),
+                "INSERT OR IGNORE INTO channels (handle, source, title, added_at, removed_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (handle, source, title, now, now),
             )
             if title:
                 await tx.execute("UPDATE channels SET title = ? WHERE handle = ?", (title, handle))

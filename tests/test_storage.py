@@ -1,0 +1,206 @@
+"""The database through its repositories, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chanwatch.errors import StorageError
+from storage import Store, TopicSpec
+from storage.migrations import CORE, LATEST
+from storage.models import NewMatch, NewMessage, PostRecord
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def record(post_id: int, text: str, *matches: NewMatch, minutes: int = 0) -> PostRecord:
+    return PostRecord(
+        post_id=post_id,
+        date=T0 + timedelta(minutes=minutes or post_id),
+        text=text,
+        lemmas=text.lower(),
+        matches=matches,
+    )
+
+
+def visit(*spans: tuple[int, int]) -> NewMatch:
+    return NewMatch(topic="visit", terms=("визит",), spans=spans or ((0, 5),))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    opened = await Store.open(tmp_path / "chanwatch.db")
+    await opened.topics.sync_config([TopicSpec("visit", ("визит",)), TopicSpec("Kim", ("Ким",))])
+    await opened.channels.sync_config([("pul_1", "telegram")])
+    yield opened  # type: ignore[misc]
+    await opened.close()
+
+
+async def test_new_file_is_created_migrated_and_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    store = await Store.open(path)
+    assert await store.db.schema_version() == LATEST
+    await store.channels.sync_config([("pul_1", "web")])
+    await store.close()
+
+    reopened = await Store.open(path)
+    assert await reopened.db.schema_version() == LATEST
+    assert [c.handle for c in await reopened.channels.watched()] == ["pul_1"]
+    await reopened.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_version_1_database_keeps_its_data_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(CORE)
+        conn.execute(
+            "INSERT INTO channels (handle, source, last_post_id, added_at) "
+            "VALUES ('pul_1', 'telegram', 41, '2026-01-01T00:00:00+00:00')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    store = await Store.open(path)
+    assert await store.db.schema_version() == LATEST
+    assert await store.channels.last_post_id("pul_1") == 41
+    assert await store.outbox.pending_count() == 0
+    await store.close()
+
+
+async def test_newer_schema_than_this_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {LATEST + 5}")
+    with pytest.raises(StorageError, match="newer than this chanwatch"):
+        await Store.open(path)
+
+
+async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StorageError, match=r"corrupted or not a chanwatch database"):
+        await Store.open(path)
+    assert path.read_bytes().startswith(b"this is not sqlite")
+
+
+async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot open database"):
+        await Store.open(tmp_path / "no" / "such" / "dir" / "x.db")
+
+
+async def test_posts_are_stored_once_and_advance_the_cursor(store: Store) -> None:
+    assert await store.channels.last_post_id("pul_1") is None
+    first = await store.posts.save(
+        "pul_1", [record(1, "визит", visit()), record(2, "ничего")], history=False
+    )
+    again = await store.posts.save("pul_1", [record(2, "ничего")], history=False)
+    assert (first.new_posts, first.new_matches) == (2, 1)
+    assert (again.new_posts, again.edited_posts) == (0, 0)
+    assert await store.channels.last_post_id("pul_1") == 2
+    stats = await store.outbox.stats()
+    assert (stats.posts, stats.matches) == (2, 1)
+
+
+async def test_empty_first_sight_marks_the_channel_as_read(store: Store) -> None:
+    await store.posts.save("pul_1", [], history=True)
+    assert await store.channels.last_post_id("pul_1") == 0
+
+
+async def test_history_owes_no_alerts_and_live_matches_do(store: Store) -> None:
+    await store.posts.save("pul_1", [record(1, "визит", visit())], history=True)
+    assert await store.posts.pending_fanout() == []
+    await store.posts.save("pul_1", [record(2, "визит", visit())], history=False)
+    pending = await store.posts.pending_fanout()
+    assert [p.post_id for p in pending] == [2]
+    assert pending[0].link == "https://t.me/pul_1/2"
+    assert [h.topic for h in pending[0].hits] == ["visit"]
+
+
+async def test_fanout_is_atomic_and_dedup_keys_prevent_a_second_alert(store: Store) -> None:
+    await store.posts.save("pul_1", [record(5, "визит", visit())], history=False)
+    [post] = await store.posts.pending_fanout()
+    message = NewMessage(chat_id=7, kind="alert", dedup_key=f"alert:7:{post.id}", text="x")
+    assert await store.posts.complete_fanout(post.id, [message]) == 1
+    assert await store.posts.pending_fanout() == []
+    # The post is edited and now matches another topic: a new fanout, but no second alert.
+    edited = record(5, "визит Ким", visit(), NewMatch("Kim", ("Ким",), ((6, 9),)))
+    result = await store.posts.save("pul_1", [edited], history=False)
+    assert (result.edited_posts, result.new_matches) == (1, 1)
+    [again] = await store.posts.pending_fanout()
+    assert await store.posts.complete_fanout(again.id, [message]) == 0
+    assert await store.outbox.pending_count() == 1
+
+
+async def test_search_by_lemmas_newest_first_with_total(store: Store) -> None:
+    posts = [
+        PostRecord(i, T0 + timedelta(hours=i), f"post {i}", f"визит ким {i}", ())
+        for i in range(1, 8)
+    ]
+    await store.posts.save("pul_1", posts, history=True)
+    found, total = await store.posts.search([["визит"], ["ким", "кима"]], limit=3, offset=0)
+    assert total == 7
+    assert [p.post_id for p in found] == [7, 6, 5]
+    page2, _ = await store.posts.search([["визит"]], limit=3, offset=3)
+    assert [p.post_id for p in page2] == [4, 3, 2]
+    nothing, zero = await store.posts.search([['"); DROP TABLE posts; --']], limit=3)
+    assert (nothing, zero) == ([], 0)
+
+
+async def test_recent_only_shows_the_chats_topics(store: Store) -> None:
+    kim = NewMatch("Kim", ("Ким",), ((0, 3),))
+    posts = [record(1, "визит", visit()), record(2, "Ким", kim)]
+    await store.posts.save("pul_1", posts, history=False)
+    await store.subscribers.ensure(
+        7, chat_type="private", title=None, digest_time="09:00", timezone="UTC"
+    )
+    kim_topic = await store.topics.get("kim")
+    assert kim_topic is not None
+    await store.subscribers.subscribe(7, [kim_topic.id])
+    recent = await store.posts.recent(10, chat_id=7)
+    assert [p.post_id for p in recent] == [2]
+    assert [p.post_id for p in await store.posts.recent(10)] == [2, 1]
+
+
+async def test_operator_changes_survive_a_config_sync(store: Store) -> None:
+    await store.topics.remove("visit")
+    await store.topics.put(TopicSpec("Лукашенко", ("Лукашенко",)))
+    await store.channels.remove("pul_1")
+    await store.channels.add("rian_ru", "web")
+    # A restart syncs the same config again.
+    await store.topics.sync_config([TopicSpec("visit", ("визит",)), TopicSpec("Kim", ("Ким",))])
+    await store.channels.sync_config([("pul_1", "telegram")])
+    assert [t.name for t in await store.topics.live()] == ["Kim", "Лукашенко"]
+    assert [c.handle for c in await store.channels.watched()] == ["rian_ru"]
+
+
+async def test_topic_names_are_case_insensitive_in_cyrillic(store: Store) -> None:
+    assert await store.topics.put(TopicSpec("Визит КНДР", ("визит",)))
+    assert not await store.topics.put(TopicSpec("визит кндр", ("посетить",)))
+    topic = await store.topics.get("ВИЗИТ кндр")
+    assert topic is not None and topic.terms == ("посетить",)
+    assert await store.topics.remove("визит КНДР")
+
+
+async def test_channel_errors_are_reported_once_until_they_change(store: Store) -> None:
+    assert await store.channels.record_error("pul_1", "HTTP 404")
+    assert not await store.channels.record_error("pul_1", "HTTP 404")
+    assert await store.channels.record_error("pul_1", "timeout")
+    [channel] = await store.channels.watched()
+    assert channel.last_error == "timeout"
+    assert await store.channels.record_ok("pul_1")
+    assert not await store.channels.record_ok("pul_1")
+
+
+async def test_outbox_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    store = await Store.open(path)
+    await store.outbox.enqueue([NewMessage(1, "notice", "k1", "hello")])
+    await store.close()
+    store = await Store.open(path)
+    [item] = await store.outbox.due(10)
+    assert item.text == "hello"
+    await store.outbox.mark_sent(item.id, 99)
+    assert await store.outbox.due(10) == []
+    await store.close()
