@@ -1,0 +1,264 @@
+"""Command arguments into values: pure functions that raise CommandError saying how to write it.
+
+No Telegram imports here, so every rule of the command syntax is tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chanwatch.errors import CommandError
+from monitor.sources.handles import normalize_handle
+from storage.models import Topic
+from storage.topics import TopicSpec
+
+RECENT_DEFAULT: Final = 10
+RECENT_MAX: Final = 50
+SEARCH_MAX_CHARS: Final = 200
+TOPIC_NAME_MAX: Final = 64
+TERM_MAX_CHARS: Final = 200
+TERMS_MAX: Final = 200
+MODES: Final = ("instant", "digest", "both")
+PERIODS: Final = ("daily", "weekly")
+
+_TIME: Final = re.compile(r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})")
+# A section keyword only counts after "|", so a regex term may still use "|" for alternation.
+_SECTION: Final = re.compile(r"\|\s*(require|exclude)\s*:", re.IGNORECASE)
+_OPENERS: Final = {"(": ")", "[": "]", "{": "}"}
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRequest:
+    """`/digest off` (time is None) or `/digest HH:MM [daily|weekly]`."""
+
+    time: str | None
+    period: str | None = None
+
+    @property
+    def off(self) -> bool:
+        return self.time is None
+
+
+def _words(args: str | None) -> list[str]:
+    return (args or "").split()
+
+
+def parse_count(args: str | None) -> int:
+    """`/recent [N]`: N in 1..RECENT_MAX, RECENT_DEFAULT when absent."""
+    words = _words(args)
+    usage = f"Write /recent or /recent N with N from 1 to {RECENT_MAX}, e.g. /recent 20."
+    if not words:
+        return RECENT_DEFAULT
+    if len(words) > 1 or not words[0].isdigit():
+        raise CommandError(f"I did not understand the number. {usage}")
+    count = int(words[0])
+    if not 1 <= count <= RECENT_MAX:
+        raise CommandError(f"{count} is out of range. {usage}")
+    return count
+
+
+def parse_search(args: str | None) -> str:
+    """`/search WORDS`: the query with whitespace collapsed (it is shown on one line)."""
+    query = " ".join(_words(args))
+    if not query:
+        raise CommandError(
+            "Write what to look for after the command, e.g. /search выборы в парламент. "
+            "Every inflected form of each word is found."
+        )
+    if len(query) > SEARCH_MAX_CHARS:
+        raise CommandError(
+            f"That query is {len(query)} characters long; a search takes at most "
+            f"{SEARCH_MAX_CHARS}. Use a few key words."
+        )
+    return query
+
+
+def parse_time(text: str) -> str:
+    """HH:MM (or H:MM, H.MM) as canonical zero-padded HH:MM."""
+    found = _TIME.fullmatch(text.strip())
+    if found:
+        hour, minute = int(found["hour"]), int(found["minute"])
+        if hour < 24 and minute < 60:
+            return f"{hour:02d}:{minute:02d}"
+    raise CommandError(
+        f"“{text}” is not a time of day. Write it as HH:MM in 24-hour form, e.g. /digest 08:30."
+    )
+
+
+def parse_digest(args: str | None) -> DigestRequest | None:
+    """`/digest off` | `/digest HH:MM [daily|weekly]`; None when nothing was given (show)."""
+    words = [word.lower() for word in _words(args)]
+    usage = "Write /digest HH:MM [daily|weekly] (e.g. /digest 08:30 weekly) or /digest off."
+    if not words:
+        return None
+    if words == ["off"]:
+        return DigestRequest(time=None)
+    if len(words) > 2:
+        raise CommandError(f"Too many words. {usage}")
+    period = None
+    if len(words) == 2:
+        if words[1] not in PERIODS:
+            raise CommandError(f"“{words[1]}” is not daily or weekly. {usage}")
+        period = words[1]
+    try:
+        time = parse_time(words[0])
+    except CommandError as error:
+        raise CommandError(f"{error} {usage}") from None
+    return DigestRequest(time=time, period=period)
+
+
+def parse_mode(args: str | None) -> str | None:
+    """`/mode instant|digest|both`; None when nothing was given (show)."""
+    words = [word.lower() for word in _words(args)]
+    if not words:
+        return None
+    if len(words) != 1 or words[0] not in MODES:
+        raise CommandError(
+            "Write /mode instant (an alert per post), /mode digest (one summary at your "
+            "digest time) or /mode both."
+        )
+    return words[0]
+
+
+def parse_timezone(args: str | None) -> str | None:
+    """`/timezone Area/City`, checked against the IANA database; None when nothing given."""
+    words = _words(args)
+    if not words:
+        return None
+    example = "Write it as Area/City, e.g. /timezone Europe/Moscow or /timezone Asia/Almaty."
+    if len(words) != 1:
+        raise CommandError(f"A time zone is one word. {example}")
+    name = words[0]
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CommandError(f"I do not know the time zone “{name}”. {example}") from None
+    return zone.key
+
+
+def parse_channel(args: str | None) -> tuple[str, str]:
+    """`/addchannel HANDLE_OR_LINK [web]` as (handle, source); SourceError on a bad name."""
+    words = _words(args)
+    usage = (
+        "Write /addchannel @name, /addchannel https://t.me/name, or add web to read it "
+        "through the public t.me page: /addchannel @name web."
+    )
+    if not words:
+        raise CommandError(f"Which channel? {usage}")
+    if len(words) > 2 or (len(words) == 2 and words[1].lower() != "web"):
+        raise CommandError(f"I did not understand “{' '.join(words)}”. {usage}")
+    source = "web" if len(words) == 2 else "telegram"
+    return normalize_handle(words[0]), source
+
+
+def parse_handle(args: str | None, command: str) -> str:
+    """A single channel argument (`/removechannel`)."""
+    words = _words(args)
+    if len(words) != 1:
+        raise CommandError(f"Write /{command} @name, e.g. /{command} @pul_1.")
+    return normalize_handle(words[0])
+
+
+def split_terms(text: str) -> list[str]:
+    """Comma- or newline-separated terms; commas inside (), [] or {} stay in the term.
+
+    That keeps regex terms such as `re:\\d{1,3}` whole.
+    """
+    terms: list[str] = []
+    current: list[str] = []
+    closers: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _OPENERS:
+            closers.append(_OPENERS[char])
+        elif closers and char == closers[-1]:
+            closers.pop()
+        elif not closers and char in ",\n":
+            terms.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    terms.append("".join(current))
+    return [term.strip() for term in terms if term.strip()]
+
+
+ADDTOPIC_USAGE: Final = (
+    "Write /addtopic NAME: term, term, … and optionally | require: term, … | exclude: term, …\n"
+    "e.g. /addtopic Выборы: выборы, избирком, =ЦИК | exclude: школьный"
+)
+
+
+def _unique(terms: Sequence[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for term in terms:
+        seen.setdefault(term.casefold(), term)
+    return tuple(seen.values())
+
+
+def check_topic_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise CommandError(f"The topic needs a name before the colon.\n{ADDTOPIC_USAGE}")
+    if len(name) > TOPIC_NAME_MAX:
+        raise CommandError(f"A topic name is at most {TOPIC_NAME_MAX} characters.")
+    if any(char in name for char in ",|:"):
+        raise CommandError("A topic name cannot contain a comma, colon or |.")
+    return name
+
+
+def parse_topic(args: str | None, validate_term: Callable[[str], None]) -> TopicSpec:
+    """`/addtopic NAME: t1, t2 | require: a, b | exclude: c`, every term validated."""
+    text = (args or "").strip()
+    name, colon, rest = text.partition(":")
+    if not colon:
+        raise CommandError(ADDTOPIC_USAGE)
+    name = check_topic_name(name)
+    pieces = _SECTION.split(rest)
+    sections: dict[str, list[str]] = {"terms": split_terms(pieces[0])}
+    for keyword, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        key = keyword.lower()
+        if key in sections:
+            raise CommandError(f"{key}: is given twice.\n{ADDTOPIC_USAGE}")
+        sections[key] = split_terms(body)
+    terms = _unique(sections["terms"])
+    if not terms:
+        raise CommandError(f"The topic “{name}” needs at least one term.\n{ADDTOPIC_USAGE}")
+    require = _unique(sections.get("require", []))
+    exclude = _unique(sections.get("exclude", []))
+    if len(terms) + len(require) + len(exclude) > TERMS_MAX:
+        raise CommandError(f"A topic may have at most {TERMS_MAX} terms.")
+    for term in (*terms, *require, *exclude):
+        if len(term) > TERM_MAX_CHARS:
+            raise CommandError(
+                f"The term “{term[:40]}”… is longer than {TERM_MAX_CHARS} characters."
+            )
+        validate_term(term)
+    return TopicSpec(name=name, terms=terms, require=require, exclude=exclude)
+
+
+def find_topics(args: str | None, topics: Sequence[Topic], command: str) -> list[Topic]:
+    """Topics named in a comma-separated list (case-insensitive); all when none named."""
+    names = [name.strip() for name in (args or "").split(",") if name.strip()]
+    if not names:
+        return list(topics)
+    by_name = {topic.name.casefold(): topic for topic in topics}
+    found: list[Topic] = []
+    for name in names:
+        topic = by_name.get(" ".join(name.split()).casefold())
+        if topic is None:
+            known = ", ".join(topic.name for topic in topics) or "none yet"
+            raise CommandError(
+                f"There is no topic “{name}”. Topics: {known}. "
+                f"Write /{command} NAME, or /{command} alone for all of them."
+            )
+        if topic not in found:
+            found.append(topic)
+    return found

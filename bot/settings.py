@@ -1,0 +1,15 @@
+"""What the conversation needs from the configuration, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    admins: frozenset[int]
+    """Telegram user ids of the operators (may manage channels and topics)."""
+    digest_time: str
+    """Default HH:MM for a new subscriber's digest."""
+    timezone: str
+    """Default IANA zone (Area/City) for a new subscriber."""

@@ -1,0 +1,289 @@
+"""Everything the bot says in conversation, as HTML. Every user-given string is escaped here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from typing import Final
+
+from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
+from storage.models import Channel, Stats, Subscriber, Topic
+
+NOT_OPERATOR: Final = "Sorry, only the bot's operators can use this command."
+NOT_CHAT_ADMIN: Final = (
+    "Sorry, only this group's admins can change its subscriptions and settings."
+)
+UNKNOWN_COMMAND: Final = "I don't know that command. Send /help to see what I can do."
+NOT_A_COMMAND: Final = "I answer commands. Send /help to see them."
+GENERIC_ERROR: Final = (
+    "Sorry, something went wrong on my side. The operators have been told; please try again later."
+)
+NO_TOPICS: Final = "No topics are configured yet. The operators add them with /addtopic."
+SEARCH_EXPIRED: Final = "This search is too old to page through; send /search again."
+SEARCH_PREFIX: Final = "🔎 Search: "
+"""First line of a search result message; paging reads the query back from it."""
+
+_MODE_WORDS: Final = {
+    "instant": "an alert for every matching post",
+    "digest": "only the digest",
+    "both": "an alert for every matching post and the digest",
+}
+
+
+def when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def start_text(name: str | None, *, group: bool) -> str:
+    hello = f"Hello, {escape(name)}!" if name else "Hello!"
+    target = "this group" if group else "you"
+    return (
+        f"{hello} I watch Telegram channels and tell {target} when a post mentions a topic, "
+        "in any inflected form of its words.\n\n"
+        "• /topics — pick topics with buttons, or /subscribe to all of them\n"
+        "• /recent — the latest matching posts\n"
+        "• /search WORDS — search every stored post\n"
+        "• /help — what is watched and every command"
+    )
+
+
+def _topic_line(topic: Topic) -> str:
+    terms = ", ".join(topic.terms[:8]) + (", …" if len(topic.terms) > 8 else "")
+    line = f"• <b>{escape(topic.name)}</b>: {escape(terms)}"
+    if topic.require:
+        line += f" <i>with</i> {escape(', '.join(topic.require))}"
+    if topic.exclude:
+        line += f" <i>not</i> {escape(', '.join(topic.exclude))}"
+    return line
+
+
+def help_text(channels: Sequence[Channel], topics: Sequence[Topic], *, operator: bool) -> str:
+    watched = (
+        ", ".join(escape(c.handle if c.handle.isdigit() else "@" + c.handle) for c in channels)
+        or "none yet"
+    )
+    topic_lines = "\n".join(_topic_line(topic) for topic in topics) or "none yet"
+    text = (
+        "<b>What I watch</b>\n"
+        f"Channels: {watched}\n"
+        f"Topics:\n{topic_lines}\n\n"
+        "A post matches a topic when it contains one of its terms in any form "
+        "(выборы finds выборах, выборами…).\n\n"
+        "<b>Commands</b>\n"
+        "/topics — topics with subscribe buttons\n"
+        "/subscribe — all topics; /subscribe NAME — one (or several, comma-separated)\n"
+        "/unsubscribe — from all; /unsubscribe NAME — from one\n"
+        f"/recent [N] — the last N matches for your topics (default 10, at most {RECENT_MAX})\n"
+        "/search WORDS — every stored post with all the words, newest first\n"
+        "/digest HH:MM [daily|weekly] — when your digest comes; /digest off\n"
+        "/mode instant|digest|both — alerts per post, a digest, or both\n"
+        "/timezone Area/City — e.g. /timezone Europe/Moscow\n"
+        "/quiet — alerts without sound (send again to turn sound back on)\n\n"
+        "In a group, only its admins can change subscriptions and settings."
+    )
+    if operator:
+        text += (
+            "\n\n<b>Operator commands</b>\n"
+            "/addchannel @name [web] — watch a channel (a t.me link works too; web reads the "
+            "public t.me page instead of the Telegram account). Its recent posts are stored "
+            "as history without alerts.\n"
+            "/removechannel @name — stop watching (stored posts stay searchable)\n"
+            "/channels — watched channels and their health\n"
+            f"{escape(ADDTOPIC_USAGE)}\n"
+            "Terms: a word or phrase matches every form; =word only that spelling; "
+            "re:REGEX a regular expression. The same name replaces a topic's terms.\n"
+            "/removetopic NAME — stop matching a topic\n"
+            "/stats — posts, matches, subscribers, queue and failing channels"
+        )
+    return text
+
+
+def topics_text(topics: Sequence[Topic], subscribed: set[int]) -> str:
+    if not topics:
+        return NO_TOPICS
+    lines = [_topic_line(topic) for topic in topics]
+    count = sum(1 for topic in topics if topic.id in subscribed)
+    return (
+        "<b>Topics</b> — tap a button to subscribe or unsubscribe.\n"
+        + "\n".join(lines)
+        + f"\n\nSubscribed: {count} of {len(topics)}."
+    )
+
+
+def topic_button(topic: Topic, subscribed: bool) -> str:
+    # Button labels are plain text: no escaping.
+    return f"✅ {topic.name}" if subscribed else f"➕ {topic.name}"
+
+
+def _names(topics: Sequence[Topic]) -> str:
+    return ", ".join(f"<b>{escape(topic.name)}</b>" for topic in topics)
+
+
+def subscribed_text(topics: Sequence[Topic], added: int) -> str:
+    if not topics:
+        return NO_TOPICS
+    if added == 0:
+        return f"Already subscribed to {_names(topics)}."
+    return f"Subscribed to {_names(topics)}. Alerts will come here; /recent shows the latest."
+
+
+def unsubscribed_text(topics: Sequence[Topic] | None, removed: int) -> str:
+    if topics is None:
+        if removed == 0:
+            return "You had no subscriptions."
+        return f"Unsubscribed from all {removed} topics. /topics to pick again."
+    if removed == 0:
+        return f"You were not subscribed to {_names(topics)}."
+    return f"Unsubscribed from {_names(topics)}."
+
+
+def toggled_text(topic: Topic, subscribed: bool) -> str:
+    # Callback answers are plain text.
+    return f"Subscribed to {topic.name}" if subscribed else f"Unsubscribed from {topic.name}"
+
+
+def _digest_phrase(subscriber: Subscriber) -> str:
+    every = "every day" if subscriber.digest_period == "daily" else "once a week"
+    return f"{every} at {subscriber.digest_time} ({escape(subscriber.timezone)})"
+
+
+def settings_text(subscriber: Subscriber) -> str:
+    quiet = "without sound" if subscriber.quiet else "with sound"
+    digest = _digest_phrase(subscriber) if subscriber.wants_digest else "off"
+    return (
+        f"Mode: <b>{subscriber.mode}</b> — {_MODE_WORDS.get(subscriber.mode, subscriber.mode)}.\n"
+        f"Digest: {digest}.\n"
+        f"Time zone: {escape(subscriber.timezone)}.\n"
+        f"Alerts come {quiet}."
+    )
+
+
+def digest_set_text(subscriber: Subscriber, mode_changed: bool) -> str:
+    text = f"Digest set: {_digest_phrase(subscriber)}."
+    if mode_changed:
+        text += " Per-post alerts stay on too (/mode digest for the digest only)."
+    return text
+
+
+def digest_off_text(was_on: bool) -> str:
+    if not was_on:
+        return "The digest was already off; you get an alert for every matching post."
+    return "Digest off. You get an alert for every matching post."
+
+
+def mode_text(subscriber: Subscriber) -> str:
+    text = f"Mode: <b>{subscriber.mode}</b> — {_MODE_WORDS[subscriber.mode]}."
+    if subscriber.wants_digest:
+        text += f" Digest {_digest_phrase(subscriber)}; change it with /digest HH:MM."
+    return text
+
+
+def timezone_text(subscriber: Subscriber) -> str:
+    return (
+        f"Time zone set to <b>{escape(subscriber.timezone)}</b>. "
+        f"Digest times are read in it (now {subscriber.digest_time})."
+    )
+
+
+def show_timezone_text(subscriber: Subscriber) -> str:
+    return (
+        f"Your time zone is <b>{escape(subscriber.timezone)}</b>. "
+        "Change it with /timezone Area/City, e.g. /timezone Europe/Moscow."
+    )
+
+
+def quiet_text(quiet: bool) -> str:
+    if quiet:
+        return "Quiet on: alerts and digests arrive without sound. /quiet again to undo."
+    return "Quiet off: alerts and digests arrive with sound."
+
+
+def recent_header(count: int) -> str:
+    return f"<b>Latest {count} matching post{'s' if count != 1 else ''}</b>, newest first:"
+
+
+def recent_empty(has_topics: bool) -> str:
+    if not has_topics:
+        return "You are not subscribed to any topic yet: /topics or /subscribe."
+    return "Nothing yet: no post has matched your topics so far."
+
+
+def search_text(query: str, lines: Sequence[str], total: int, page: int, pages: int) -> str:
+    head = f"{SEARCH_PREFIX}{escape(query)}\n"
+    if total == 0:
+        return head + "Nothing found. Try fewer or other words."
+    found = f"{total} post{'s' if total != 1 else ''} found"
+    return head + f"{found}, page {page + 1} of {pages}, newest first.\n\n" + "\n\n".join(lines)
+
+
+def channel_added_text(channel: Channel, added: bool) -> str:
+    name = escape(channel.handle)
+    if not added:
+        return f"@{name} is already watched ({channel.source})."
+    return (
+        f"Now watching @{name} ({channel.source}). The first read stores its recent posts "
+        "as history without alerts; new posts after that are matched and alerted."
+    )
+
+
+def channels_text(channels: Sequence[Channel]) -> list[str]:
+    """One block per channel (the caller splits them into messages)."""
+    if not channels:
+        return ["No channels are watched. Add one with /addchannel @name."]
+    blocks = [f"<b>Watched channels: {len(channels)}</b>"]
+    for channel in channels:
+        title = f" — {escape(channel.title)}" if channel.title else ""
+        lines = [
+            f"<b>@{escape(channel.handle)}</b>{title}",
+            f"source: {channel.source}{', from config' if channel.from_config else ''}; "
+            f"posts stored: {channel.post_count}; "
+            f"last post seen: {channel.last_post_id if channel.last_post_id else 'none yet'}",
+            f"last ok: {when(channel.last_ok_at)}",
+        ]
+        if channel.last_error:
+            lines.append(
+                f"⚠️ last error ({when(channel.last_error_at)}): {escape(channel.last_error)}"
+            )
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def topic_saved_text(name: str, created: bool, terms: int) -> str:
+    verb = "added" if created else "updated"
+    return (
+        f"Topic <b>{escape(name)}</b> {verb} with {terms} term{'s' if terms != 1 else ''}; "
+        "new posts are matched against it from now on. See /topics."
+    )
+
+
+def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
+    lines = [
+        "<b>Statistics</b>",
+        f"Channels watched: {stats.channels}",
+        f"Posts stored: {stats.posts}",
+        f"Matches: {stats.matches}",
+        f"Subscribers: {stats.subscribers} ({stats.active_subscribers} active)",
+        f"Messages queued: {stats.queued}; sent: {stats.sent}; failed: {stats.failed}",
+    ]
+    if failing:
+        lines.append(f"\n<b>Channels with errors: {len(failing)}</b>")
+        lines.extend(
+            f"@{escape(c.handle)} ({when(c.last_error_at)}): {escape(c.last_error or '')}"
+            for c in failing
+        )
+    else:
+        lines.append("All channels healthy.")
+    return "\n".join(lines)
+
+
+def error_text(message: str) -> str:
+    return f"⚠️ {escape(message)}"
+
+
+def operator_error_notice(chat_id: int, update_id: int, error: BaseException) -> str:
+    return (
+        f"⚠️ The bot failed on update {update_id} from chat {chat_id}: "
+        f"<code>{escape(type(error).__name__)}: {escape(str(error)[:500])}</code>. "
+        "Details are in the log."
+    )
