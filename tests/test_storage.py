@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,11 +32,11 @@ def visit(*spans: tuple[int, int]) -> NewMatch:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "chanwatch.db")
     await opened.topics.sync_config([TopicSpec("visit", ("визит",)), TopicSpec("Kim", ("Ким",))])
     await opened.channels.sync_config([("pul_1", "telegram")])
-    yield opened  # type: ignore[misc]
+    yield opened
     await opened.close()
 
 
