@@ -1,0 +1,210 @@
+"""Every surface form of a term's word: Russian through pymorphy3, English by suffix rules.
+
+Forms are generated once per distinct word when topics are compiled, so that matching a
+post never has to analyse the post's words.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pymorphy3
+
+logger = logging.getLogger(__name__)
+
+NAME_GRAMMEMES: Final = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
+"""Tags that make a capitalised term a proper name (matched only when capitalised)."""
+
+_CYRILLIC: Final = re.compile(r"[а-яё]", re.IGNORECASE)
+_LATIN: Final = re.compile(r"[a-z]", re.IGNORECASE)
+_DIGIT: Final = re.compile(r"\d")
+_LATIN_VOWELS: Final = frozenset("aeiou")
+_ENGLISH_SUFFIXES: Final = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ing", ""),
+    ("es", ""),
+    ("ed", ""),
+    ("s", ""),
+)
+
+# Endings of unknown nouns (names the dictionary has never seen, such as "Ын"), keyed by
+# what the word ends with; "" is a consonant. Chosen to cover how the press declines
+# foreign names; extra forms cost nothing but an automaton key.
+_UNKNOWN_NOUN_ENDINGS: Final[dict[str, tuple[str, ...]]] = {
+    "": ("а", "у", "ом", "ем", "е", "ы", "и", "ов", "ам", "ами", "ах"),
+    "а": ("ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах"),
+    "я": ("и", "е", "ю", "ей", "ёй", "ям", "ями", "ях"),
+    "й": ("я", "ю", "ем", "ём", "е", "и", "ев", "ям", "ями", "ях"),
+    "ь": ("я", "ю", "ем", "ём", "е", "и", "ей", "ью", "ям", "ями", "ях"),
+}
+_INDECLINABLE_FINALS: Final = frozenset("оеёуюиыэ")
+
+
+@dataclass(frozen=True, slots=True)
+class WordForms:
+    """The lower-case surface forms a term's word stands for (ё kept where the dictionary
+    has it; the caller adds е-spellings) and whether only capitalised occurrences count."""
+
+    forms: frozenset[str]
+    capitalised_only: bool
+
+
+@functools.lru_cache(maxsize=1)
+def shared_analyzer() -> Any:
+    """The process's one pymorphy3 analyzer (loading dictionaries takes a while)."""
+    logger.debug("loading pymorphy3 dictionaries")
+    return pymorphy3.MorphAnalyzer()
+
+
+def fold(word: str) -> str:
+    """Lower case with ё spelled е: the form words are compared in."""
+    return word.lower().replace("ё", "е")
+
+
+def script_of(word: str) -> str:
+    """ "ru" for Cyrillic words, "en" for Latin ones, "other" for anything else."""
+    if _DIGIT.search(word):
+        return "other"
+    if _CYRILLIC.search(word):
+        return "ru"
+    if _LATIN.search(word):
+        return "en"
+    return "other"
+
+
+@functools.lru_cache(maxsize=65536)
+def word_forms(word: str) -> WordForms:
+    """All forms a term's word matches, for a word as the user wrote it."""
+    capitalised = word[:1].isupper()
+    script = script_of(word)
+    if script == "ru":
+        return _russian_forms(word.lower(), capitalised)
+    if script == "en":
+        return WordForms(frozenset(english_forms(word.lower())), capitalised)
+    # Words with digits ("F-16", "5G") have no paradigm to speak of: exact spelling only.
+    return WordForms(frozenset({word.lower()}), capitalised)
+
+
+def _russian_forms(word: str, capitalised: bool) -> WordForms:
+    morph = shared_analyzer()
+    parses = morph.parse(word)
+    known = [p for p in parses if p.is_known]
+    folded = fold(word)
+    if known:
+        # A term written as a dictionary form means that word only ("мороз", not "морозить");
+        # any other form means every known word it can be a form of ("нашли": найти, наслать).
+        chosen = [p for p in known if fold(p.normal_form) == folded] or known
+    else:
+        # A guess is only trusted when it keeps the word as its own normal form.
+        chosen = [p for p in parses if fold(p.normal_form) == folded and _inflects(p)]
+    names = [p for p in chosen if NAME_GRAMMEMES & p.tag.grammemes]
+    capitalised_only = capitalised and (bool(names) or not known)
+    if capitalised_only and names:
+        chosen = names
+    forms = {word}
+    forms.update(_lexeme_words(chosen))
+    if not known:
+        forms.update(unknown_noun_forms(word))
+    return WordForms(frozenset(forms), capitalised_only)
+
+
+def _inflects(parse: Any) -> bool:
+    return parse.tag.POS in {"NOUN", "ADJF"}
+
+
+def _lexeme_words(parses: Iterable[Any]) -> set[str]:
+    words: set[str] = set()
+    seen: set[tuple[object, ...]] = set()
+    for p in parses:
+        method = p.methods_stack[0]
+        # Parses of one dictionary paradigm share a lexeme; building it is the slow part.
+        key = (p.normal_form, method[2]) if len(method) > 2 else (p.normal_form, str(p.tag))
+        if key in seen:
+            continue
+        seen.add(key)
+        words.update(f.word for f in p.lexeme)
+    return words
+
+
+def unknown_noun_forms(word: str) -> set[str]:
+    """Noun forms for a word the dictionary does not know (declined like a foreign name)."""
+    if len(word) < 2 or not word.isalpha():
+        return set()
+    last = word[-1]
+    if last in _INDECLINABLE_FINALS:
+        return set()
+    if last in _UNKNOWN_NOUN_ENDINGS:
+        stem, endings = word[:-1], _UNKNOWN_NOUN_ENDINGS[last]
+    else:
+        stem, endings = word, _UNKNOWN_NOUN_ENDINGS[""]
+    return {stem + ending for ending in endings}
+
+
+def english_forms(word: str) -> set[str]:
+    """A Latin word with its plural/3rd person, past and -ing forms (suffix rules)."""
+    forms = {word}
+    if len(word) < 2 or not word.isalpha():
+        return forms
+    last, before = word[-1], word[-2]
+    consonant_y = last == "y" and before not in _LATIN_VOWELS
+    if word.endswith(("s", "x", "z", "ch", "sh", "o")):
+        forms.add(word + "es")
+    if consonant_y:
+        forms.update({word[:-1] + "ies", word[:-1] + "ied"})
+    forms.add(word + "s")
+    if last == "e":
+        forms.update({word + "d", word + "s"})
+        if word.endswith("ie"):
+            forms.add(word[:-2] + "ying")
+        elif not word.endswith("ee"):
+            forms.add(word[:-1] + "ing")
+        else:
+            forms.add(word + "ing")
+    else:
+        forms.update({word + "ed", word + "ing"})
+    if (
+        len(word) >= 3
+        and last not in _LATIN_VOWELS
+        and last not in "wxy"
+        and before in _LATIN_VOWELS
+        and word[-3] not in _LATIN_VOWELS
+    ):
+        # ship -> shipped; also yields harmless extras such as "visitted".
+        forms.update({word + last + "ed", word + last + "ing"})
+    return forms
+
+
+def english_stem(word: str) -> str:
+    """A crude base of a lower-case Latin word, the same for its regular inflected forms."""
+    base = word
+    for suffix, replacement in _ENGLISH_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            base = word[: len(word) - len(suffix)] + replacement
+            if len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "ls":
+                base = base[:-1]  # shipped -> ship
+            break
+    # "make", "makes", "making" all end up as "mak".
+    return base[:-1] if len(base) > 2 and base.endswith("e") else base
+
+
+@functools.lru_cache(maxsize=262144)
+def normal_forms(word: str) -> tuple[str, ...]:
+    """Every normal form (folded) of one lower-case word of a post or query."""
+    script = script_of(word)
+    if script == "en":
+        return (english_stem(word),)
+    if script != "ru":
+        return (fold(word),)
+    seen: dict[str, None] = {}
+    for p in shared_analyzer().parse(word):
+        # FTS5 tokens must stay letters and digits only.
+        lemma = "".join(ch for ch in fold(p.normal_form) if ch.isalnum())
+        if lemma:
+            seen.setdefault(lemma, None)
+    return tuple(seen) or (fold(word),)
