@@ -1,0 +1,208 @@
+"""The `chanwatch` command: check, run, login, scan, import, backfill."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, TextIO
+
+from chanwatch.config import DEFAULT_PATH, Config, load_config
+from chanwatch.errors import ChanwatchError, ConfigError
+from chanwatch.logs import setup_logging
+
+logger = logging.getLogger("chanwatch")
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"chanwatch: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _date(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-01-31 or 2026-01-31T12:00, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="chanwatch",
+        description="Watch Telegram channels for topics in any inflected form; "
+        "alert and digest subscribers through a bot.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_PATH,
+        metavar="FILE",
+        help=f"configuration file (default: ./{DEFAULT_PATH})",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    commands.add_parser(
+        "check", parents=[common], help="validate the config and print what would be watched"
+    )
+    commands.add_parser(
+        "run", parents=[common], help="watch channels, store matches, run the bot (until Ctrl-C)"
+    )
+    login = commands.add_parser(
+        "login", parents=[common], help="log the Telethon user client in (interactive, once)"
+    )
+    login.add_argument("--phone", help="phone number in international format (asked if omitted)")
+    scan = commands.add_parser(
+        "scan", parents=[common], help="print posts of Telegram Desktop exports that match"
+    )
+    scan.add_argument("exports", nargs="+", type=Path, metavar="EXPORT.json")
+    scan.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    imp = commands.add_parser(
+        "import", parents=[common], help="store Telegram Desktop exports as history (no alerts)"
+    )
+    imp.add_argument("exports", nargs="+", type=Path, metavar="EXPORT.json")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="load a watched channel's history (no alerts)"
+    )
+    backfill.add_argument("handle", metavar="HANDLE")
+    limits = backfill.add_mutually_exclusive_group()
+    limits.add_argument("--limit", type=_positive, metavar="N", help="at most N newest posts")
+    limits.add_argument("--since", type=_date, metavar="DATE", help="posts since DATE (UTC)")
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"chanwatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(
+        config.log_level if args.command == "run" else "WARNING",
+        secrets=(config.bot.token, config.telegram.api_hash),
+    )
+    try:
+        if args.command == "check":
+            return check(config, sys.stdout)
+        if args.command == "scan":
+            from chanwatch.offline import scan
+
+            return scan(config, args.exports, fmt=args.format, progress=not args.no_progress)
+        if args.command == "import":
+            from chanwatch.offline import import_exports
+
+            return asyncio.run(import_exports(config, args.exports, progress=not args.no_progress))
+        if args.command == "login":
+            from chanwatch.telegram import login
+
+            return asyncio.run(login(config, phone=args.phone))
+        if args.command == "backfill":
+            from chanwatch.telegram import backfill
+
+            return asyncio.run(
+                backfill(
+                    config,
+                    args.handle,
+                    limit=args.limit,
+                    since=args.since,
+                    progress=not args.no_progress,
+                )
+            )
+        from chanwatch.app import run
+
+        return asyncio.run(run(config))
+    except ConfigError as error:
+        print(f"chanwatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ChanwatchError as error:
+        print(f"chanwatch: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("chanwatch: interrupted", file=sys.stderr)
+        return 130
+
+
+def check(config: Config, out: TextIO) -> int:
+    """Print the plan; warn about what would stop `run`."""
+    from monitor.matching import Matcher, TopicRule
+
+    Matcher.compile([TopicRule(t.name, t.terms, t.require, t.exclude) for t in config.topics])
+    print(f"config {config.path}: OK", file=out)
+    print(f"database: {config.storage_path}", file=out)
+    token = "set" if config.bot.token else "MISSING"
+    print(
+        f"bot: {config.bot.api_base} (token {token}, {len(config.bot.admins)} operator(s))",
+        file=out,
+    )
+    print(f"digest default: {config.digest.time} {config.digest.timezone}", file=out)
+    print(f"channels ({len(config.channels)}):", file=out)
+    for channel in config.channels:
+        where = (
+            f"{config.web.base_url}/s/{channel.handle} every {config.web.poll_seconds:g}s"
+            if channel.source == "web"
+            else "Telethon user client"
+        )
+        print(f"  {channel.handle} [{channel.source}] via {where}", file=out)
+    print(f"topics ({len(config.topics)}):", file=out)
+    for topic in config.topics:
+        line = f"  {topic.name}: {', '.join(topic.terms)}"
+        if topic.require:
+            line += f" | require: {', '.join(topic.require)}"
+        if topic.exclude:
+            line += f" | exclude: {', '.join(topic.exclude)}"
+        print(line, file=out)
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=out)
+    return EXIT_OK
+
+
+def config_warnings(config: Config) -> list[str]:
+    warnings = []
+    if not config.bot.token:
+        warnings.append(
+            f"bot.token is empty: set it in {config.path} or CHANWATCH_BOT_TOKEN "
+            "before `chanwatch run`"
+        )
+    if not config.bot.admins:
+        warnings.append("bot.admins is empty: nobody can run operator commands")
+    if any(c.source == "telegram" for c in config.channels):
+        if not config.telegram.configured:
+            warnings.append(
+                "telegram channels are configured but telegram.api_id/api_hash are not: "
+                "get them at https://my.telegram.org"
+            )
+        elif not config.telegram.session.exists():
+            warnings.append(
+                f"telegram session {config.telegram.session} does not exist: "
+                "run `chanwatch login` first"
+            )
+    if not config.topics:
+        warnings.append("no [[topics]] configured: nothing will match until operators add some")
+    return warnings
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Where every source delivers: match posts, store them once, tell delivery what is new.
+
+This is the PostSink, ChannelCursor and WatchList that sources see; they never learn
+about SQL, topics or subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Protocol
+
+from monitor.matching import Matcher, TopicRule, index_lemmas
+from monitor.sources.base import IncomingPost
+from storage import Store
+from storage.models import NewMatch, PostRecord, SaveResult, Topic
+
+logger = logging.getLogger(__name__)
+
+
+class IngestListener(Protocol):
+    """What delivery hears from ingestion (implemented by the app over the bot)."""
+
+    def new_matches(self) -> None:
+        """Alerts may be owed: posts with new matches were stored."""
+
+    async def source_failed(self, channel: str, message: str) -> None:
+        """A channel's source started failing, or fails differently than before."""
+
+    async def source_recovered(self, channel: str) -> None:
+        """A channel that was failing answered normally again."""
+
+
+def rules_from_topics(topics: Sequence[Topic]) -> list[TopicRule]:
+    return [
+        TopicRule(name=t.name, terms=t.terms, require=t.require, exclude=t.exclude) for t in topics
+    ]
+
+
+def to_record(post: IncomingPost, matcher: Matcher) -> PostRecord:
+    """Match one post and prepare it for storage (CPU only, no I/O)."""
+    matches = []
+    for found in matcher.match(post.text):
+        words: dict[str, None] = {}
+        for hit in found.hits:
+            words.setdefault(hit.text, None)
+        matches.append(
+            NewMatch(
+                topic=found.topic,
+                terms=tuple(words),
+                spans=tuple((hit.start, hit.end) for hit in found.hits),
+            )
+        )
+    return PostRecord(
+        post_id=post.post_id,
+        date=post.date,
+        text=post.text,
+        lemmas=index_lemmas(post.text),
+        matches=tuple(matches),
+        edit_date=post.edit_date,
+    )
+
+
+class Ingest:
+    """The pipeline from sources to storage, with the current compiled matcher."""
+
+    def __init__(self, store: Store, matcher: Matcher, listener: IngestListener) -> None:
+        self._store = store
+        self._matcher = matcher
+        self._listener = listener
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def matcher(self) -> Matcher:
+        return self._matcher
+
+    async def reload_topics(self) -> None:
+        """Recompile the matcher from the topics in the database (operators changed them).
+
+        Posts stored before the change keep their matches; new posts use the new topics.
+        """
+        async with self._reload_lock:
+            topics = await self._store.topics.live()
+            rules = rules_from_topics(topics)
+            # Compiling generates every inflected form of every term: seconds for big sets.
+            self._matcher = await asyncio.to_thread(Matcher.compile, rules)
+            logger.info("topics reloaded count=%d", len(rules))
+
+    # PostSink
+
+    async def handle_posts(self, posts: Sequence[IncomingPost], *, history: bool) -> None:
+        ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
+        for channel, group in groupby(ordered, key=lambda p: p.channel):
+            await self._handle_channel(channel, list(group), history=history)
+
+    async def _handle_channel(
+        self, channel: str, posts: list[IncomingPost], *, history: bool
+    ) -> SaveResult:
+        known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
+        fresh = [p for p in posts if known.get(p.post_id) != p.text]
+        matcher = self._matcher
+        records = [to_record(post, matcher) for post in fresh]
+        title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
+        # An empty batch still goes to storage: it marks a first sight as done.
+        result = await self._store.posts.save(channel, records, history=history, title=title)
+        for record in records:
+            if record.matches:
+                logger.info(
+                    "post matched channel=%s post_id=%d topics=%s history=%s",
+                    channel,
+                    record.post_id,
+                    ",".join(m.topic for m in record.matches),
+                    history,
+                )
+        if result.new_posts or result.edited_posts:
+            logger.info(
+                "posts stored channel=%s new=%d edited=%d new_matches=%d history=%s",
+                channel,
+                result.new_posts,
+                result.edited_posts,
+                result.new_matches,
+                history,
+            )
+        if result.new_matches and not history:
+            self._listener.new_matches()
+        return result
+
+    async def source_error(self, channel: str, message: str) -> None:
+        logger.warning("source error channel=%s error=%s", channel, message)
+        if await self._store.channels.record_error(channel, message):
+            await self._listener.source_failed(channel, message)
+
+    async def source_ok(self, channel: str) -> None:
+        if await self._store.channels.record_ok(channel):
+            logger.info("source recovered channel=%s", channel)
+            await self._listener.source_recovered(channel)
+
+    # ChannelCursor
+
+    async def last_post_id(self, channel: str) -> int | None:
+        return await self._store.channels.last_post_id(channel)
+
+    # WatchList
+
+    async def channels(self, source: str) -> list[str]:
+        return await self._store.channels.handles(source)
