@@ -1,0 +1,5 @@
+"""`python -m chanwatch` is the `chanwatch` command."""
+
+from chanwatch.cli import main
+
+raise SystemExit(main())
