@@ -86,7 +86,9 @@ def non_candidates(posts: list[Post], k: int) -> list[Post]:
     """A seeded random sample of posts no broad regex selects (sanity negatives)."""
     patterns = [re.compile(p) for p in BROAD.values()]
     pool = [
-        p for p in posts if p.text and not any(r.search(fold(rough_plain(p.text))) for r in patterns)
+        p
+        for p in posts
+        if p.text and not any(r.search(fold(rough_plain(p.text))) for r in patterns)
     ]
     return random.Random(SAMPLE_SEED).sample(pool, k)
 

@@ -14,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Final
 
-from candidates import DEFAULT_DATA, REPO_ROOT, BROAD, candidates, load_posts
+# Run as a script: make the sibling modules importable as the label_tools package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from label_tools.candidates import BROAD, DEFAULT_DATA, REPO_ROOT, candidates, load_posts
 
 LABELS: Final = REPO_ROOT / "eval" / "labels.jsonl"
 _ENTRY: Final = re.compile(r"^\s*(\d+)\s*([+-])\s*(.*?)\s*$")
@@ -43,16 +47,24 @@ def write_labels(path: Path, labels: dict[tuple[str, int], Label]) -> None:
 
 
 def apply(
-    labels: dict[tuple[str, int], Label], key: tuple[str, int], topic: str, positive: bool, note: str
+    labels: dict[tuple[str, int], Label],
+    key: tuple[str, int],
+    topic: str,
+    positive: bool,
+    note: str,
 ) -> None:
-    row = labels.setdefault(key, {"channel": key[0], "message_id": key[1], "topics": [], "checked": []})
+    row = labels.setdefault(
+        key, {"channel": key[0], "message_id": key[1], "topics": [], "checked": []}
+    )
     topics = [t for t in row["topics"] if t != topic]  # type: ignore[attr-defined]
     checked = [t for t in row["checked"] if t != topic]  # type: ignore[attr-defined]
     checked.append(topic)
     if positive:
         topics.append(topic)
     row["topics"], row["checked"] = topics, checked
-    notes = [n for n in str(row.get("note", "")).split(" | ") if n and not n.startswith(topic + ":")]
+    notes = [
+        n for n in str(row.get("note", "")).split(" | ") if n and not n.startswith(topic + ":")
+    ]
     if note:
         notes.append(f"{topic}: {note}")
     row["note"] = " | ".join(notes)

@@ -13,10 +13,14 @@ checks that the broad regexes did not miss a spelling nobody thought of.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from candidates import BROAD, DEFAULT_DATA, load_posts, non_candidates, rough_plain
-from record import LABELS, apply, read_labels, write_labels
+# Run as a script: make the sibling modules importable as the label_tools package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from label_tools.candidates import BROAD, DEFAULT_DATA, load_posts, non_candidates, rough_plain
+from label_tools.record import LABELS, apply, read_labels, write_labels
 
 
 def main(argv: list[str] | None = None) -> int:
