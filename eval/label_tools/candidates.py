@@ -38,6 +38,7 @@ BROAD: Final[dict[str, str]] = {
     "sanctions": r"санкц|sanction",
     "state_duma": r"госдум|(?<![а-я])дум[аыеуо]й?(?![а-я])|\w*дум[аыеуо]й?\b|state duma",
     "dolina": r"долин",
+    "oreshnik": r"орешн",
     "frost": r"мороз|frost",
 }
 SAMPLE_SEED: Final = 20241201
