@@ -54,7 +54,7 @@ CREATE TABLE posts (
 CREATE INDEX posts_by_date ON posts (date);
 
 CREATE VIRTUAL TABLE posts_fts USING fts5 (
-    text, lemmas, content = 'posts', content_rowid = 'id'
+    text UNINDEXED, lemmas, content = 'posts', content_rowid = 'id'
 );
 CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
     INSERT INTO posts_fts (rowid, text, lemmas) VALUES (new.id, new.text, new.lemmas);

@@ -113,11 +113,18 @@ class Posts:
                 return SaveResult(0, 0, 0)
             live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
             topic_ids = {row["name"].casefold(): row["id"] for row in live}
-            for record in records:
-                row = await tx.fetchone(
-                    "SELECT id, text FROM posts WHERE channel_id = ? AND post_id = ?",
-                    (channel["id"], record.post_id),
+            ids = [record.post_id for record in records]
+            stored = {
+                row["post_id"]: row
+                for start in range(0, len(ids), 500)
+                for row in await tx.fetchall(
+                    "SELECT id, post_id, text FROM posts WHERE channel_id = ? AND post_id IN "
+                    f"({','.join('?' * len(ids[start : start + 500]))})",
+                    (channel["id"], *ids[start : start + 500]),
                 )
+            }
+            for record in records:
+                row = stored.get(record.post_id)
                 edit_date = to_db(record.edit_date) if record.edit_date else None
                 if row is None:
                     post = await tx.insert(
@@ -135,6 +142,8 @@ class Posts:
                         ),
                     )
                     new_posts += 1
+                    if not record.matches:
+                        continue
                 elif row["text"] != record.text:
                     post = row["id"]
                     await tx.execute(

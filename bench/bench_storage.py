@@ -1,0 +1,141 @@
+"""Storage ingest: posts/s stored with matching, lemma indexing and FTS, and DB size.
+
+    .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N]
+
+Feeds the real corpus (repeated with fresh ids up to N posts) through the same pipeline
+`chanwatch run` uses (monitor.ingest.Ingest -> storage) into a new SQLite file, in batches
+like a source delivers them, and prints throughput next to a baseline that inserts the same
+rows with no matching, no lemmas and no FTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.ingest import Ingest, rules_from_topics  # noqa: E402
+from monitor.matching import Matcher, markdown_to_plain  # noqa: E402
+from monitor.sources.base import IncomingPost  # noqa: E402
+from storage import Store, TopicSpec  # noqa: E402
+
+TOPICS = [
+    TopicSpec("visit", ("визит", "посетить", "посещение", "visit")),
+    TopicSpec("invitation", ("пригласить", "приглашать", "приглашение", "invite")),
+    TopicSpec("Kim Jong Un", ("Ким Чен Ын", "Kim Jong Un")),
+]
+BATCH = 20
+
+
+class _Quiet:
+    def new_matches(self) -> None:
+        return None
+
+    async def source_failed(self, channel: str, message: str) -> None:
+        return None
+
+    async def source_recovered(self, channel: str) -> None:
+        return None
+
+
+def load(data: Path, wanted: int) -> list[IncomingPost]:
+    files = sorted(data.glob("*.json"))
+    if not files:
+        raise SystemExit(f"no corpus in {data}: pass --data (see ../shared/data/README.md)")
+    base: list[tuple[str, datetime, str]] = []
+    for file in files:
+        for item in json.loads(file.read_text(encoding="utf-8")):
+            base.append(
+                (
+                    "c" + file.name.split("_")[0],
+                    datetime.fromisoformat(item["date"]),
+                    markdown_to_plain(item["text"] or ""),
+                )
+            )
+    posts = []
+    for n in range(wanted):
+        channel, date, text = base[n % len(base)]
+        posts.append(IncomingPost(channel=channel, post_id=n + 1, date=date, text=text))
+    return posts
+
+
+async def ingest(posts: list[IncomingPost], path: Path) -> float:
+    store = await Store.open(path)
+    await store.topics.sync_config(TOPICS)
+    for channel in sorted({p.channel for p in posts}):
+        await store.channels.add(channel, "web")
+    matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
+    pipeline = Ingest(store, matcher, _Quiet())
+    started = time.perf_counter()
+    for start in range(0, len(posts), BATCH):
+        await pipeline.handle_posts(posts[start : start + BATCH], history=False)
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return elapsed
+
+
+def baseline(posts: list[IncomingPost], path: Path) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, channel TEXT, post_id INTEGER, date TEXT, "
+        "text TEXT, UNIQUE (channel, post_id))"
+    )
+    started = time.perf_counter()
+    for start in range(0, len(posts), BATCH):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO posts (channel, post_id, date, text) VALUES (?, ?, ?, ?)",
+            [
+                (p.channel, p.post_id, p.date.isoformat(), p.text)
+                for p in posts[start : start + BATCH]
+            ],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/telegram-news")
+    parser.add_argument("--posts", type=int, default=100_000)
+    args = parser.parse_args()
+    posts = load(args.data, args.posts)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        seconds = asyncio.run(ingest(posts, db))
+        full_size = size(db)
+        plain = Path(tmp) / "plain.db"
+        base_seconds = baseline(posts, plain)
+        plain_size = size(plain)
+    n = len(posts)
+    per_100k = 100_000 / n
+    print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics)")
+    print(
+        f"chanwatch ingest (match + lemmas + FTS5 + matches): {seconds:.1f} s, "
+        f"{n / seconds:,.0f} posts/s, "
+        f"database {full_size * per_100k / 2**20:.0f} MiB per 100k posts"
+    )
+    print(
+        f"baseline (plain INSERT, no index): {base_seconds:.1f} s, {n / base_seconds:,.0f} "
+        f"posts/s, database {plain_size * per_100k / 2**20:.0f} MiB per 100k posts"
+    )
+
+
+if __name__ == "__main__":
+    main()
