@@ -10,6 +10,7 @@ off, while every other channel goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -99,6 +100,11 @@ class WebSource:
         self._session: aiohttp.ClientSession | None = None
         self._states: dict[str, _ChannelState] = {}
         self._handles: list[str] = []
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Re-read the watch list now (an operator added a channel), not at the next period."""
+        self._woken.set()
 
     async def __aenter__(self) -> Self:
         return self
@@ -122,6 +128,7 @@ class WebSource:
         loop = asyncio.get_running_loop()
         try:
             while True:
+                self._woken.clear()
                 handles = await self._watched_handles()
                 now = loop.time()
                 due = [handle for handle in handles if self._state(handle).next_due <= now]
@@ -134,7 +141,8 @@ class WebSource:
                     default=loop.time() + self._poll_seconds,
                 )
                 delay = min(next_due - loop.time(), self._poll_seconds)
-                await asyncio.sleep(max(delay, _MIN_SLEEP_SECONDS))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), max(delay, _MIN_SLEEP_SECONDS))
         finally:
             await self.close()
 
