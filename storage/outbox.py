@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, now_utc, to_db
+from storage.database import Database, Row, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A queued message and what became of it."""
+
+    id: int
+    chat_id: int
+    kind: str
+    dedup_key: str
+    text: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: int | None
+
+
+def _item(row: Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        text=row["text"],
+        disable_notification=bool(row["disable_notification"]),
+        attempts=row["attempts"],
+    )
+
+
+def _record(row: Row) -> OutboxRecord:
+    return OutboxRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
 class Outbox:
@@ -52,6 +83,77 @@ class Outbox:
             )
             for row in rows
         ]
+
+    async def heads(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
+        """The oldest pending message of each chat, when it is due, oldest first.
+
+        Messages to one chat go out in order: while a chat's oldest message waits for a
+        retry, its later ones wait too. One busy chat yields one row, not the whole batch.
+        """
+        rows = await self._db.fetchall(
+            "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts "
+            "FROM outbox o JOIN (SELECT min(id) AS id FROM outbox WHERE status = 'pending' "
+            "GROUP BY chat_id) head ON head.id = o.id "
+            "WHERE o.not_before IS NULL OR o.not_before <= ? ORDER BY o.id LIMIT ?",
+            (to_db(now or now_utc()), limit),
+        )
+        return [_item(row) for row in rows]
+
+    async def next_retry_at(self, after: datetime) -> datetime | None:
+        """The earliest retry time of a pending message later than `after` (None: none)."""
+        value = await self._db.scalar(
+            "SELECT min(not_before) FROM outbox WHERE status = 'pending' AND not_before > ?",
+            (to_db(after),),
+        )
+        return None if value is None else datetime.fromisoformat(value)
+
+    async def enqueue_digest(
+        self, chat_id: int, messages: Sequence[NewMessage], until: datetime
+    ) -> int:
+        """Queue a digest's messages and move the chat's digest mark to `until`, atomically.
+
+        A crash leaves either both or neither, so a match is never in two digests and never
+        in none. Returns how many messages were queued (0 for an empty digest).
+        """
+        now = to_db(now_utc())
+        queued = 0
+        async with self._db.transaction() as tx:
+            for message in messages:
+                queued += await tx.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
+                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.chat_id,
+                        message.kind,
+                        message.dedup_key,
+                        message.text,
+                        int(message.disable_notification),
+                        now,
+                    ),
+                )
+            await tx.execute(
+                "UPDATE subscribers SET last_digest_at = ? WHERE chat_id = ?",
+                (to_db(until), chat_id),
+            )
+        return queued
+
+    async def get(self, item_id: int) -> OutboxRecord | None:
+        """One message with its delivery state (for tests and /stats details)."""
+        row = await self._db.fetchone(
+            "SELECT id, chat_id, kind, dedup_key, text, status, attempts, last_error, "
+            "message_id FROM outbox WHERE id = ?",
+            (item_id,),
+        )
+        return None if row is None else _record(row)
+
+    async def for_chat(self, chat_id: int) -> list[OutboxRecord]:
+        """Every message queued for a chat, oldest first, with its delivery state."""
+        rows = await self._db.fetchall(
+            "SELECT id, chat_id, kind, dedup_key, text, status, attempts, last_error, "
+            "message_id FROM outbox WHERE chat_id = ? ORDER BY id",
+            (chat_id,),
+        )
+        return [_record(row) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest postponed message may be retried (None: nothing postponed)."""
