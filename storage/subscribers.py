@@ -163,3 +163,14 @@ class Subscribers:
                 "WHERE chat_id = ? AND status = 'pending'",
                 (reason, chat_id),
             )
+
+    async def toggle_quiet(self, chat_id: int) -> bool:
+        """Flip the chat's silent-delivery setting in one statement; returns the new value."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE subscribers SET quiet = 1 - quiet WHERE chat_id = ?", (chat_id,)
+            )
+            value = await tx.fetchone(
+                "SELECT quiet FROM subscribers WHERE chat_id = ?", (chat_id,)
+            )
+        return value is not None and bool(value["quiet"])

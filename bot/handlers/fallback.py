@@ -1,0 +1,34 @@
+"""Anything no other handler took: unknown commands get a hint to /help."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+
+from bot import texts
+
+router = Router(name=__name__)
+
+
+def _mention(text: str) -> str | None:
+    head = text.split(maxsplit=1)[0]
+    _, at, mention = head.partition("@")
+    return mention if at else None
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message, bot: Bot) -> None:
+    mention = _mention(message.text or "/")
+    if mention is not None:
+        me = await bot.me()
+        if mention.lower() != (me.username or "").lower():
+            return  # a command for another bot in the same group
+    elif message.chat.type != "private":
+        # Unaddressed commands in groups may be meant for other bots; stay quiet.
+        return
+    await message.reply(texts.UNKNOWN_COMMAND)
+
+
+@router.message(F.chat.type == "private")
+async def not_a_command(message: Message) -> None:
+    await message.answer(texts.NOT_A_COMMAND)

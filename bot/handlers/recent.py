@@ -1,0 +1,29 @@
+"""/recent [N]: the newest posts that matched the chat's topics."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot import texts
+from bot.handlers.replies import answer_blocks
+from bot.parsing import parse_count
+from bot.render import render_post_line
+from storage import Store
+
+router = Router(name=__name__)
+
+
+@router.message(Command("recent"))
+@router.channel_post(Command("recent"))
+async def recent(message: Message, command: CommandObject, store: Store) -> None:
+    count = parse_count(command.args)
+    chat_id = message.chat.id
+    posts = await store.posts.recent(count, chat_id=chat_id)
+    if not posts:
+        has_topics = bool(await store.subscribers.topic_ids(chat_id))
+        await message.answer(texts.recent_empty(has_topics))
+        return
+    lines = [render_post_line(post) for post in posts]
+    await answer_blocks(message, [texts.recent_header(len(posts)), *lines])

@@ -1,0 +1,96 @@
+"""/search WORDS over every stored post, paged with ◀ ▶ buttons that edit the message."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import texts
+from bot.parsing import parse_search
+from bot.render import render_post_line
+from chanwatch.errors import CommandError
+from monitor.matching import query_lemmas
+from storage import Store
+
+logger = logging.getLogger(__name__)
+
+router = Router(name=__name__)
+
+PAGE_SIZE: Final = 5
+MESSAGE_LIMIT: Final = 4096
+
+
+class SearchPage(CallbackData, prefix="search"):
+    page: int
+
+
+def _keyboard(page: int, pages: int) -> InlineKeyboardMarkup | None:
+    if pages <= 1:
+        return None
+    builder = InlineKeyboardBuilder()
+    if page > 0:
+        builder.button(text="◀", callback_data=SearchPage(page=page - 1))
+    if page < pages - 1:
+        builder.button(text="▶", callback_data=SearchPage(page=page + 1))
+    return builder.as_markup()
+
+
+async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The message text and buttons of one page of results (page clamped into range)."""
+    groups = query_lemmas(query)
+    if not groups:
+        raise CommandError(
+            "There are no words to search for in that query; write words, e.g. /search выборы."
+        )
+    page = max(page, 0)
+    posts, total = await store.posts.search(groups, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if total and not posts and page >= pages:
+        # Fewer results than when the buttons were drawn: show the last page instead.
+        page = pages - 1
+        posts, total = await store.posts.search(groups, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    lines = [render_post_line(post) for post in posts]
+    text = texts.search_text(query, lines, total, page, pages)
+    while len(text) > MESSAGE_LIMIT and len(lines) > 1:
+        lines.pop()
+        text = texts.search_text(query, lines, total, page, pages)
+    return text, _keyboard(page, pages)
+
+
+@router.message(Command("search"))
+@router.channel_post(Command("search"))
+async def search(message: Message, command: CommandObject, store: Store) -> None:
+    query = parse_search(command.args)
+    text, markup = await _page(store, query, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(SearchPage.filter())
+async def turn_page(
+    query: CallbackQuery, callback_data: SearchPage, store: Store, bot: Bot
+) -> None:
+    message = query.message
+    # The query is read back from the message's first line, so paging survives a restart
+    # and needs no server-side state; callback data has room only for the page number.
+    first_line = (message.text or "").split("\n", 1)[0] if isinstance(message, Message) else ""
+    if not first_line.startswith(texts.SEARCH_PREFIX) or message is None:
+        await query.answer(texts.SEARCH_EXPIRED, show_alert=True)
+        return
+    text, markup = await _page(
+        store, first_line.removeprefix(texts.SEARCH_PREFIX), callback_data.page
+    )
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
+        )
+    except TelegramBadRequest as error:
+        if "not modified" not in str(error):
+            raise
+    await query.answer()
