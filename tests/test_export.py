@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -251,3 +254,117 @@ def test_unreadable_content_is_refused_naming_the_file(
 
     assert str(caught.value).startswith(f"{path}: ")
     assert expected in str(caught.value)
+
+
+_SYNTHETIC_CORPUS: dict[str, list[dict[str, object]]] = {
+    "1001234500001_messages.json": [
+        # Newest first, as in the shared corpus.
+        {
+            "message_id": 12,
+            "sender_id": -1001234500001,
+            "text": "**Срочно:** визит [подробнее](https://example.org/a) и `код` __курсив__",
+            "date": "2024-12-04T21:30:00+00:00",
+            "channel": "Тестовый канал",
+            "category": "news",
+        },
+        {
+            "message_id": 11,
+            "sender_id": -1001234500001,
+            "text": "",
+            "date": "2024-12-04T09:00:28+00:00",
+            "channel": "Тестовый канал",
+            "category": "news",
+        },
+        {
+            "message_id": 10,
+            "sender_id": -1001234500001,
+            "text": "Простой текст, ссылка https://example.org/b и @some_channel #тег",
+            "date": "2024-12-03T08:00:00+00:00",
+            "channel": "Тестовый канал",
+            "category": "news",
+        },
+    ],
+    "1009999900002_messages.json": [
+        {
+            "message_id": 5,
+            "sender_id": -1009999900002,
+            "text": "Второй канал 😀 **жирный 😀**",
+            "date": "2024-10-01T00:00:00+00:00",
+            "channel": "Second",
+            "category": "tech",
+        },
+    ],
+}
+
+
+def _run_make_exports(tmp_path: Path) -> Path:
+    data, out = tmp_path / "telegram-news", tmp_path / "exports"
+    data.mkdir()
+    for name, records in _SYNTHETIC_CORPUS.items():
+        (data / name).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    command = [sys.executable, str(MAKE_EXPORTS), "--data", str(data), "--out", str(out)]
+    subprocess.run([*command, "--local-tz", "Europe/Moscow"], check=True, capture_output=True)
+    return out
+
+
+def test_make_exports_output_reads_back_to_the_same_posts(tmp_path: Path) -> None:
+    out = _run_make_exports(tmp_path)
+
+    channel, posts = read_export(out / "1234500001" / "result.json")
+    read_back = [(post.post_id, post.text, post.date) for post in posts]
+
+    assert (channel.name, channel.id, channel.type) == (
+        "Тестовый канал",
+        1234500001,
+        "public_channel",
+    )
+    assert read_back == [
+        (
+            10,
+            "Простой текст, ссылка https://example.org/b и @some_channel #тег",
+            datetime(2024, 12, 3, 8, 0, tzinfo=UTC),
+        ),
+        (11, "", datetime(2024, 12, 4, 9, 0, 28, tzinfo=UTC)),
+        (
+            12,
+            "Срочно: визит подробнее и код курсив",
+            datetime(2024, 12, 4, 21, 30, tzinfo=UTC),
+        ),
+    ]
+    second, second_posts = read_export(out / "9999900002" / "result.json")
+    assert second.name == "Second"
+    assert [(p.post_id, p.text) for p in second_posts] == [(5, "Второй канал 😀 жирный 😀")]
+
+
+def test_make_exports_writes_telegram_desktop_layout(tmp_path: Path) -> None:
+    out = _run_make_exports(tmp_path)
+
+    export = json.loads((out / "1234500001" / "result.json").read_text(encoding="utf-8"))
+    by_id = {message["id"]: message for message in export["messages"]}
+
+    # Local Moscow time without a zone in `date`; the UTC instant in `date_unixtime`.
+    assert by_id[12]["date"] == "2024-12-05T00:30:00"
+    assert by_id[12]["date_unixtime"] == str(
+        int(datetime(2024, 12, 4, 21, 30, tzinfo=UTC).timestamp())
+    )
+    assert by_id[12]["text"] == [
+        {"type": "bold", "text": "Срочно:"},
+        " визит ",
+        {"type": "text_link", "text": "подробнее", "href": "https://example.org/a"},
+        " и ",
+        {"type": "code", "text": "код"},
+        " ",
+        {"type": "italic", "text": "курсив"},
+    ]
+    assert by_id[12]["text_entities"][1] == {"type": "plain", "text": " визит "}
+    assert [e["type"] for e in by_id[10]["text_entities"]] == [
+        "plain",
+        "link",
+        "plain",
+        "mention",
+        "plain",
+        "hashtag",
+    ]
+    assert by_id[11]["text"] == ""
+    assert "photo" in by_id[11]
+    assert by_id[12]["from_id"] == "channel1234500001"
