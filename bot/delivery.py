@@ -1,0 +1,97 @@
+"""Delivery: everything the bot sends on its own, through the outbox and one sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiogram import Bot
+
+from bot.clock import Clock, SystemClock
+from bot.fanout import fan_out
+from bot.sender import Sender
+from storage import Store
+from storage.models import NewMessage
+
+logger = logging.getLogger(__name__)
+
+
+class Delivery:
+    """Queues alerts for new matches and sends the outbox, within Telegram's limits.
+
+    `run()` runs until cancelled. Everything owed is in the database before it is sent, so
+    a restart (or kill -9) resumes where it stopped: pending rows are sent, sent ones never.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        *,
+        admins: Sequence[int],
+        clock: Clock | None = None,
+        global_rate: float = 30,
+        per_chat_interval: float = 1.0,
+        group_interval: float = 3.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 600.0,
+        poll_interval: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._admins = tuple(dict.fromkeys(admins))
+        self._clock = clock or SystemClock()
+        self._poll = poll_interval
+        self._backoff = backoff_base
+        self._fanout_wake = asyncio.Event()
+        self._sender = Sender(
+            bot,
+            store,
+            clock=self._clock,
+            global_rate=global_rate,
+            per_chat_interval=per_chat_interval,
+            group_interval=group_interval,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            poll_interval=poll_interval,
+        )
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    async def run(self) -> None:
+        """Queue alerts and send, until cancelled (in-flight sends finish and are recorded)."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._fan_out_loop(), name="alert fan-out")
+            tasks.create_task(self._sender.run(), name="outbox sender")
+
+    def wake(self) -> None:
+        """New matches or outbox rows exist: handle them now, not at the next poll."""
+        self._fanout_wake.set()
+        self._sender.wake()
+
+    async def notify_operators(self, text: str, *, key: str) -> None:
+        """Queue an HTML notice to every operator; the same `key` is only ever queued once
+        per operator (put a date or an incident id in it to repeat a notice)."""
+        messages = [
+            NewMessage(chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text)
+            for admin in self._admins
+        ]
+        if await self._store.outbox.enqueue(messages):
+            self._sender.wake()
+
+    async def _fan_out_loop(self) -> None:
+        while True:
+            self._fanout_wake.clear()
+            delay = self._poll
+            try:
+                if await fan_out(self._store):
+                    self._sender.wake()
+            except Exception:
+                logger.exception("queueing alerts failed; retrying")
+                delay = self._backoff
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._fanout_wake.wait()

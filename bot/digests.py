@@ -1,0 +1,210 @@
+"""Daily and weekly digests: one APScheduler job per subscriber, queued through the outbox.
+
+A digest covers the matches stored after the chat's `last_digest_at` and up to SETTLE seconds
+before it is made; queueing it and moving `last_digest_at` there happen in one transaction. The windows
+therefore follow each other without gaps or overlaps: a match is in exactly one digest, even
+across crashes and restarts. An empty window sends nothing but still moves the mark.
+
+Weekly digests go out on Mondays at the chat's digest time. When the bot was down across
+one or more digest times, `start()` sends one digest covering the whole gap (not one per
+missed day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.clock import Clock
+from bot.delivery import Delivery
+from bot.render import render_digest
+from storage import Store
+from storage.models import NewMessage, Subscriber
+
+logger = logging.getLogger(__name__)
+
+WEEKLY_DAY: Final = 0
+"""Weekly digests go out on Mondays (datetime.weekday() numbering)."""
+SETTLE: Final = 60.0
+"""A digest covers matches stored up to this many seconds before it is made. Storage keeps
+whole seconds and a batch of posts takes a moment to commit; a match stored right as a digest
+is made therefore goes into the next digest instead of possibly into neither."""
+MISFIRE_GRACE: Final = 3600
+"""A job that could not run at its time (event loop busy, clock jump) still runs this late."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown time zone %r; using UTC", name)
+        return ZoneInfo("UTC")
+
+
+def digest_clock_time(value: str) -> time:
+    """The subscriber's HH:MM; 09:00 when the stored value is unreadable."""
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        logger.warning("unreadable digest time %r; using 09:00", value)
+        return time(9, 0)
+
+
+def job_id(chat_id: int) -> str:
+    return f"digest:{chat_id}"
+
+
+def trigger_for(subscriber: Subscriber) -> CronTrigger:
+    at = digest_clock_time(subscriber.digest_time)
+    return CronTrigger(
+        day_of_week="mon" if subscriber.digest_period == "weekly" else "*",
+        hour=at.hour,
+        minute=at.minute,
+        timezone=zone(subscriber.timezone),
+    )
+
+
+def last_scheduled(subscriber: Subscriber, now: datetime) -> datetime:
+    """The subscriber's most recent digest time at or before `now` (aware, their zone)."""
+    tz = zone(subscriber.timezone)
+    at = digest_clock_time(subscriber.digest_time)
+    day: date = now.astimezone(tz).date()
+    while True:
+        candidate = datetime.combine(day, at, tzinfo=tz)
+        weekly_ok = subscriber.digest_period != "weekly" or day.weekday() == WEEKLY_DAY
+        if candidate <= now and weekly_ok:
+            return candidate
+        day -= timedelta(days=1)
+
+
+def missed(subscriber: Subscriber, now: datetime, settle: float = 0.0) -> bool:
+    """True when a digest time passed since the chat's last digest (the bot was down).
+
+    A digest made at its time closes its window `settle` seconds earlier (see SETTLE), so
+    the mark it leaves is up to that much (and a truncated second) before the time.
+    """
+    last = subscriber.last_digest_at
+    slack = timedelta(seconds=settle + 1)
+    return last is None or last < last_scheduled(subscriber, now) - slack
+
+
+def digest_title(subscriber: Subscriber, since: datetime | None, now: datetime) -> str:
+    tz = zone(subscriber.timezone)
+    today = now.astimezone(tz)
+    if subscriber.digest_period == "weekly" and since is not None:
+        return f"Weekly digest · {since.astimezone(tz):%d %b} – {today:%d %b %Y}"
+    return f"Digest · {today:%d %b %Y}"
+
+
+class DigestScheduler:
+    def __init__(
+        self,
+        store: Store,
+        delivery: Delivery,
+        *,
+        clock: Clock | None = None,
+        scheduler: AsyncIOScheduler | None = None,
+        settle: float = SETTLE,
+    ) -> None:
+        self._settle = settle
+        self._store = store
+        self._delivery = delivery
+        self._clock = clock or delivery.clock
+        self._scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+
+    async def start(self) -> None:
+        """Schedule every digest subscriber, start the scheduler, and send missed digests."""
+        for subscriber in await self._store.subscribers.all_active():
+            self._schedule(subscriber)
+        self._scheduler.start()
+        await self.catch_up()
+
+    async def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
+
+    async def reschedule(self, chat_id: int) -> None:
+        """Bring the chat's job in line with its settings (call after they change)."""
+        subscriber = await self._store.subscribers.get(chat_id)
+        scheduled = subscriber is not None and self._schedule(subscriber)
+        if not scheduled and self._scheduler.get_job(job_id(chat_id)) is not None:
+            self._scheduler.remove_job(job_id(chat_id))
+
+    def job(self, chat_id: int) -> Job | None:
+        """The chat's scheduled job (its `next_run_time` is in the chat's zone)."""
+        job: Job | None = self._scheduler.get_job(job_id(chat_id))
+        return job
+
+    async def catch_up(self) -> int:
+        """Send one digest now to every chat whose digest time passed unsent; returns how
+        many chats got one (empty windows send nothing but are still closed)."""
+        now = self._clock.now()
+        sent = 0
+        for subscriber in await self._store.subscribers.all_active():
+            if subscriber.wants_digest and missed(subscriber, now, self._settle):
+                logger.info("chat %d missed its digest; sending it now", subscriber.chat_id)
+                sent += bool(await self.send_digest(subscriber.chat_id))
+        return sent
+
+    async def send_digest(self, chat_id: int) -> int:
+        """Queue the chat's digest of everything matched since its last one, and close that
+        window. Returns the number of messages queued (0 when nothing matched)."""
+        subscriber = await self._store.subscribers.get(chat_id)
+        if subscriber is None or not subscriber.active or not subscriber.wants_digest:
+            return 0
+        now = self._clock.now()
+        until = (now - timedelta(seconds=self._settle)).replace(microsecond=0)
+        since = subscriber.last_digest_at
+        if since is not None and until <= since:
+            return 0  # a digest was just made (a restart right after one)
+        posts = await self._store.posts.matched_between(chat_id, since, until)
+        parts = render_digest(
+            posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
+        )
+        start = since.isoformat() if since else "start"
+        messages = [
+            NewMessage(
+                chat_id=chat_id,
+                kind="digest",
+                dedup_key=f"digest:{chat_id}:{start}:{index}",
+                text=text,
+                disable_notification=subscriber.quiet,
+            )
+            for index, text in enumerate(parts)
+        ]
+        queued = await self._store.outbox.enqueue_digest(chat_id, messages, until)
+        if queued:
+            logger.info("chat %d: digest of %d posts queued", chat_id, len(posts))
+            self._delivery.wake()
+        return queued
+
+    def _schedule(self, subscriber: Subscriber) -> bool:
+        if not (subscriber.active and subscriber.wants_digest):
+            return False
+        self._scheduler.add_job(
+            self._run_job,
+            trigger_for(subscriber),
+            args=(subscriber.chat_id,),
+            id=job_id(subscriber.chat_id),
+            name=f"digest for chat {subscriber.chat_id}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE,
+        )
+        return True
+
+    async def _run_job(self, chat_id: int) -> None:
+        try:
+            await self.send_digest(chat_id)
+        except Exception:
+            logger.exception("digest for chat %d failed; the next one covers its posts", chat_id)

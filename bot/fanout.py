@@ -1,0 +1,63 @@
+"""Turning newly matched posts into alert messages in the outbox, one per subscriber."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Final
+
+from bot.render import render_alert
+from storage import Store
+from storage.models import NewMessage, StoredPost, Subscriber
+
+logger = logging.getLogger(__name__)
+
+BATCH: Final = 100
+
+
+def alert_key(chat_id: int, post: StoredPost) -> str:
+    """One alert per post per chat, ever: an edit that matches more topics adds none."""
+    return f"alert:{chat_id}:{post.id}"
+
+
+def alert_for(
+    post: StoredPost, subscriber: Subscriber, topic_names: set[str]
+) -> NewMessage | None:
+    """The subscriber's alert for the post, naming only their topics (None: none of theirs)."""
+    theirs = tuple(hit for hit in post.hits if hit.topic.casefold() in topic_names)
+    if not theirs:
+        return None
+    return NewMessage(
+        chat_id=subscriber.chat_id,
+        kind="alert",
+        dedup_key=alert_key(subscriber.chat_id, post),
+        text=render_alert(replace(post, hits=theirs)),
+        disable_notification=subscriber.quiet,
+    )
+
+
+async def fan_out(store: Store, *, batch: int = BATCH) -> int:
+    """Queue the alerts owed for every post waiting in the fanout table; returns rows queued.
+
+    Each post's alerts are queued and its fanout row removed in one transaction, so a crash
+    repeats a post at most, and the dedup keys make the repeat a no-op.
+    """
+    queued = 0
+    while True:
+        posts = await store.posts.pending_fanout(batch)
+        if not posts:
+            return queued
+        names_by_id = {topic.id: topic.name.casefold() for topic in await store.topics.live()}
+        for post in posts:
+            messages: list[NewMessage] = []
+            matched = sorted({hit.topic for hit in post.hits})
+            for subscriber in await store.subscribers.for_topics(matched):
+                if not subscriber.wants_instant:
+                    continue
+                ids = await store.subscribers.topic_ids(subscriber.chat_id)
+                message = alert_for(post, subscriber, {names_by_id.get(i, "") for i in ids})
+                if message is not None:
+                    messages.append(message)
+            added = await store.posts.complete_fanout(post.id, messages)
+            queued += added
+            logger.debug("post %d: %d alerts queued (%d owed)", post.id, added, len(messages))

@@ -1,0 +1,234 @@
+"""The one place messages leave for Telegram: the outbox, rate limits and Bot API errors.
+
+Limits, by design rather than by reacting to 429s:
+
+* overall, at most `global_rate` messages a second, spaced evenly: the limiter is a leaky
+  bucket holding one message (`AsyncLimiter(1, 1 / rate)`), so it never allows the burst of
+  `rate` messages at once that `AsyncLimiter(rate, 1)` would;
+* to one chat, one message at a time and then `per_chat_interval` (groups: `group_interval`,
+  Telegram allows 20 a minute there) after Telegram answered, before the next;
+* a chat that is waiting never holds up the others: each round looks at the oldest pending
+  message of every chat and starts those whose chat is free, up to `concurrency` at a time.
+
+Errors: 429 waits `retry_after` (that chat, or everyone when several chats are refused at
+once) and retries; 403 marks the chat blocked; 400/404 fail that message with Telegram's
+reason; 5xx, network and other errors retry with exponential backoff. Nothing is dropped
+silently. On cancellation the requests in flight finish and are recorded; the rest stay in
+the outbox for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from datetime import timedelta
+from typing import Final
+
+import aiohttp
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import LinkPreviewOptions
+from aiolimiter import AsyncLimiter
+
+from bot.clock import Clock
+from storage import Store
+from storage.models import OutboxItem
+
+logger = logging.getLogger(__name__)
+
+NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
+FLOOD_WINDOW: Final = 1.0
+"""Two different chats refused with 429 within this many seconds: the bot as a whole is over
+its limit (not one chat), so every send pauses."""
+
+_TRANSIENT: Final = (TelegramAPIError, ClientDecodeError, aiohttp.ClientError, TimeoutError)
+_PERMANENT: Final = (
+    TelegramBadRequest,
+    TelegramNotFound,
+    TelegramMigrateToChat,
+    TelegramEntityTooLarge,
+)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TelegramAPIError):
+        return error.message
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class Sender:
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        *,
+        clock: Clock,
+        global_rate: float = 30.0,
+        per_chat_interval: float = 1.0,
+        group_interval: float = 3.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 600.0,
+        concurrency: int = 8,
+        poll_interval: float = 30.0,
+        batch: int = 200,
+    ) -> None:
+        if global_rate <= 0 or per_chat_interval < 0 or concurrency < 1:
+            raise ValueError("global_rate and concurrency must be positive")
+        self._bot = bot
+        self._store = store
+        self._clock = clock
+        self._limiter = AsyncLimiter(1, 1 / global_rate)
+        self._per_chat = per_chat_interval
+        self._per_group = max(per_chat_interval, group_interval)
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._concurrency = concurrency
+        self._poll = poll_interval
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._chat_free_at: dict[int, float] = {}  # event-loop time
+        self._paused_until = 0.0
+        self._floods: deque[tuple[float, int]] = deque()
+
+    def wake(self) -> None:
+        """New rows are in the outbox: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled; then let the requests in flight finish and be recorded."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    delay = await self._start_due()
+                except Exception:
+                    logger.exception("reading the outbox failed; retrying")
+                    delay = self._backoff_base
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(delay, 0.0)):
+                        await self._wake.wait()
+        finally:
+            if self._in_flight:
+                # These tasks are not cancelled: each finishes its request and records it.
+                await asyncio.wait(list(self._in_flight.values()))
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _interval(self, chat_id: int) -> float:
+        return self._per_group if chat_id < 0 else self._per_chat
+
+    async def _start_due(self) -> float:
+        """Start every due message whose chat is free; returns seconds until the next look."""
+        if self._paused_until > self._now():
+            return self._paused_until - self._now()
+        # Chats busy before the read: their head row may be the one in flight right now.
+        busy = set(self._in_flight)
+        heads = await self._store.outbox.heads(self._batch, self._clock.now())
+        waits = [self._poll]
+        for item in heads:
+            if item.chat_id in busy or item.chat_id in self._in_flight:
+                continue  # its task wakes us when done
+            free_at = self._chat_free_at.get(item.chat_id, 0.0)
+            if free_at > self._now():
+                waits.append(free_at - self._now())
+                continue
+            if len(self._in_flight) >= self._concurrency:
+                break  # a finishing task wakes us
+            await self._limiter.acquire()
+            if self._paused_until > self._now():
+                break  # a flood was reported while we waited for the limiter
+            self._in_flight[item.chat_id] = asyncio.create_task(
+                self._deliver(item), name=f"send outbox {item.id}"
+            )
+        retry_at = await self._store.outbox.next_retry_at(self._clock.now())
+        if retry_at is not None:
+            waits.append((retry_at - self._clock.now()).total_seconds())
+        return min(waits)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            await self._send(item)
+        except Exception:
+            # Storage failed while recording the outcome: the row stays pending.
+            logger.exception(
+                "outbox %d to chat %d: recording the outcome failed", item.id, item.chat_id
+            )
+            self._chat_free_at[item.chat_id] = self._now() + self._backoff_base
+        finally:
+            del self._in_flight[item.chat_id]
+            self._wake.set()
+
+    async def _send(self, item: OutboxItem) -> None:
+        chat = item.chat_id
+        try:
+            sent = await self._bot.send_message(
+                chat_id=chat,
+                text=item.text,
+                parse_mode=ParseMode.HTML,
+                disable_notification=item.disable_notification,
+                link_preview_options=NO_PREVIEW,
+            )
+        except TelegramRetryAfter as error:
+            self._flood(chat, error.retry_after)
+            logger.warning(
+                "outbox %d to chat %d: flood control, retrying in %d s",
+                item.id,
+                chat,
+                error.retry_after,
+            )
+            return
+        except TelegramForbiddenError as error:
+            logger.warning("chat %d blocked the bot or left (%s): stopped", chat, error.message)
+            await self._store.subscribers.mark_blocked(chat, error.message)
+            return
+        except _PERMANENT as error:
+            logger.warning(
+                "outbox %d to chat %d refused, not retried: %s", item.id, chat, _reason(error)
+            )
+            await self._store.outbox.mark_failed(item.id, _reason(error))
+            self._chat_free_at[chat] = self._now() + self._interval(chat)
+            return
+        except _TRANSIENT as error:
+            delay = min(self._backoff_base * 2**item.attempts, self._backoff_max)
+            log = logger.error if isinstance(error, TelegramUnauthorizedError) else logger.warning
+            log(
+                "outbox %d to chat %d failed (%s); retry %d in %.1f s",
+                item.id,
+                chat,
+                _reason(error),
+                item.attempts + 1,
+                delay,
+            )
+            until = self._clock.now() + timedelta(seconds=delay)
+            await self._store.outbox.postpone(item.id, until, _reason(error))
+            self._chat_free_at[chat] = self._now() + delay
+            return
+        # Recorded even if run() is being cancelled: this task is not the one cancelled.
+        await self._store.outbox.mark_sent(item.id, sent.message_id)
+        self._chat_free_at[chat] = self._now() + self._interval(chat)
+
+    def _flood(self, chat_id: int, retry_after: float) -> None:
+        now = self._now()
+        until = now + max(retry_after, self._interval(chat_id))
+        self._chat_free_at[chat_id] = max(self._chat_free_at.get(chat_id, 0.0), until)
+        while self._floods and self._floods[0][0] < now - FLOOD_WINDOW:
+            self._floods.popleft()
+        if any(other != chat_id for _, other in self._floods):
+            logger.warning("flood control across chats: pausing all sends for %s s", retry_after)
+            self._paused_until = max(self._paused_until, now + retry_after)
+        self._floods.append((now, chat_id))
