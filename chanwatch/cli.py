@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="store Telegram Desktop exports as history (no alerts)"
     )
     imp.add_argument("exports", nargs="+", type=Path, metavar="EXPORT.json")
+    imp.add_argument(
+        "--channel",
+        metavar="HANDLE",
+        help="the channel's t.me username (exports do not record it; default: its numeric id)",
+    )
     imp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     backfill = commands.add_parser(
         "backfill", parents=[common], help="load a watched channel's history (no alerts)"
@@ -114,7 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             from chanwatch.offline import import_exports
 
-            return asyncio.run(import_exports(config, args.exports, progress=not args.no_progress))
+            return asyncio.run(
+                import_exports(
+                    config, args.exports, channel=args.channel, progress=not args.no_progress
+                )
+            )
         if args.command == "login":
             from chanwatch.telegram import login
 
@@ -143,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chanwatch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `chanwatch scan … | head`: the reader left; that is not an error worth a traceback.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
 
 
 def check(config: Config, out: TextIO) -> int:

@@ -12,6 +12,7 @@ from typing import Final, TextIO
 from tqdm import tqdm
 
 from chanwatch.config import Config
+from chanwatch.errors import ExportError
 from monitor.matching import Matcher, TopicRule
 from monitor.sources.base import IncomingPost
 from monitor.sources.export import ExportChannel, read_export
@@ -33,6 +34,7 @@ def _progress(
         desc=channel.name[:30],
         unit=" posts",
         file=sys.stderr,
+        total=channel.message_count or None,
         disable=not enabled or not sys.stderr.isatty(),
         leave=False,
     )
@@ -84,13 +86,21 @@ def scan(
     return 0
 
 
-async def import_exports(config: Config, exports: Sequence[Path], *, progress: bool) -> int:
+async def import_exports(
+    config: Config, exports: Sequence[Path], *, channel: str | None, progress: bool
+) -> int:
     """Store every post of the exports as history: searchable, in /recent, never alerted."""
     from monitor.ingest import Ingest, rules_from_topics
+    from monitor.sources.handles import normalize_handle
     from storage import Store, TopicSpec
 
+    handle = None
+    if channel is not None:
+        if len(exports) > 1:
+            raise ExportError("--channel names one channel: import one export at a time with it")
+        handle = normalize_handle(channel)
     # Fail on a bad export before touching the database.
-    opened = [read_export(path) for path in exports]
+    opened = [read_export(path, handle=handle) for path in exports]
     store = await Store.open(config.storage_path)
     try:
         await store.topics.sync_config(
@@ -98,14 +108,17 @@ async def import_exports(config: Config, exports: Sequence[Path], *, progress: b
         )
         matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
         ingest = Ingest(store, matcher, _Silent())
-        for channel, posts in opened:
-            await store.channels.ensure(channel.handle, "telegram", channel.name)
+        for export, posts in opened:
+            await store.channels.ensure(export.handle, "telegram", export.name)
             stored = 0
-            iterator = iter(_progress(posts, channel, progress))
+            iterator = iter(_progress(posts, export, progress))
             while batch := list(islice(iterator, _BATCH)):
                 await ingest.handle_posts(batch, history=True)
                 stored += len(batch)
-            print(f"chanwatch: {channel.name}: {stored} post(s) imported", file=sys.stderr)
+            print(
+                f"chanwatch: {export.name}: {stored} post(s) imported as {export.handle}",
+                file=sys.stderr,
+            )
     finally:
         await store.close()
     return 0
