@@ -135,6 +135,9 @@ class FakeTelegramClient:
         state.history[index] = edited
         return edited
 
+    def message(self, channel: types.Channel, message_id: int) -> Any:
+        return next(m for m in self._by_id[channel.id].history if m.id == message_id)
+
     def fail(self, method: str, error: BaseException, *, after: int = 0) -> None:
         """The next call of `method` raises `error` (iter_messages: after `after` items)."""
         self._failures.setdefault(method, []).append(_Failure(error, after))
