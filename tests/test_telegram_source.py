@@ -285,6 +285,23 @@ async def test_flood_wait_is_waited_out_then_the_call_succeeds(
     assert sink.errors == []
 
 
+async def test_a_long_flood_wait_on_a_lookup_defers_that_channel_only(
+    client: FakeTelegramClient, news: types.Channel
+) -> None:
+    client.add_channel("later_chan", 5_555_555)
+    client.fail("get_entity", flood_wait(7200))  # more than a reconciliation interval
+    sink = RecordingSink({NEWS: 0})
+    async with running(make_source(client, sink, ["later_chan", NEWS])):
+        await sink.wait_until(lambda: NEWS in sink.oks)
+    assert sink.errors == [
+        (
+            "later_chan",
+            "Telegram limits how often this account may look up channels: "
+            "@later_chan is tried again in 120 min",
+        )
+    ]
+
+
 async def test_restart_in_the_middle_of_a_catch_up_loses_and_repeats_nothing(
     client: FakeTelegramClient, news: types.Channel
 ) -> None:

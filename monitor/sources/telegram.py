@@ -66,6 +66,14 @@ class TelegramClientLike(Protocol):
     async def __call__(self, request: Any) -> Any: ...
 
 
+class LookupDeferred(SourceError):
+    """Telegram rate-limits channel lookups or joins for longer than is worth blocking for."""
+
+    def __init__(self, message: str, seconds: int) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 def channel_label(handle: str) -> str:
     """How messages name a channel: `@name` for usernames, the id as written otherwise."""
     return handle if _NUMERIC_ID.fullmatch(handle) else f"@{handle}"
@@ -97,13 +105,24 @@ class PatientClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def call(
+        self, what: str, op: Callable[[], Awaitable[T]], *, max_wait: float | None = None
+    ) -> T:
+        """`op()`, retried after flood waits and connection errors.
+
+        A flood wait longer than `max_wait` seconds is raised instead of slept out.
+        """
         failures = 0
         while True:
             await self.ensure_connected()
             try:
                 return await op()
-            except (errors.FloodWaitError, OSError) as exc:
+            except errors.FloodWaitError as exc:
+                if max_wait is not None and exc.seconds > max_wait:
+                    raise
+                failures += 1
+                await self.wait_out(what, exc, failures)
+            except OSError as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
 
@@ -168,8 +187,13 @@ class PatientClient:
             yield batch
 
 
-async def resolve_channel(patient: PatientClient, handle: str) -> Any:
-    """The `types.Channel` for a normalised handle, or SourceError naming the channel."""
+async def resolve_channel(
+    patient: PatientClient, handle: str, *, max_wait: float | None = None
+) -> Any:
+    """The `types.Channel` for a normalised handle, or SourceError naming the channel.
+
+    A flood wait longer than `max_wait` raises LookupDeferred rather than blocking.
+    """
     label = channel_label(handle)
     numeric = _NUMERIC_ID.fullmatch(handle) is not None
     target: Any = handle
@@ -178,8 +202,10 @@ async def resolve_channel(patient: PatientClient, handle: str) -> Any:
         target = int(handle) if handle.startswith("-") else types.PeerChannel(int(handle))
     try:
         entity = await patient.call(
-            f"resolving {label}", lambda: patient.client.get_entity(target)
+            f"resolving {label}", lambda: patient.client.get_entity(target), max_wait=max_wait
         )
+    except errors.FloodWaitError as exc:
+        raise _deferred(label, "look up", exc.seconds) from None
     except (ValueError, TypeError, errors.UsernameNotOccupiedError, errors.UsernameInvalidError):
         if numeric:
             raise SourceError(
@@ -199,6 +225,14 @@ async def resolve_channel(patient: PatientClient, handle: str) -> Any:
         kind = "a user or bot" if isinstance(entity, types.User) else "a small group"
         raise SourceError(f"{label} is {kind}, not a Telegram channel")
     return entity
+
+
+def _deferred(label: str, action: str, seconds: int) -> LookupDeferred:
+    return LookupDeferred(
+        f"Telegram limits how often this account may {action} channels: "
+        f"{label} is tried again in {max(1, round(seconds / 60))} min",
+        seconds,
+    )
 
 
 def _private_message(label: str) -> str:
@@ -284,6 +318,8 @@ class TelegramSource:
         for handle in [h for h in self._channels if h not in wanted]:
             logger.info("no longer watching Telegram channel %s", channel_label(handle))
             self._drop(handle)
+        for handle in [h for h in self._failed_until if h not in wanted]:
+            del self._failed_until[handle]  # re-adding a channel tries it again at once
         now = asyncio.get_running_loop().time()
         new = [
             h for h in wanted if h not in self._channels and self._failed_until.get(h, 0.0) <= now
@@ -311,7 +347,10 @@ class TelegramSource:
 
     async def _add(self, handle: str) -> None:
         try:
-            entity = await resolve_channel(self._patient, handle)
+            entity = await resolve_channel(self._patient, handle, max_wait=self._reconcile_seconds)
+        except LookupDeferred as exc:
+            await self._fail(handle, str(exc), retry_after=exc.seconds)
+            return
         except SourceError as exc:
             await self._fail(handle, str(exc))
             return
@@ -324,6 +363,9 @@ class TelegramSource:
         if getattr(entity, "left", False):
             try:
                 channel.join_problem = await self._join(channel)
+            except LookupDeferred as exc:
+                await self._fail(handle, str(exc), retry_after=exc.seconds)
+                return
             except SourceError as exc:
                 await self._fail(handle, str(exc))
                 return
@@ -339,7 +381,11 @@ class TelegramSource:
         label = channel_label(channel.handle)
         request = functions.channels.JoinChannelRequest(channel.entity)
         try:
-            await self._patient.call(f"joining {label}", lambda: self._client(request))
+            await self._patient.call(
+                f"joining {label}", lambda: self._client(request), max_wait=self._reconcile_seconds
+            )
+        except errors.FloodWaitError as exc:
+            raise _deferred(label, "join", exc.seconds) from None
         except errors.ChannelsTooMuchError:
             return (
                 f"cannot join Telegram channel {label}: this account is in too many channels "
@@ -361,9 +407,10 @@ class TelegramSource:
         logger.info("joined Telegram channel %s", label)
         return None
 
-    async def _fail(self, handle: str, message: str) -> None:
+    async def _fail(self, handle: str, message: str, *, retry_after: float | None = None) -> None:
         logger.warning("%s", message)
-        self._failed_until[handle] = asyncio.get_running_loop().time() + self._retry_failed_seconds
+        delay = self._retry_failed_seconds if retry_after is None else retry_after
+        self._failed_until[handle] = asyncio.get_running_loop().time() + delay
         await self._sink.source_error(handle, message)
 
     def _drop(self, handle: str) -> None:
