@@ -452,6 +452,22 @@ async def test_login_asks_code_and_password_and_protects_the_session(tmp_path: P
     assert client.disconnected
 
 
+async def test_login_refuses_a_malformed_phone_before_asking_anything(tmp_path: Path) -> None:
+    def factory(session: str, api_id: int, api_hash: str) -> FakeLoginClient:
+        raise AssertionError("no client should be created")
+
+    with pytest.raises(SourceError, match="'call me' is not a phone number"):
+        await login(
+            api_id=1,
+            api_hash="hash",
+            session_path=tmp_path / "chanwatch",
+            phone="call me",
+            input_func=lambda prompt: "",
+            password_func=lambda prompt: "",
+            client_factory=factory,
+        )
+
+
 async def test_open_client_without_a_session_file_says_to_log_in(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="run `chanwatch login` first") as caught:
         await open_client(1, "hash", tmp_path / "missing.session")

@@ -39,6 +39,9 @@ RECONNECT_MAX_SECONDS: Final = 300.0
 ALBUM_MAX_ITEMS: Final = 10
 _EDITS_REMEMBERED: Final = 512
 _NUMERIC_ID: Final = re.compile(r"-?\d+")
+NETWORK_ERRORS: Final = (OSError, EOFError)
+"""What a lost or broken connection raises: EOFError (IncompleteReadError) comes from a peer
+that closes early or answers something other than MTProto, e.g. a captive portal."""
 
 T = TypeVar("T")
 EventHandler = Callable[[Any], Awaitable[None]]
@@ -96,7 +99,7 @@ class PatientClient:
         while not self.client.is_connected():
             try:
                 await self.client.connect()
-            except OSError as exc:
+            except NETWORK_ERRORS as exc:
                 logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
             else:
                 if self.client.is_connected():
@@ -122,11 +125,11 @@ class PatientClient:
                     raise
                 failures += 1
                 await self.wait_out(what, exc, failures)
-            except OSError as exc:
+            except NETWORK_ERRORS as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
 
-    async def wait_out(self, what: str, exc: Exception, failures: int) -> None:
+    async def wait_out(self, what: str, exc: BaseException, failures: int) -> None:
         """Sleep as long as a flood wait says, or back off after a connection error."""
         if isinstance(exc, errors.FloodWaitError):
             logger.warning("Telegram asks to wait %d s before %s; waiting", exc.seconds, what)
@@ -152,7 +155,7 @@ class PatientClient:
                     last = max(last, message.id)
                     yield message
                 return
-            except (errors.FloodWaitError, OSError) as exc:
+            except (errors.FloodWaitError, *NETWORK_ERRORS) as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
 
@@ -167,7 +170,7 @@ class PatientClient:
                     offset = message.id
                     yield message
                 return
-            except (errors.FloodWaitError, OSError) as exc:
+            except (errors.FloodWaitError, *NETWORK_ERRORS) as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
 
@@ -498,7 +501,7 @@ class TelegramSource:
                     await self._live_edit(channel, messages[0])
                 else:
                     await self._live_new(channel, messages)
-        except (errors.RPCError, OSError, SourceError) as exc:
+        except (errors.RPCError, *NETWORK_ERRORS, SourceError) as exc:
             # Reconciliation fetches whatever this missed; the live path is only the fast one.
             logger.warning(
                 "live update of Telegram channel %s not handled (%s); reconciliation will",
@@ -559,7 +562,7 @@ class TelegramSource:
             async for dialog in self._client.iter_dialogs():
                 if getattr(dialog, "is_channel", False):
                     count += 1
-        except (errors.RPCError, OSError) as exc:
+        except (errors.RPCError, *NETWORK_ERRORS) as exc:
             logger.warning("could not count this account's channels (%s)", exc)
             return
         if count >= CHANNEL_COUNT_WARNING:

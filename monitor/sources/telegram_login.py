@@ -60,6 +60,11 @@ async def login(
     `password_func` for the two-step verification password when the account has one.
     Logging in again with an authorised session asks nothing.
     """
+    if phone is not None and not utils.parse_phone(phone):
+        # Telethon would ask for a given phone again and again without saying why.
+        raise SourceError(
+            f"{phone!r} is not a phone number: give it in international format, e.g. +447700900123"
+        )
     path = session_file(session_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     client = client_factory(str(path), api_id, api_hash)
@@ -96,8 +101,10 @@ async def login(
     except RuntimeError:
         # Telethon gives up with a RuntimeError after max_attempts wrong codes.
         raise SourceError(f"the login code was wrong {LOGIN_ATTEMPTS} times") from None
-    except OSError as exc:
-        raise SourceError(f"cannot reach Telegram to log in: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise SourceError(
+            f"cannot reach Telegram to log in ({exc or type(exc).__name__}); check the network"
+        ) from None
     finally:
         await client.disconnect()
         protect_session(path)
@@ -131,9 +138,11 @@ async def open_client(
     try:
         await client.connect()
         authorized = await client.is_user_authorized()
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         await client.disconnect()
-        raise SourceError(f"cannot reach Telegram: {exc}") from None
+        raise SourceError(
+            f"cannot reach Telegram ({exc or type(exc).__name__}); check the network"
+        ) from None
     except errors.RPCError as exc:
         await client.disconnect()
         raise SourceError(f"Telegram refused the session {path}: {exc}") from None
