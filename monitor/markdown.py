@@ -6,7 +6,8 @@ undoes that the way `telethon.extensions.markdown.parse` does (a delimiter count
 when it is closed later; code keeps its content verbatim), with two deliberate
 differences: link labels lose their own markup too, and labels and URLs may contain one
 level of balanced brackets ("[Senior [Avito]](url)", Wikipedia's "_(system)" URLs), so
-no stray "]" or ")" is left behind.
+no stray "]" or ")" is left behind; and a bare URL keeps its "__" and "~~" (Telethon
+would read "a__b__c" in a URL as italics).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _DELIMITERS: Final = ("```", "**", "__", "~~", "`")
 """Longest first, so ``` is never read as three inline code marks."""
 _VERBATIM: Final = frozenset({"```", "`"})
 _DELIMITER_START: Final = frozenset(d[0] for d in _DELIMITERS)
+_URL_STARTS: Final = ("http://", "https://")
+_BARE_URL: Final = re.compile(r"https?://[^\s*`]+")
 
 
 def markdown_to_plain(text: str) -> str:
@@ -33,7 +36,14 @@ def markdown_to_plain(text: str) -> str:
     plain_from = 0
     i = 0
     while i < size:
-        if text[i] not in _DELIMITER_START:
+        char = text[i]
+        if char == "h" and text.startswith(_URL_STARTS, i):
+            # A bare URL keeps its "__" and "~~"; it ends early at a pending closing mark.
+            url = _BARE_URL.match(text, i)
+            url_end = url.end() if url else i + 1
+            i = min([url_end, *(at for at in closers if i < at < url_end)])
+            continue
+        if char not in _DELIMITER_START:
             i += 1
             continue
         closer = closers.pop(i, 0)

@@ -10,6 +10,7 @@ whitespace or hyphens between them. No word of a post is analysed at match time.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -23,9 +24,11 @@ from monitor.matching.terms import ParsedTerm, TermKind, parse_term
 
 logger = logging.getLogger(__name__)
 
-_TERMS: Final = 0
-_REQUIRE: Final = 1
-_EXCLUDE: Final = 2
+# Roles of a term in its topic, as bits so that a topic's roles seen in a post fit an int.
+_TERMS: Final = 1
+_REQUIRE: Final = 2
+_EXCLUDE: Final = 4
+_HIT_ORDER: Final = operator.attrgetter("start", "end", "term")
 
 PHRASE_GAP_CHARS: Final = (
     " \t\n\r\f\v\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
@@ -37,26 +40,38 @@ PHRASE_GAP_CHARS: Final = (
 Slot = tuple[int, int, bool]
 """(term index, word index in the term, whether it is the term's last word)."""
 
-Span = tuple[int, int, int]
-"""(start, end, term index) of one occurrence of a whole term."""
+TermKey = tuple[int, str]
+"""(term index, the term as the user wrote it): what a TermHit reports for a topic."""
+
+Places = dict[int, list[tuple[int, int]]]
+"""Term index -> (start, end) of each occurrence of the whole term in a post, in order."""
 
 
 class Matcher:
     """Compiled topics; `match` is cheap enough to run on every incoming post."""
 
-    __slots__ = ("_automaton", "_has_require", "_owners", "_regexes", "_topics")
+    __slots__ = (
+        "_automaton",
+        "_filter_owners",
+        "_has_require",
+        "_regexes",
+        "_term_owners",
+        "_topics",
+    )
 
     def __init__(
         self,
         topics: tuple[str, ...],
         has_require: tuple[bool, ...],
-        owners: tuple[tuple[tuple[int, int, str], ...], ...],
+        term_owners: tuple[tuple[tuple[int, TermKey], ...], ...],
+        filter_owners: tuple[tuple[tuple[int, int, TermKey], ...], ...],
         automaton: Any,
         regexes: tuple[tuple[int, re.Pattern[str]], ...],
     ) -> None:
         self._topics = topics
         self._has_require = has_require
-        self._owners = owners
+        self._term_owners = term_owners
+        self._filter_owners = filter_owners
         self._automaton = automaton
         self._regexes = regexes
 
@@ -65,7 +80,8 @@ class Matcher:
         """Compile topics; raises TermError naming the topic and term that cannot be used."""
         term_ids: dict[tuple[object, ...], int] = {}
         parsed: list[ParsedTerm] = []
-        owners: list[dict[tuple[int, int, str], None]] = []
+        # term index -> (topic index, role, (term index, term as written)) of each use
+        owners: list[dict[tuple[int, int, TermKey], None]] = []
         for topic_index, rule in enumerate(rules):
             if not rule.name.strip():
                 raise TermError("A topic needs a name.")
@@ -81,7 +97,7 @@ class Matcher:
                         term_id = term_ids[key] = len(parsed)
                         parsed.append(term_parsed)
                         owners.append({})
-                    owners[term_id][(topic_index, role, term)] = None
+                    owners[term_id][(topic_index, role, (term_id, term))] = None
         keys: dict[str, list[Slot]] = {}
         regexes: list[tuple[int, re.Pattern[str]]] = []
         for term_id, term_parsed in enumerate(parsed):
@@ -97,7 +113,9 @@ class Matcher:
         for spelling, slots in keys.items():
             # Later words first, so a form that is two words of one phrase cannot chain to itself.
             slots.sort(key=lambda slot: -slot[1])
-            automaton.add_word(spelling, (len(spelling), tuple(slots)))
+            # Most spellings belong to one single-word term: that case skips the slot loop.
+            single = slots[0][0] if len(slots) == 1 and slots[0][1:] == (0, True) else -1
+            automaton.add_word(spelling, (len(spelling), single, tuple(slots)))
         if keys:
             automaton.make_automaton()
         logger.debug(
@@ -106,7 +124,13 @@ class Matcher:
         return cls(
             topics=tuple(rule.name for rule in rules),
             has_require=tuple(bool(rule.require) for rule in rules),
-            owners=tuple(tuple(owner) for owner in owners),
+            term_owners=tuple(
+                tuple((topic, key) for topic, role, key in owner if role == _TERMS)
+                for owner in owners
+            ),
+            filter_owners=tuple(
+                tuple(use for use in owner if use[1] != _TERMS) for owner in owners
+            ),
             automaton=automaton if keys else None,
             regexes=tuple(regexes),
         )
@@ -117,76 +141,125 @@ class Matcher:
 
     def match(self, text: str) -> list[TopicMatch]:
         """The topics `text` matches, in rule order, with where their terms occur."""
-        spans = self._scan(text) if self._automaton is not None else []
+        places: Places = {}
+        if self._automaton is not None:
+            self._scan(text, places)
         if self._regexes:
-            spans.extend(self._scan_regexes(text))
-        if not spans:
+            self._scan_regexes(text, places)
+        if not places:
             return []
-        return self._topic_matches(text, spans)
+        return self._topic_matches(text, places)
 
-    def _scan(self, text: str) -> list[Span]:
-        spans: list[Span] = []
+    def _scan(self, text: str, places: Places) -> None:
         partial: dict[tuple[int, int], tuple[int, int]] = {}
         size = len(text)
-        for last_index, (length, slots) in self._automaton.iter(text):
+        # Keys never cross a word boundary, so the leftmost-longest hit of each word is the
+        # only one that can be the whole word: shorter forms inside it need not be reported.
+        for last_index, (length, single, slots) in self._automaton.iter_long(text):
             start = last_index - length + 1
             if start and text[start - 1].isalnum():
                 continue
             end = last_index + 1
             if end < size and text[end].isalnum():
                 continue
-            for term_id, word_index, is_last in slots:
-                if word_index == 0:
-                    if is_last:
-                        spans.append((start, end, term_id))
-                    else:
-                        partial[(term_id, 1)] = (start, end)
-                    continue
-                before = partial.get((term_id, word_index))
-                if before is None:
-                    continue
-                gap = text[before[1] : start]
-                if gap != " " and (not gap or gap.strip(PHRASE_GAP_CHARS)):
-                    continue
-                if is_last:
-                    spans.append((before[0], end, term_id))
+            if single >= 0:
+                found = places.get(single)
+                if found is None:
+                    places[single] = [(start, end)]
                 else:
-                    partial[(term_id, word_index + 1)] = (before[0], end)
-        return spans
+                    found.append((start, end))
+                continue
+            for term_id, word_index, is_last in slots:
+                if word_index:
+                    before = partial.get((term_id, word_index))
+                    if before is None:
+                        continue
+                    gap = text[before[1] : start]
+                    if gap != " " and (not gap or gap.strip(PHRASE_GAP_CHARS)):
+                        continue
+                    if not is_last:
+                        partial[(term_id, word_index + 1)] = (before[0], end)
+                        continue
+                    place = (before[0], end)
+                elif is_last:
+                    place = (start, end)
+                else:
+                    partial[(term_id, 1)] = (start, end)
+                    continue
+                found = places.get(term_id)
+                if found is None:
+                    places[term_id] = [place]
+                else:
+                    found.append(place)
 
-    def _scan_regexes(self, text: str) -> list[Span]:
+    def _scan_regexes(self, text: str, places: Places) -> None:
         # Same length as `text`, so offsets carry over unchanged.
         folded = text.replace("ё", "е").replace("Ё", "Е")
-        return [
-            (found.start(), found.end(), term_id)
-            for term_id, regex in self._regexes
-            for found in regex.finditer(folded)
-            if found.end() > found.start()
-        ]
+        for term_id, regex in self._regexes:
+            found = [(m.start(), m.end()) for m in regex.finditer(folded) if m.end() > m.start()]
+            if found:
+                places[term_id] = found
 
-    def _topic_matches(self, text: str, spans: list[Span]) -> list[TopicMatch]:
-        # topic index -> [spans of terms and require as (start, end, term), require seen, excluded]
-        states: dict[int, tuple[set[tuple[int, int, str]], list[bool]]] = {}
-        for start, end, term_id in spans:
-            for topic_index, role, term in self._owners[term_id]:
-                state = states.get(topic_index)
-                if state is None:
-                    state = states[topic_index] = (set(), [False, False, False])
-                state[1][role] = True
-                if role != _EXCLUDE:
-                    state[0].add((start, end, term))
+    def _topic_matches(self, text: str, places: Places) -> list[TopicMatch]:
+        # This runs for every topic a hit touches, often dozens per post: kept lean.
+        # topic index -> the key of its one hit term, or a list of keys when several hit
+        touched: dict[int, TermKey | list[TermKey]] = {}
+        term_owners = self._term_owners
+        for term_id in places:
+            for topic_index, key in term_owners[term_id]:
+                before = touched.get(topic_index)
+                if before is None:
+                    touched[topic_index] = key
+                elif isinstance(before, list):
+                    before.append(key)
+                else:
+                    touched[topic_index] = [before, key]
+        if not touched:
+            return []
+        excluded: set[int] = set()
+        required: dict[int, list[TermKey]] = {}
+        filter_owners = self._filter_owners
+        for term_id in places:
+            for topic_index, role, key in filter_owners[term_id]:
+                if role == _EXCLUDE:
+                    excluded.add(topic_index)
+                else:
+                    required.setdefault(topic_index, []).append(key)
         matches: list[TopicMatch] = []
-        for topic_index in sorted(states):
-            found, roles = states[topic_index]
-            if not roles[_TERMS] or roles[_EXCLUDE]:
-                continue
-            if self._has_require[topic_index] and not roles[_REQUIRE]:
-                continue
-            hits = tuple(
-                TermHit(term, start, end, text[start:end]) for start, end, term in sorted(found)
-            )
-            matches.append(TopicMatch(self._topics[topic_index], hits))
+        has_require = self._has_require
+        topics = self._topics
+        # One TermHit per (term, place), shared by every topic that has the term.
+        made: dict[TermKey, tuple[TermHit, ...]] = {}
+        for topic_index in sorted(touched):
+            found = touched[topic_index]
+            if has_require[topic_index] or excluded:
+                if topic_index in excluded:
+                    continue
+                if has_require[topic_index]:
+                    if topic_index not in required:
+                        continue
+                    extra = required[topic_index]
+                    found = [*found, *extra] if isinstance(found, list) else [found, *extra]
+            if not isinstance(found, list):
+                hits = made.get(found)
+                if hits is None:
+                    hits = made[found] = _term_hits(text, found[1], places[found[0]])
+            else:
+                merged: list[TermHit] = []
+                # A term listed under both `terms` and `require` reports its places once.
+                for key in dict.fromkeys(found):
+                    term_hits = made.get(key)
+                    if term_hits is None:
+                        term_hits = made[key] = _term_hits(text, key[1], places[key[0]])
+                    merged.extend(term_hits)
+                merged.sort(key=_HIT_ORDER)
+                hits = tuple(merged)
+            matches.append(TopicMatch(topics[topic_index], hits))
         return matches
+
+
+def _term_hits(text: str, term: str, places: list[tuple[int, int]]) -> tuple[TermHit, ...]:
+    return tuple([TermHit(term, start, end, text[start:end]) for start, end in places])
 
 
 def _term_key(term: ParsedTerm) -> tuple[object, ...]:
