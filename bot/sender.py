@@ -54,6 +54,8 @@ FLOOD_WINDOW: Final = 1.0
 """Two different chats refused with 429 within this many seconds: the bot as a whole is over
 its limit (not one chat), so every send pauses."""
 
+_FORGET_AFTER: Final = 10_000
+"""Chats remembered for pacing before those whose wait is over are forgotten."""
 _TRANSIENT: Final = (TelegramAPIError, ClientDecodeError, aiohttp.ClientError, TimeoutError)
 _PERMANENT: Final = (
     TelegramBadRequest,
@@ -155,6 +157,9 @@ class Sender:
             self._in_flight[item.chat_id] = asyncio.create_task(
                 self._deliver(item), name=f"send outbox {item.id}"
             )
+        if len(self._chat_free_at) > _FORGET_AFTER:
+            now = self._now()
+            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
         retry_at = await self._store.outbox.next_retry_at(self._clock.now())
         if retry_at is not None:
             waits.append((retry_at - self._clock.now()).total_seconds())
