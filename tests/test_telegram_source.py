@@ -274,7 +274,7 @@ async def test_flood_wait_is_waited_out_then_the_call_succeeds(
 ) -> None:
     for i in range(1, 8):
         client.post(news, f"post {i}")
-    client.fail("get_messages", flood_wait(0))
+    client.fail("peer_dialogs", flood_wait(0))
     client.fail("iter_messages", flood_wait(0), after=3)  # in the middle of the catch-up
     sink = RecordingSink({NEWS: 1})
     with caplog.at_level(logging.WARNING):
@@ -300,6 +300,17 @@ async def test_a_long_flood_wait_on_a_lookup_defers_that_channel_only(
             "@later_chan is tried again in 120 min",
         )
     ]
+
+
+async def test_one_request_checks_all_joined_channels(client: FakeTelegramClient) -> None:
+    handles = [f"chan_{n}" for n in range(3)]
+    for n, handle in enumerate(handles):
+        client.post(client.add_channel(handle, 6_000_000 + n), "hello")
+    sink = RecordingSink({handle: 1 for handle in handles})
+    async with running(make_source(client, sink, handles)):
+        await sink.wait_until(lambda: len(sink.oks) == 3)
+    assert "peer_dialogs 3" in client.calls
+    assert not [call for call in client.calls if call.startswith("get_messages")]
 
 
 async def test_restart_in_the_middle_of_a_catch_up_loses_and_repeats_nothing(

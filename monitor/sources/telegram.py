@@ -10,6 +10,7 @@ keeps them from handing a post twice or out of order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections import OrderedDict
@@ -37,6 +38,7 @@ CHANNEL_COUNT_WARNING: Final = 450
 CONNECTION_CHECK_SECONDS: Final = 5.0
 RECONNECT_MAX_SECONDS: Final = 300.0
 ALBUM_MAX_ITEMS: Final = 10
+DIALOGS_PER_REQUEST: Final = 100
 _EDITS_REMEMBERED: Final = 512
 _NUMERIC_ID: Final = re.compile(r"-?\d+")
 NETWORK_ERRORS: Final = (OSError, EOFError)
@@ -332,9 +334,35 @@ class TelegramSource:
                 # ResolveUsername and JoinChannel are the most flood-limited calls there are.
                 await asyncio.sleep(self._join_pause_seconds)
             await self._add(handle)
-        for channel in list(self._channels.values()):
+        channels = list(self._channels.values())
+        tops = await self._top_message_ids([c for c in channels if c.join_problem is None])
+        for channel in channels:
             if self._channels.get(channel.handle) is channel:
-                await self._sync_and_report(channel)
+                await self._sync_and_report(channel, tops.get(channel.peer_id))
+
+    async def _top_message_ids(self, channels: Sequence[_Channel]) -> dict[int, int]:
+        """Newest message id per joined channel, a hundred channels per request.
+
+        One GetPeerDialogs instead of one GetHistory per channel keeps a pass over hundreds
+        of channels far from Telegram's flood limits. Channels missing from the answer are
+        checked one by one.
+        """
+        tops: dict[int, int] = {}
+        for start in range(0, len(channels), DIALOGS_PER_REQUEST):
+            chunk = channels[start : start + DIALOGS_PER_REQUEST]
+            request = functions.messages.GetPeerDialogsRequest(
+                peers=[types.InputDialogPeer(utils.get_input_peer(c.entity)) for c in chunk]
+            )
+            try:
+                answer = await self._patient.call(
+                    "checking channels", functools.partial(self._client, request)
+                )
+            except errors.RPCError as exc:
+                logger.warning("checking channels for new posts failed (%s); one by one", exc)
+                continue
+            for dialog in answer.dialogs:
+                tops[utils.get_peer_id(dialog.peer)] = dialog.top_message
+        return tops
 
     async def _wait_for_next_pass(self) -> None:
         loop = asyncio.get_running_loop()
@@ -421,11 +449,11 @@ class TelegramSource:
         if channel is not None:
             self._by_peer.pop(channel.peer_id, None)
 
-    async def _sync_and_report(self, channel: _Channel) -> None:
+    async def _sync_and_report(self, channel: _Channel, top_id: int | None) -> None:
         label = channel_label(channel.handle)
         try:
             async with channel.lock:
-                await self._sync(channel)
+                await self._sync(channel, top_id)
         except (errors.ChannelPrivateError, errors.ChannelInvalidError):
             self._drop(channel.handle)
             await self._fail(channel.handle, _private_message(label))
@@ -438,8 +466,11 @@ class TelegramSource:
         if channel.join_problem is None:
             await self._sink.source_ok(channel.handle)
 
-    async def _sync(self, channel: _Channel) -> None:
-        """Hand everything newer than what is stored; the caller holds the channel lock."""
+    async def _sync(self, channel: _Channel, top_id: int | None) -> None:
+        """Hand everything newer than what is stored; the caller holds the channel lock.
+
+        `top_id`: the channel's newest message id when already known, else it is asked for.
+        """
         label = channel_label(channel.handle)
         stored = await self._cursor.last_post_id(channel.handle)
         if stored is None and channel.last_id == 0:
@@ -454,10 +485,12 @@ class TelegramSource:
             channel.last_id = max((m.id for m in messages), default=0)
         else:
             channel.last_id = max(stored or 0, channel.last_id)
-            newest = await self._patient.call(
-                f"reading {label}", lambda: self._client.get_messages(channel.entity, limit=1)
-            )
-            if newest and newest[0].id > channel.last_id:
+            if top_id is None:
+                newest = await self._patient.call(
+                    f"reading {label}", lambda: self._client.get_messages(channel.entity, limit=1)
+                )
+                top_id = newest[0].id if newest else 0
+            if top_id > channel.last_id:
                 await self._fetch_missing(channel)
         channel.ready = True
 

@@ -322,7 +322,31 @@ class FakeTelegramClient:
             if self.on_join is not None:
                 await self.on_join(channel)
             return types.Updates([], [], [channel], BASE_DATE, 0)
+        if isinstance(request, functions.messages.GetPeerDialogsRequest):
+            self.calls.append(f"peer_dialogs {len(request.peers)}")
+            self._maybe_fail("peer_dialogs")
+            return types.messages.PeerDialogs(
+                dialogs=[self._dialog(p.peer.channel_id) for p in request.peers],
+                messages=[],
+                chats=[],
+                users=[],
+                state=types.updates.State(pts=0, qts=0, date=BASE_DATE, seq=0, unread_count=0),
+            )
         raise NotImplementedError(f"the fake does not answer {type(request).__name__}")
+
+    def _dialog(self, channel_id: int) -> types.Dialog:
+        history = self._by_id[channel_id].history
+        return types.Dialog(
+            peer=types.PeerChannel(channel_id),
+            top_message=max((m.id for m in history), default=0),
+            read_inbox_max_id=0,
+            read_outbox_max_id=0,
+            unread_count=0,
+            unread_mentions_count=0,
+            unread_reactions_count=0,
+            unread_poll_votes_count=0,
+            notify_settings=types.PeerNotifySettings(),
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
