@@ -269,6 +269,19 @@ async def test_too_many_channels_reports_but_still_reads_by_polling(
     assert "in 470 channels" in caplog.text
 
 
+async def test_joining_is_tried_again_later(
+    client: FakeTelegramClient, news: types.Channel
+) -> None:
+    client.refuse_join(news, errors.ChannelsTooMuchError(request=None))
+    sink = RecordingSink({NEWS: 0})
+    source = make_source(client, sink, [NEWS], reconcile_seconds=0.01, retry_failed_seconds=0)
+    async with running(source):
+        await sink.wait_until(lambda: bool(sink.errors))
+        client.refuse_join(news, None)  # the operator left some channels
+        await sink.wait_until(lambda: NEWS in sink.oks)
+    assert client.joined == [NEWS]
+
+
 async def test_flood_wait_is_waited_out_then_the_call_succeeds(
     client: FakeTelegramClient, news: types.Channel, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol, TypeVar
 from telethon import errors, events, utils
 from telethon.tl import functions, types
 
-from chanwatch.errors import SourceError
+from chanwatch.errors import ChanwatchError, SourceError
 from monitor.sources.base import ChannelCursor, PostSink, WatchList
 from monitor.sources.telegram_posts import is_post, to_post, to_posts
 
@@ -259,6 +259,7 @@ class _Channel:
     """Caught up at least once; live events before that are left to the catch-up."""
     join_problem: str | None = None
     """Why live updates are off; the channel is then read by reconciliation only."""
+    join_again_at: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     edits_seen: OrderedDict[int, datetime | None] = field(default_factory=OrderedDict)
 
@@ -334,6 +335,9 @@ class TelegramSource:
                 # ResolveUsername and JoinChannel are the most flood-limited calls there are.
                 await asyncio.sleep(self._join_pause_seconds)
             await self._add(handle)
+        for channel in list(self._channels.values()):
+            if channel.join_problem is not None and channel.join_again_at <= now:
+                await self._join_again(channel)
         channels = list(self._channels.values())
         tops = await self._top_message_ids([c for c in channels if c.join_problem is None])
         for channel in channels:
@@ -401,11 +405,27 @@ class TelegramSource:
                 await self._fail(handle, str(exc))
                 return
             if channel.join_problem:
+                channel.join_again_at = self._retry_at(self._retry_failed_seconds)
                 await self._sink.source_error(handle, channel.join_problem)
         self._failed_until.pop(handle, None)
         self._channels[handle] = channel
         self._by_peer[channel.peer_id] = channel
         logger.info("watching Telegram channel %s (%s)", channel_label(handle), channel.title)
+
+    async def _join_again(self, channel: _Channel) -> None:
+        try:
+            channel.join_problem = await self._join(channel)
+        except LookupDeferred as exc:
+            channel.join_again_at = self._retry_at(exc.seconds)
+            return
+        except SourceError as exc:
+            self._drop(channel.handle)
+            await self._fail(channel.handle, str(exc))
+            return
+        channel.join_again_at = self._retry_at(self._retry_failed_seconds)
+
+    def _retry_at(self, delay: float) -> float:
+        return asyncio.get_running_loop().time() + delay
 
     async def _join(self, channel: _Channel) -> str | None:
         """Join for live updates; returns why live updates are off, if they are."""
@@ -441,7 +461,7 @@ class TelegramSource:
     async def _fail(self, handle: str, message: str, *, retry_after: float | None = None) -> None:
         logger.warning("%s", message)
         delay = self._retry_failed_seconds if retry_after is None else retry_after
-        self._failed_until[handle] = asyncio.get_running_loop().time() + delay
+        self._failed_until[handle] = self._retry_at(delay)
         await self._sink.source_error(handle, message)
 
     def _drop(self, handle: str) -> None:
@@ -534,7 +554,7 @@ class TelegramSource:
                     await self._live_edit(channel, messages[0])
                 else:
                     await self._live_new(channel, messages)
-        except (errors.RPCError, *NETWORK_ERRORS, SourceError) as exc:
+        except (errors.RPCError, *NETWORK_ERRORS, ChanwatchError) as exc:
             # Reconciliation fetches whatever this missed; the live path is only the fast one.
             logger.warning(
                 "live update of Telegram channel %s not handled (%s); reconciliation will",

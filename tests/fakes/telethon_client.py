@@ -142,8 +142,12 @@ class FakeTelegramClient:
         """The next call of `method` raises `error` (iter_messages: after `after` items)."""
         self._failures.setdefault(method, []).append(_Failure(error, after))
 
-    def refuse_join(self, channel: types.Channel, error: BaseException) -> None:
-        self._join_errors[str(channel.id)] = error
+    def refuse_join(self, channel: types.Channel, error: BaseException | None) -> None:
+        """Joining `channel` raises `error` from now on (None: joining works again)."""
+        if error is None:
+            self._join_errors.pop(str(channel.id), None)
+        else:
+            self._join_errors[str(channel.id)] = error
 
     def drop_connection(self) -> None:
         self.connected = False
