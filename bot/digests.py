@@ -1,9 +1,10 @@
 """Daily and weekly digests: one APScheduler job per subscriber, queued through the outbox.
 
-A digest covers the matches stored after the chat's `last_digest_at` and up to SETTLE seconds
-before it is made; queueing it and moving `last_digest_at` there happen in one transaction. The windows
-therefore follow each other without gaps or overlaps: a match is in exactly one digest, even
-across crashes and restarts. An empty window sends nothing but still moves the mark.
+A digest covers the matches stored after the chat's `last_digest_at` and up to SETTLE
+seconds before it is made; queueing it and moving `last_digest_at` there happen in one
+transaction. The windows therefore follow each other without gaps or overlaps: a match is
+in exactly one digest, even across crashes and restarts. An empty window sends nothing
+but still moves the mark.
 
 Weekly digests go out on Mondays at the chat's digest time. When the bot was down across
 one or more digest times, `start()` sends one digest covering the whole gap (not one per
@@ -133,9 +134,17 @@ class DigestScheduler:
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
 
     async def reschedule(self, chat_id: int) -> None:
-        """Bring the chat's job in line with its settings (call after they change)."""
+        """Bring the chat's job in line with its settings (call after they change).
+
+        A chat that starts getting digests gets its first one for matches from now on, not
+        for everything since it subscribed.
+        """
         subscriber = await self._store.subscribers.get(chat_id)
+        had_job = self._scheduler.get_job(job_id(chat_id)) is not None
         scheduled = subscriber is not None and self._schedule(subscriber)
+        if scheduled and not had_job:
+            start = self._clock.now() - timedelta(seconds=self._settle)
+            await self._store.subscribers.set_last_digest(chat_id, start)
         if not scheduled and self._scheduler.get_job(job_id(chat_id)) is not None:
             self._scheduler.remove_job(job_id(chat_id))
 

@@ -117,6 +117,15 @@ async def test_job_is_scheduled_in_the_chat_zone_and_rescheduled(store: Store) -
         await store.subscribers.update(CHAT, mode="instant")
         await digests.reschedule(CHAT)
         assert digests.job(CHAT) is None
+
+        # Turning digests on: the first covers matches from now, not since subscribing.
+        await store.subscribers.set_last_digest(CHAT, clock.now() - timedelta(days=30))
+        await store.subscribers.update(CHAT, mode="both")
+        await digests.reschedule(CHAT)
+        assert digests.job(CHAT) is not None
+        after = await store.subscribers.get(CHAT)
+        assert after is not None and after.last_digest_at is not None
+        assert after.last_digest_at > clock.now() - timedelta(minutes=5)
         assert sub.chat_id == CHAT
     finally:
         await digests.shutdown()
