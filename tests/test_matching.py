@@ -242,3 +242,19 @@ def test_empty_rule_list_compiles_to_nothing() -> None:
     matcher = Matcher.compile([])
     assert matcher.topics == ()
     assert matcher.match("визит") == []
+
+
+def test_dictionary_form_term_means_only_its_own_word() -> None:
+    # "сталь" and "стать" share the form "стали"; a lemma term keeps to its own word.
+    assert matched_texts(single("сталь"), "из стали, сталью") == ["стали", "сталью"]
+    assert single("сталь").match("он станет") == []
+    assert single("стать").match("сталью") == []
+    assert single("стать").match("он станет")
+
+
+def test_inflected_term_means_every_word_it_can_be() -> None:
+    # "нашли" is a form of найти and of наслать: both count, nothing else does.
+    matcher = single("нашли")
+    assert matcher.match("найдут")
+    assert matcher.match("наслали")
+    assert matcher.match("нашествие") == []
