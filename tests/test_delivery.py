@@ -15,6 +15,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiohttp import web
 
 from bot.delivery import Delivery
 from bot.fanout import fan_out
@@ -344,3 +345,41 @@ async def test_a_burst_stays_within_telegram_limits(store: Store) -> None:
     # The busy chat did not hold up the others: they were done before its last message.
     others = [m.at for m in api.sent if m.chat_id != busy]
     assert max(others) < times[-1]
+
+
+async def test_cancelling_lets_the_send_in_flight_finish_and_be_recorded(store: Store) -> None:
+    """A Bot API that answers slowly: stop the delivery while a request is in flight."""
+    received = asyncio.Event()
+
+    async def slow_send(request: web.Request) -> web.Response:
+        data = await request.post()
+        received.set()
+        await asyncio.sleep(0.3)
+        chat = {"id": int(str(data["chat_id"])), "type": "private"}
+        result = {"message_id": 77, "date": 0, "chat": chat, "text": str(data["text"])}
+        return web.json_response({"ok": True, "result": result})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/sendMessage", slow_send)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    bot = Bot(
+        "42:TEST",
+        session=AiohttpSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}")),
+    )
+    try:
+        await queue_notes(store, [ALICE], per_chat=3)
+        task = asyncio.create_task(fast(bot, store).run())
+        await received.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await bot.session.close()
+        await runner.cleanup()
+    first, *rest = await rows(store, ALICE)
+    assert first.status == "sent" and first.message_id == 77
+    assert [row.status for row in rest] == ["pending", "pending"]
