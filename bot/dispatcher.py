@@ -95,15 +95,20 @@ def build_dispatcher(
     # Order matters: the gated routers come before the refusals they fall through to, and
     # the catch-all fallback comes last.
     dp.include_routers(
-        errors.router,
-        common.router,
-        subscriptions.router,
-        preferences.router,
-        recent.router,
-        search.router,
-        operators.router,
-        refusals.router,
-        fallback.router,
+        *(
+            feature.build_router()
+            for feature in (
+                errors,
+                common,
+                subscriptions,
+                preferences,
+                recent,
+                search,
+                operators,
+                refusals,
+                fallback,
+            )
+        )
     )
     return dp
 

@@ -144,7 +144,7 @@ def toggled_text(topic: Topic, subscribed: bool) -> str:
 
 
 def _digest_phrase(subscriber: Subscriber) -> str:
-    every = "every day" if subscriber.digest_period == "daily" else "once a week"
+    every = "every day" if subscriber.digest_period == "daily" else "every Monday"
     return f"{every} at {subscriber.digest_time} ({escape(subscriber.timezone)})"
 
 

@@ -11,19 +11,13 @@ from bot.handlers.replies import answer_blocks
 from bot.settings import BotSettings
 from storage import Store
 
-router = Router(name=__name__)
 
-
-@router.message(CommandStart())
-@router.channel_post(CommandStart())
 async def start(message: Message) -> None:
     user = message.from_user
     name = user.first_name if user and message.chat.type == "private" else None
     await message.answer(texts.start_text(name, group=message.chat.type != "private"))
 
 
-@router.message(Command("help"))
-@router.channel_post(Command("help"))
 async def help_(message: Message, store: Store, settings: BotSettings) -> None:
     user = message.from_user
     operator = user is not None and user.id in settings.admins
@@ -31,3 +25,13 @@ async def help_(message: Message, store: Store, settings: BotSettings) -> None:
         await store.channels.watched(), await store.topics.live(), operator=operator
     )
     await answer_blocks(message, [text])
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(start, CommandStart())
+    router.channel_post.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.channel_post.register(help_, Command("help"))
+    return router

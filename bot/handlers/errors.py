@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-router = Router(name=__name__)
-
 
 def _chat_id(event: ErrorEvent) -> int | None:
     update = event.update
@@ -44,7 +42,6 @@ async def _tell_operators(delivery: Delivery, event: ErrorEvent, chat_id: int | 
         logger.exception("could not queue the error notice for operators")
 
 
-@router.error()
 async def on_error(event: ErrorEvent, bot: Bot, delivery: Delivery) -> bool:
     error = event.exception
     chat_id = _chat_id(event)
@@ -74,3 +71,10 @@ async def on_error(event: ErrorEvent, bot: Bot, delivery: Delivery) -> bool:
 def _plain(html_text: str) -> str:
     """Callback answers are plain text; undo the HTML escaping the texts apply."""
     return unescape(html_text)
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.error.register(on_error)
+    return router

@@ -7,8 +7,6 @@ from aiogram.types import Message
 
 from bot import texts
 
-router = Router(name=__name__)
-
 
 def _mention(text: str) -> str | None:
     head = text.split(maxsplit=1)[0]
@@ -16,7 +14,6 @@ def _mention(text: str) -> str | None:
     return mention if at else None
 
 
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, bot: Bot) -> None:
     mention = _mention(message.text or "/")
     if mention is not None:
@@ -29,6 +26,13 @@ async def unknown_command(message: Message, bot: Bot) -> None:
     await message.reply(texts.UNKNOWN_COMMAND)
 
 
-@router.message(F.chat.type == "private")
 async def not_a_command(message: Message) -> None:
     await message.answer(texts.NOT_A_COMMAND)
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(not_a_command, F.chat.type == "private")
+    return router

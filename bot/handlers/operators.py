@@ -17,11 +17,7 @@ from chanwatch.errors import CommandError
 from monitor.matching import validate_term
 from storage import Store
 
-router = Router(name=__name__)
-router.message.filter(IsOperator())
 
-
-@router.message(Command("addchannel"))
 async def add_channel(
     message: Message, command: CommandObject, store: Store, channels: ChannelControl
 ) -> None:
@@ -32,7 +28,6 @@ async def add_channel(
     await message.answer(texts.channel_added_text(channel, added))
 
 
-@router.message(Command("removechannel"))
 async def remove_channel(
     message: Message, command: CommandObject, store: Store, channels: ChannelControl
 ) -> None:
@@ -43,12 +38,10 @@ async def remove_channel(
     await message.answer(f"Stopped watching @{escape(handle)}. Its stored posts stay searchable.")
 
 
-@router.message(Command("channels"))
 async def list_channels(message: Message, store: Store) -> None:
     await answer_blocks(message, texts.channels_text(await store.channels.watched()))
 
 
-@router.message(Command("addtopic"))
 async def add_topic(
     message: Message, command: CommandObject, store: Store, topics: TopicControl
 ) -> None:
@@ -59,7 +52,6 @@ async def add_topic(
     await message.answer(texts.topic_saved_text(spec.name, created, count))
 
 
-@router.message(Command("removetopic"))
 async def remove_topic(
     message: Message, command: CommandObject, store: Store, topics: TopicControl
 ) -> None:
@@ -75,7 +67,19 @@ async def remove_topic(
     )
 
 
-@router.message(Command("stats"))
 async def stats(message: Message, store: Store) -> None:
     failing = [channel for channel in await store.channels.watched() if channel.last_error]
     await message.answer(texts.stats_text(await store.outbox.stats(), failing))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.filter(IsOperator())
+    router.message.register(add_channel, Command("addchannel"))
+    router.message.register(remove_channel, Command("removechannel"))
+    router.message.register(list_channels, Command("channels"))
+    router.message.register(add_topic, Command("addtopic"))
+    router.message.register(remove_topic, Command("removetopic"))
+    router.message.register(stats, Command("stats"))
+    return router

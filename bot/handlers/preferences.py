@@ -18,17 +18,12 @@ if TYPE_CHECKING:
     from bot.digests import DigestScheduler
 
 
-router = Router(name=__name__)
-
-
 async def _reload(store: Store, chat_id: int) -> Subscriber:
     subscriber = await store.subscribers.get(chat_id)
     assert subscriber is not None, "the subscriber middleware creates the row first"
     return subscriber
 
 
-@router.message(Command("digest"), CanManageChat())
-@router.channel_post(Command("digest"), CanManageChat())
 async def digest(
     message: Message,
     command: CommandObject,
@@ -58,8 +53,6 @@ async def digest(
     await message.answer(texts.digest_set_text(await _reload(store, chat_id), mode is not None))
 
 
-@router.message(Command("mode"), CanManageChat())
-@router.channel_post(Command("mode"), CanManageChat())
 async def mode(
     message: Message,
     command: CommandObject,
@@ -78,8 +71,6 @@ async def mode(
     await message.answer(texts.mode_text(await _reload(store, message.chat.id)))
 
 
-@router.message(Command("timezone"), CanManageChat())
-@router.channel_post(Command("timezone"), CanManageChat())
 async def timezone(
     message: Message,
     command: CommandObject,
@@ -96,7 +87,19 @@ async def timezone(
     await message.answer(texts.timezone_text(await _reload(store, message.chat.id)))
 
 
-@router.message(Command("quiet"), CanManageChat())
-@router.channel_post(Command("quiet"), CanManageChat())
 async def quiet(message: Message, store: Store) -> None:
     await message.answer(texts.quiet_text(await store.subscribers.toggle_quiet(message.chat.id)))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(digest, Command("digest"), CanManageChat())
+    router.channel_post.register(digest, Command("digest"), CanManageChat())
+    router.message.register(mode, Command("mode"), CanManageChat())
+    router.channel_post.register(mode, Command("mode"), CanManageChat())
+    router.message.register(timezone, Command("timezone"), CanManageChat())
+    router.channel_post.register(timezone, Command("timezone"), CanManageChat())
+    router.message.register(quiet, Command("quiet"), CanManageChat())
+    router.channel_post.register(quiet, Command("quiet"), CanManageChat())
+    return router

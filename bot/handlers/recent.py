@@ -12,11 +12,7 @@ from bot.parsing import parse_count
 from bot.render import render_post_line
 from storage import Store
 
-router = Router(name=__name__)
 
-
-@router.message(Command("recent"))
-@router.channel_post(Command("recent"))
 async def recent(message: Message, command: CommandObject, store: Store) -> None:
     count = parse_count(command.args)
     chat_id = message.chat.id
@@ -27,3 +23,11 @@ async def recent(message: Message, command: CommandObject, store: Store) -> None
         return
     lines = [render_post_line(post) for post in posts]
     await answer_blocks(message, [texts.recent_header(len(posts)), *lines])
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(recent, Command("recent"))
+    router.channel_post.register(recent, Command("recent"))
+    return router

@@ -14,19 +14,23 @@ from bot import texts
 from bot.commands import MANAGE_COMMANDS, OPERATOR_COMMANDS
 from bot.handlers.subscriptions import TopicToggle
 
-router = Router(name=__name__)
 
-
-@router.message(Command(*(name for name, _ in OPERATOR_COMMANDS)))
 async def not_operator(message: Message) -> None:
     await message.reply(texts.NOT_OPERATOR)
 
 
-@router.message(Command(*MANAGE_COMMANDS))
 async def not_chat_admin(message: Message) -> None:
     await message.reply(texts.NOT_CHAT_ADMIN)
 
 
-@router.callback_query(TopicToggle.filter())
 async def not_chat_admin_button(query: CallbackQuery) -> None:
     await query.answer(texts.NOT_CHAT_ADMIN, show_alert=True)
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(not_operator, Command(*(name for name, _ in OPERATOR_COMMANDS)))
+    router.message.register(not_chat_admin, Command(*MANAGE_COMMANDS))
+    router.callback_query.register(not_chat_admin_button, TopicToggle.filter())
+    return router

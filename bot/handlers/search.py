@@ -21,7 +21,6 @@ from storage import Store
 
 logger = logging.getLogger(__name__)
 
-router = Router(name=__name__)
 
 PAGE_SIZE: Final = 5
 MESSAGE_LIMIT: Final = 4096
@@ -64,15 +63,12 @@ async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboar
     return text, _keyboard(page, pages)
 
 
-@router.message(Command("search"))
-@router.channel_post(Command("search"))
 async def search(message: Message, command: CommandObject, store: Store) -> None:
     query = parse_search(command.args)
     text, markup = await _page(store, query, 0)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SearchPage.filter())
 async def turn_page(
     query: CallbackQuery, callback_data: SearchPage, store: Store, bot: Bot
 ) -> None:
@@ -94,3 +90,12 @@ async def turn_page(
         if "not modified" not in str(error):
             raise
     await query.answer()
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(search, Command("search"))
+    router.channel_post.register(search, Command("search"))
+    router.callback_query.register(turn_page, SearchPage.filter())
+    return router

@@ -20,8 +20,6 @@ from storage.models import Topic
 
 logger = logging.getLogger(__name__)
 
-router = Router(name=__name__)
-
 
 class TopicToggle(CallbackData, prefix="topic"):
     topic_id: int
@@ -38,8 +36,6 @@ def topics_keyboard(topics: Sequence[Topic], subscribed: set[int]) -> InlineKeyb
     return builder.as_markup()
 
 
-@router.message(Command("topics"))
-@router.channel_post(Command("topics"))
 async def list_topics(message: Message, store: Store) -> None:
     topics = await store.topics.live()
     subscribed = await store.subscribers.topic_ids(message.chat.id)
@@ -47,7 +43,6 @@ async def list_topics(message: Message, store: Store) -> None:
     await message.answer(texts.topics_text(topics, subscribed), reply_markup=markup)
 
 
-@router.callback_query(TopicToggle.filter(), CanManageChat())
 async def toggle_topic(
     query: CallbackQuery, callback_data: TopicToggle, store: Store, bot: Bot
 ) -> None:
@@ -82,16 +77,12 @@ async def toggle_topic(
     await query.answer(notice)
 
 
-@router.message(Command("subscribe"), CanManageChat())
-@router.channel_post(Command("subscribe"), CanManageChat())
 async def subscribe(message: Message, command: CommandObject, store: Store) -> None:
     chosen = find_topics(command.args, await store.topics.live(), "subscribe")
     added = await store.subscribers.subscribe(message.chat.id, [t.id for t in chosen])
     await message.answer(texts.subscribed_text(chosen, added))
 
 
-@router.message(Command("unsubscribe"), CanManageChat())
-@router.channel_post(Command("unsubscribe"), CanManageChat())
 async def unsubscribe(message: Message, command: CommandObject, store: Store) -> None:
     if not (command.args or "").strip():
         removed = await store.subscribers.unsubscribe(message.chat.id)
@@ -100,3 +91,16 @@ async def unsubscribe(message: Message, command: CommandObject, store: Store) ->
     chosen = find_topics(command.args, await store.topics.live(), "unsubscribe")
     removed = await store.subscribers.unsubscribe(message.chat.id, [t.id for t in chosen])
     await message.answer(texts.unsubscribed_text(chosen, removed))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
+    router = Router(name=__name__)
+    router.message.register(list_topics, Command("topics"))
+    router.channel_post.register(list_topics, Command("topics"))
+    router.callback_query.register(toggle_topic, TopicToggle.filter(), CanManageChat())
+    router.message.register(subscribe, Command("subscribe"), CanManageChat())
+    router.channel_post.register(subscribe, Command("subscribe"), CanManageChat())
+    router.message.register(unsubscribe, Command("unsubscribe"), CanManageChat())
+    router.channel_post.register(unsubscribe, Command("unsubscribe"), CanManageChat())
+    return router
