@@ -49,7 +49,9 @@ async def add_topic(
     created = await store.topics.put(spec)
     await topics.topics_changed()
     count = len(spec.terms) + len(spec.require) + len(spec.exclude)
-    await message.answer(texts.topic_saved_text(spec.name, created, count))
+    stored = await store.topics.get(spec.name)  # keeps the spelling it was created with
+    name = stored.name if stored is not None else spec.name
+    await message.answer(texts.topic_saved_text(name, created, count))
 
 
 async def remove_topic(
