@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
+from aiogram.types import ChatMemberAdministrator
 from aiohttp import web
 
 from bot.delivery import Delivery
@@ -38,18 +39,11 @@ BOT_USERNAME: Final = "chanwatch_test_bot"
 # Only a guard against a hung test; every wait ends as soon as its condition holds.
 WAIT_LIMIT: Final = 10.0
 
+# Every flag Telegram's ChatMemberAdministrator requires, whatever the Bot API version.
 _ADMIN_RIGHTS: Final = [
-    "can_be_edited",
-    "can_manage_chat",
-    "can_delete_messages",
-    "can_manage_video_chats",
-    "can_restrict_members",
-    "can_promote_members",
-    "can_change_info",
-    "can_invite_users",
-    "can_post_stories",
-    "can_edit_stories",
-    "can_delete_stories",
+    name
+    for name, field_info in ChatMemberAdministrator.model_fields.items()
+    if field_info.is_required() and name not in ("status", "user")
 ]
 
 
@@ -285,7 +279,7 @@ class LocalBotAPI:
         if user_id not in admins:
             return {"status": "member", "user": _user(user_id)}
         rights = dict.fromkeys(_ADMIN_RIGHTS, True)
-        return {"status": "administrator", "user": _user(user_id), "is_anonymous": False, **rights}
+        return {"status": "administrator", "user": _user(user_id), **rights}
 
 
 @dataclass
