@@ -108,6 +108,8 @@ class LocalBotAPI:
     def _chat(self, chat_id: int, chat_type: str | None = None) -> dict[str, Any]:
         if chat_id in self._groups:
             return {"id": chat_id, "type": "supergroup", "title": self._groups[chat_id][0]}
+        if chat_id < 0 and chat_type is None:
+            return {"id": chat_id, "type": "channel", "title": f"Channel {chat_id}"}
         if chat_type not in (None, "private"):
             return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
         return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
@@ -128,6 +130,18 @@ class LocalBotAPI:
             "text": text,
         }
         await self._push({"message": message})
+
+    async def channel_posts(self, chat_id: int, text: str) -> None:
+        """A post in a channel where the bot is an admin (only channel admins can post)."""
+        chat = self._chat(chat_id)
+        post = {
+            "message_id": next(self._message_ids),
+            "date": int(datetime.now(UTC).timestamp()),
+            "chat": chat,
+            "sender_chat": chat,
+            "text": text,
+        }
+        await self._push({"channel_post": post})
 
     async def user_presses(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
         """Press an inline button of a bot message; returns the callback query id."""

@@ -66,3 +66,15 @@ async def test_commands_for_other_bots_are_ignored(tmp_path: Path) -> None:
         assert "I don't know that command" in await c.ask(
             f"/frobnicate@{BOT_USERNAME}", chat_id=GROUP, user_id=BOB
         )
+
+
+async def test_a_channel_can_subscribe_through_its_own_posts(tmp_path: Path) -> None:
+    channel = -100999
+    async with conversation(tmp_path) as c:
+        await c.store.topics.put(TopicSpec("Погода", ("мороз",)))
+        await c.api.channel_posts(channel, f"/subscribe@{BOT_USERNAME}")
+        (answer,) = await c.api.wait_for_messages(chat_id=channel, count=1)
+        assert "Subscribed to <b>Погода</b>" in answer.text
+        subscriber = await c.store.subscribers.get(channel)
+        assert subscriber is not None and subscriber.chat_type == "channel"
+        assert len(await c.store.subscribers.topic_ids(channel)) == 1
