@@ -400,7 +400,7 @@ class SentMessage:
     reply_markup: JsonDict | None
     disable_notification: bool
     at: float
-    """time.monotonic() when the fake accepted the call."""
+    """The fake's clock (time.monotonic() unless given another) when it accepted the call."""
     visible_text: str
     """The text users see: markup parsed away, entities resolved."""
     entities: tuple[JsonDict, ...] = ()
@@ -622,8 +622,10 @@ class FakeBotAPI:
         per_group_per_minute: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`token` None accepts any token shaped like Telegram's ("<bot id>:<secret>")."""
+        """`token` None accepts any token shaped like Telegram's ("<bot id>:<secret>").
+        `clock` stamps records and drives the flood limits (tests may pass a fake one)."""
         self.token = token
         self.username = username
         self.first_name = first_name
@@ -632,6 +634,7 @@ class FakeBotAPI:
         self.limits = _FloodLimiter(global_per_second, per_chat_per_second, per_group_per_minute)
         self.host = host
         self.port = port
+        self._clock = clock
         self.base_url = ""
 
         self.sent: list[SentMessage] = []
@@ -983,6 +986,11 @@ class FakeBotAPI:
         return [call for call in self.calls if call.method == wanted]
 
     @property
+    def long_polling(self) -> bool:
+        """A getUpdates call is waiting for updates right now."""
+        return self._poller is not None
+
+    @property
     def pending_updates(self) -> int:
         """Updates the bot has not confirmed yet."""
         return len(self._updates)
@@ -1164,7 +1172,7 @@ class FakeBotAPI:
             status, body = 400, failure.body()
         async with self._changed:
             self.calls.append(
-                ApiCall(method, params, time.monotonic(), status, body.get("description"))
+                ApiCall(method, params, self._clock(), status, body.get("description"))
             )
             self._changed.notify_all()
         return web.json_response(body, status=status)
@@ -1228,9 +1236,7 @@ class FakeBotAPI:
     def _accept_send(self, chat: _Chat) -> None:
         if not self.enforce_limits:
             return
-        verdict = self.limits.check(
-            chat.id, chat.type in ("group", "supergroup"), time.monotonic()
-        )
+        verdict = self.limits.check(chat.id, chat.type in ("group", "supergroup"), self._clock())
         if verdict is None:
             return
         retry_after, violation = verdict
@@ -1375,7 +1381,7 @@ class FakeBotAPI:
             parse_mode=parse_mode,
             reply_markup=markup,
             disable_notification=_flag(params, "disable_notification"),
-            at=time.monotonic(),
+            at=self._clock(),
             visible_text=visible,
             entities=tuple(entities),
             params=dict(params),
@@ -1415,7 +1421,7 @@ class FakeBotAPI:
             current.reply_markup,
         ):
             raise _bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
-        version = replace(candidate, method=method, at=time.monotonic(), edits=current.edits + 1)
+        version = replace(candidate, method=method, at=self._clock(), edits=current.edits + 1)
         message = self._message_json(chat, version, stored.json["date"])
         async with self._changed:
             stored.latest, stored.json = version, message
@@ -1469,7 +1475,7 @@ class FakeBotAPI:
             show_alert=_flag(params, "show_alert"),
             url=params.get("url"),
             cache_time=int(params.get("cache_time") or 0),
-            at=time.monotonic(),
+            at=self._clock(),
             params=dict(params),
         )
         async with self._changed:
@@ -1523,6 +1529,7 @@ class FakeBotAPI:
                 "limited_gifts": False,
                 "unique_gifts": False,
                 "premium_subscription": False,
+                "gifts_from_channels": False,
             },
         }
 
