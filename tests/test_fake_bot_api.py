@@ -18,6 +18,7 @@ from aiogram.exceptions import (
     TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
@@ -404,6 +405,24 @@ async def test_a_migrated_group_points_to_its_supergroup(api: FakeBotAPI, bot: B
         await bot.send_message(-5, "hi")
     assert caught.value.migrate_to_chat_id == GROUP
     assert (await bot.send_message(GROUP, "hi")).chat.type == "supergroup"
+
+
+async def test_a_slow_answer_times_the_client_out_but_the_message_still_goes(
+    api: FakeBotAPI,
+) -> None:
+    impatient = Bot(
+        TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url), timeout=0.2)
+    )
+    api.delay_next("sendMessage", 0.6)
+    try:
+        with pytest.raises(TelegramNetworkError, match="timeout"):
+            await impatient.send_message(ALICE, "late")
+        # As on Telegram, a request the client gave up on may still be carried out.
+        (late,) = await api.wait_for_messages(chat_id=ALICE)
+        await impatient.send_message(ALICE, "on time")
+    finally:
+        await impatient.session.close()
+    assert late.text == "late" and len(api.sent) == 2
 
 
 # Flood limits

@@ -623,9 +623,11 @@ class FakeBotAPI:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        latency: float = 0.0,
     ) -> None:
         """`token` None accepts any token shaped like Telegram's ("<bot id>:<secret>").
-        `clock` stamps records and drives the flood limits (tests may pass a fake one)."""
+        `clock` stamps records and drives the flood limits (tests may pass a fake one).
+        `latency` seconds pass before every answer, like a round trip to Telegram."""
         self.token = token
         self.username = username
         self.first_name = first_name
@@ -635,6 +637,7 @@ class FakeBotAPI:
         self.host = host
         self.port = port
         self._clock = clock
+        self.latency = latency
         self.base_url = ""
 
         self.sent: list[SentMessage] = []
@@ -657,6 +660,8 @@ class FakeBotAPI:
         """Sends that came back before the retry_after they were given had passed."""
 
         self._chats: dict[int, _Chat] = {}
+        self._sent_to: dict[int, list[SentMessage]] = {}
+        """`sent` by chat, so waiting on one chat's messages stays cheap in benchmarks."""
         self._messages: dict[tuple[int, int], _StoredMessage] = {}
         self._users: dict[int, JsonDict] = {}
         self._updates: list[JsonDict] = []
@@ -666,8 +671,10 @@ class FakeBotAPI:
         self._allowed_updates: frozenset[str] | None = None
         self._poller: object | None = None
         self._faults: list[_Fault] = []
+        self._delays: list[tuple[str, float]] = []
         self._changed = asyncio.Condition()
         self._closing = False
+        self._stopped = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
@@ -695,6 +702,7 @@ class FakeBotAPI:
 
     async def start(self) -> None:
         self._closing = False
+        self._stopped.clear()
         app = web.Application()
         app.router.add_get("/bot{token}/{method}", self._handle)
         app.router.add_post("/bot{token}/{method}", self._handle)
@@ -710,6 +718,7 @@ class FakeBotAPI:
         async with self._changed:
             self._closing = True
             self._changed.notify_all()
+        self._stopped.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -848,6 +857,12 @@ class FakeBotAPI:
         fault = _Fault(canonical, status, description, retry_after, migrate_to_chat_id, chat_id)
         self._faults.extend([fault] * times)
 
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are answered (normally) `seconds` late: a slow
+        Telegram, for client timeouts and cancellation."""
+        canonical = self._method_names.get(method.lower(), method)
+        self._delays.extend([(canonical, seconds)] * times)
+
     # What users do
 
     async def user_sends(
@@ -972,7 +987,7 @@ class FakeBotAPI:
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         """The messages the bot sent to a chat, as sent, in order."""
-        return [message for message in self.sent if message.chat_id == chat_id]
+        return list(self._sent_to.get(chat_id, ()))
 
     def message(self, chat_id: int, message_id: int) -> SentMessage:
         """A bot message as it stands now (after its edits)."""
@@ -1037,7 +1052,7 @@ class FakeBotAPI:
         it has sent there so far."""
 
         def sent() -> list[SentMessage]:
-            return self.sent if chat_id is None else self.messages_to(chat_id)
+            return self.sent if chat_id is None else self._sent_to.get(chat_id, [])
 
         where = "" if chat_id is None else f" to {chat_id}"
         await self.wait_until(
@@ -1160,6 +1175,7 @@ class FakeBotAPI:
             self.bot_id = int(token.split(":", 1)[0])
         params = await _read_params(request)
         try:
+            await self._delay(method)
             self._raise_fault(method, params)
             result = await self._handlers[method](params)
             status, body = 200, {"ok": True, "result": result}
@@ -1182,6 +1198,19 @@ class FakeBotAPI:
             return token == self.token
         bot_id, colon, secret = token.partition(":")
         return bot_id.isdigit() and bool(colon) and bool(secret)
+
+    async def _delay(self, method: str) -> None:
+        seconds = self.latency
+        for index, (delayed, extra) in enumerate(self._delays):
+            if delayed == method:
+                del self._delays[index]
+                seconds += extra
+                break
+        if seconds > 0:
+            # Cut short by stop(), so a stalled call never holds up shutting the server down.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._stopped.wait()
 
     def _raise_fault(self, method: str, params: Mapping[str, str]) -> None:
         for index, fault in enumerate(self._faults):
@@ -1389,6 +1418,7 @@ class FakeBotAPI:
         message = self._message_json(chat, version, int(time.time()))
         async with self._changed:
             self.sent.append(version)
+            self._sent_to.setdefault(chat.id, []).append(version)
             self._messages[(chat.id, version.message_id)] = _StoredMessage(
                 chat.id, version.message_id, True, version, message
             )
