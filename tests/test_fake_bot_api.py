@@ -216,6 +216,19 @@ async def test_a_channel_post_reaches_the_channel_post_handler(api: FakeBotAPI, 
     assert sent.chat.id == channel and sent.sender_chat is not None
 
 
+async def test_membership_changes_arrive_as_my_chat_member(api: FakeBotAPI, bot: Bot) -> None:
+    await api.add_bot_to_channel(-100555, "Wire", by_user=ALICE)
+    await api.my_chat_member(BOB, new_status="kicked", old_status="member")
+    channel, private = await bot.get_updates()
+    assert channel.my_chat_member is not None and private.my_chat_member is not None
+    assert channel.my_chat_member.new_chat_member.status == "administrator"
+    assert channel.my_chat_member.from_user.id == ALICE
+    assert private.my_chat_member.new_chat_member.status == "kicked"
+    # A user who stopped the bot has blocked it.
+    with pytest.raises(TelegramForbiddenError, match="blocked by the user"):
+        await bot.send_message(BOB, "hi")
+
+
 # Long polling
 
 

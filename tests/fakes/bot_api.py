@@ -8,12 +8,15 @@ kicked bots get 403, flood limits give 429 with ``retry_after``. Tests drive it 
 (``user_sends``, ``user_presses``, ``channel_posts``) and read what the bot did (``sent``,
 ``calls``, ``commands``, ``wait_for_messages``).
 
-    async with FakeBotAPI() as api:
-        bot = Bot("42:TEST", session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
-        api.fail_next("sendMessage", 429, retry_after=3)
-        ...
-        (message,) = await api.wait_for_messages(1, chat_id=101)
+    async with FakeBotAPI(token="123:ABC") as api:
+        bot = Bot("123:ABC", session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+        await api.user_sends(101, "/start")               # the bot's Dispatcher gets it
+        (answer,) = await api.wait_for_messages(1, chat_id=101)
+        api.fail_next("sendMessage", 429, retry_after=3)  # the next send gets 429
+        api.block(101)                                     # every send to 101 gets 403
 
+Differences from Telegram worth knowing: Markdown is not checked; message ids count per chat;
+private chats with positive ids exist without being introduced (groups and channels must be).
 Run ``python -m tests.fakes.bot_api --port 8081`` for a server to try by hand.
 """
 
