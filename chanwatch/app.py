@@ -156,9 +156,8 @@ async def run(config: Config) -> int:
 
         async def wake_sources() -> None:
             web.wake()
-            if telegram is not None:
-                telegram.wake()
-            else:
+            # The Telethon source re-reads the watch list on its next reconciliation pass.
+            if telegram is None:
                 for handle in await store.channels.handles("telegram"):
                     await ingest.source_error(
                         handle,
@@ -182,7 +181,7 @@ async def run(config: Config) -> int:
         await digests.start()
 
         async def poll_bot() -> None:
-            await register_commands(bot)
+            await register_commands(bot, admins=config.bot.admins)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
         parts: dict[str, Callable[[], Awaitable[None]]] = {

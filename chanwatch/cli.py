@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch Telegram channels for topics in any inflected form; "
         "alert and digest subscribers through a bot.",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config",
         type=Path,

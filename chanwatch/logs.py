@@ -17,7 +17,7 @@ _MASK: Final = "***"
 class RedactingFormatter(logging.Formatter):
     """`2026-11-25T06:00:00Z INFO logger: event key=value ...`, secrets replaced by ***."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,92 @@
+"""`chanwatch login` and `chanwatch backfill`: the commands that talk to Telegram directly."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import datetime
+
+from chanwatch.config import Config
+from chanwatch.errors import ChanwatchError, ConfigError
+
+
+def _credentials(config: Config) -> tuple[int, str]:
+    if not config.telegram.configured:
+        raise ConfigError(
+            f"config {config.path}: telegram.api_id/api_hash are not set "
+            "(get them at https://my.telegram.org, or set CHANWATCH_API_ID/CHANWATCH_API_HASH)"
+        )
+    return config.telegram.api_id, config.telegram.api_hash
+
+
+async def login(config: Config, *, phone: str | None) -> int:
+    from monitor.sources.telegram_login import login as telethon_login
+
+    api_id, api_hash = _credentials(config)
+    line = await telethon_login(
+        api_id=api_id,
+        api_hash=api_hash,
+        session_path=config.telegram.session,
+        phone=phone,
+        input_func=input,
+        password_func=getpass.getpass,
+    )
+    print(line)
+    return 0
+
+
+async def backfill(
+    config: Config,
+    handle: str,
+    *,
+    limit: int | None,
+    since: datetime | None,
+    progress: bool,
+) -> int:
+    """Load a watched channel's history as history (no alerts), from its own source."""
+    from chanwatch.app import prepare_store
+    from chanwatch.offline import _Silent
+    from monitor.ingest import Ingest, rules_from_topics
+    from monitor.matching import Matcher
+    from monitor.sources.handles import normalize_handle
+
+    handle = normalize_handle(handle)
+    store = await prepare_store(config)
+    try:
+        channel = await store.channels.get(handle)
+        if channel is None:
+            raise ChanwatchError(
+                f"{handle} is not a watched channel: add it to the config or with /addchannel"
+            )
+        matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
+        ingest = Ingest(store, matcher, _Silent())
+        if channel.source == "web":
+            from monitor.sources.web import WebSource
+
+            async with WebSource(
+                base_url=config.web.base_url,
+                poll_seconds=config.web.poll_seconds,
+                timeout_seconds=config.web.timeout_seconds,
+                sink=ingest,
+                cursor=ingest,
+                watchlist=ingest,
+            ) as web:
+                posts = await web.fetch_history(handle, limit or 1000, since=since)
+            await ingest.handle_posts(posts, history=True)
+            count = len(posts)
+        else:
+            from monitor.sources.backfill import backfill as telethon_backfill
+            from monitor.sources.telegram_login import open_client
+
+            api_id, api_hash = _credentials(config)
+            client = await open_client(api_id, api_hash, config.telegram.session)
+            try:
+                count = await telethon_backfill(
+                    client, handle, sink=ingest, limit=limit, since=since, progress=progress
+                )
+            finally:
+                await client.disconnect()
+        print(f"chanwatch: {handle}: {count} post(s) loaded as history", file=sys.stderr)
+    finally:
+        await store.close()
+    return 0
