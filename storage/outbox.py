@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, Row, now_utc, to_db
+from storage.database import Database, Row, Writer, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats
 
 
@@ -40,28 +40,34 @@ def _record(row: Row) -> OutboxRecord:
     return OutboxRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
+async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
+    """Insert outbox rows inside the caller's transaction; known dedup keys are skipped."""
+    now = to_db(now_utc())
+    queued = 0
+    for message in messages:
+        queued += await tx.execute(
+            "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
+            "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                message.chat_id,
+                message.kind,
+                message.dedup_key,
+                message.text,
+                int(message.disable_notification),
+                now,
+            ),
+        )
+    return queued
+
+
 class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def enqueue(self, messages: Sequence[NewMessage]) -> int:
         """Queue messages; one whose dedup_key was queued before is skipped. Returns count."""
-        now = to_db(now_utc())
-        queued = 0
         async with self._db.transaction() as tx:
-            for message in messages:
-                queued += await tx.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
-                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        message.chat_id,
-                        message.kind,
-                        message.dedup_key,
-                        message.text,
-                        int(message.disable_notification),
-                        now,
-                    ),
-                )
+            queued = await queue_messages(tx, messages)
         return queued
 
     async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
@@ -115,22 +121,8 @@ class Outbox:
         A crash leaves either both or neither, so a match is never in two digests and never
         in none. Returns how many messages were queued (0 for an empty digest).
         """
-        now = to_db(now_utc())
-        queued = 0
         async with self._db.transaction() as tx:
-            for message in messages:
-                queued += await tx.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
-                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        message.chat_id,
-                        message.kind,
-                        message.dedup_key,
-                        message.text,
-                        int(message.disable_notification),
-                        now,
-                    ),
-                )
+            queued = await queue_messages(tx, messages)
             await tx.execute(
                 "UPDATE subscribers SET last_digest_at = ? WHERE chat_id = ?",
                 (to_db(until), chat_id),

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from storage.database import Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
+from storage.outbox import queue_messages
 
 logger = logging.getLogger(__name__)
 
@@ -269,21 +270,7 @@ class Posts:
 
     async def complete_fanout(self, post: int, messages: Sequence[NewMessage]) -> int:
         """Queue the post's alerts and forget the fanout, atomically; returns rows queued."""
-        now = to_db(now_utc())
-        queued = 0
         async with self._db.transaction() as tx:
-            for message in messages:
-                queued += await tx.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
-                    "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        message.chat_id,
-                        message.kind,
-                        message.dedup_key,
-                        message.text,
-                        int(message.disable_notification),
-                        now,
-                    ),
-                )
+            queued = await queue_messages(tx, messages)
             await tx.execute("DELETE FROM fanout WHERE post = ?", (post,))
         return queued
