@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.ingest import Ingest, rules_from_topics  # noqa: E402
-from monitor.matching import Matcher, markdown_to_plain  # noqa: E402
+from monitor.ingest import Ingest, SilentListener  # noqa: E402
+from monitor.matching import markdown_to_plain  # noqa: E402
 from monitor.sources.base import IncomingPost  # noqa: E402
 from storage import Store, TopicSpec  # noqa: E402
 
@@ -34,17 +34,6 @@ TOPICS = [
     TopicSpec("Kim Jong Un", ("Ким Чен Ын", "Kim Jong Un")),
 ]
 BATCH = 20
-
-
-class _Quiet:
-    def new_matches(self) -> None:
-        return None
-
-    async def source_failed(self, channel: str, message: str) -> None:
-        return None
-
-    async def source_recovered(self, channel: str) -> None:
-        return None
 
 
 def load(data: Path, wanted: int) -> list[IncomingPost]:
@@ -73,8 +62,7 @@ async def ingest(posts: list[IncomingPost], path: Path) -> float:
     await store.topics.sync_config(TOPICS)
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")
-    matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
-    pipeline = Ingest(store, matcher, _Quiet())
+    pipeline = await Ingest.open(store, SilentListener())
     started = time.perf_counter()
     for start in range(0, len(posts), BATCH):
         await pipeline.handle_posts(posts[start : start + BATCH], history=False)

@@ -9,10 +9,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from bot.render import escape as _escape
 from chanwatch.config import Config
 from chanwatch.errors import ChanwatchError, SourceError
-from monitor.ingest import Ingest, rules_from_topics
-from monitor.matching import Matcher
+from monitor.ingest import Ingest
 from storage import Store, TopicSpec
 
 logger = logging.getLogger("chanwatch.app")
@@ -44,12 +44,6 @@ class _Listener:
                 f"✅ Channel <b>{_escape(channel)}</b> works again.",
                 key=f"source-ok:{channel}:{asyncio.get_running_loop().time():.0f}",
             )
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=False)
 
 
 class _Controls:
@@ -123,11 +117,8 @@ async def run(config: Config) -> int:
         telegram_handles = await store.channels.handles("telegram")
         if telegram_handles:
             telegram_client = await _open_telegram(config)
-        matcher = await asyncio.to_thread(
-            Matcher.compile, rules_from_topics(await store.topics.live())
-        )
         listener = _Listener()
-        ingest = Ingest(store, matcher, listener)
+        ingest = await Ingest.open(store, listener)
         clock = SystemClock()
         delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock)
         listener.delivery = delivery
@@ -196,7 +187,7 @@ async def run(config: Config) -> int:
         logger.info(
             "started channels=%d topics=%d database=%s",
             len(await store.channels.handles("web")) + len(telegram_handles),
-            len(matcher.topics),
+            len(ingest.matcher.topics),
             config.storage_path,
         )
         await stop.wait()

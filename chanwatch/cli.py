@@ -161,9 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check(config: Config, out: TextIO) -> int:
     """Print the plan; warn about what would stop `run`."""
-    from monitor.matching import Matcher, TopicRule
+    from chanwatch.offline import config_matcher
 
-    Matcher.compile([TopicRule(t.name, t.terms, t.require, t.exclude) for t in config.topics])
+    config_matcher(config)  # a bad term fails here, as it would at start-up
     print(f"config {config.path}: OK", file=out)
     print(f"database: {config.storage_path}", file=out)
     token = "set" if config.bot.token else "MISSING"

@@ -90,7 +90,7 @@ async def import_exports(
     config: Config, exports: Sequence[Path], *, channel: str | None, progress: bool
 ) -> int:
     """Store every post of the exports as history: searchable, in /recent, never alerted."""
-    from monitor.ingest import Ingest, rules_from_topics
+    from monitor.ingest import Ingest, SilentListener
     from monitor.sources.handles import normalize_handle
     from storage import Store, TopicSpec
 
@@ -106,8 +106,7 @@ async def import_exports(
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
         )
-        matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
-        ingest = Ingest(store, matcher, _Silent())
+        ingest = await Ingest.open(store, SilentListener())
         for export, posts in opened:
             await store.channels.ensure(export.handle, "telegram", export.name)
             stored = 0
@@ -122,16 +121,3 @@ async def import_exports(
     finally:
         await store.close()
     return 0
-
-
-class _Silent:
-    """Imports owe no alerts and have no live source to report on."""
-
-    def new_matches(self) -> None:
-        return None
-
-    async def source_failed(self, channel: str, message: str) -> None:
-        return None
-
-    async def source_recovered(self, channel: str) -> None:
-        return None

@@ -45,9 +45,7 @@ async def backfill(
 ) -> int:
     """Load a watched channel's history as history (no alerts), from its own source."""
     from chanwatch.app import prepare_store
-    from chanwatch.offline import _Silent
-    from monitor.ingest import Ingest, rules_from_topics
-    from monitor.matching import Matcher
+    from monitor.ingest import Ingest, SilentListener
     from monitor.sources.handles import normalize_handle
 
     handle = normalize_handle(handle)
@@ -58,8 +56,7 @@ async def backfill(
             raise ChanwatchError(
                 f"{handle} is not a watched channel: add it to the config or with /addchannel"
             )
-        matcher = Matcher.compile(rules_from_topics(await store.topics.live()))
-        ingest = Ingest(store, matcher, _Silent())
+        ingest = await Ingest.open(store, SilentListener())
         if channel.source == "web":
             from monitor.sources.web import WebSource
 

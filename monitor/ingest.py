@@ -33,6 +33,26 @@ class IngestListener(Protocol):
         """A channel that was failing answered normally again."""
 
 
+class SilentListener:
+    """For imports, backfills and benchmarks: history owes no alerts, no live source reports."""
+
+    def new_matches(self) -> None:
+        return None
+
+    async def source_failed(self, channel: str, message: str) -> None:
+        return None
+
+    async def source_recovered(self, channel: str) -> None:
+        return None
+
+
+async def compile_live_topics(store: Store) -> Matcher:
+    """The matcher for the topics in the database."""
+    rules = rules_from_topics(await store.topics.live())
+    # Compiling generates every inflected form of every term: seconds for big sets.
+    return await asyncio.to_thread(Matcher.compile, rules)
+
+
 def rules_from_topics(topics: Sequence[Topic]) -> list[TopicRule]:
     return [
         TopicRule(name=t.name, terms=t.terms, require=t.require, exclude=t.exclude) for t in topics
@@ -72,6 +92,11 @@ class Ingest:
         self._listener = listener
         self._reload_lock = asyncio.Lock()
 
+    @classmethod
+    async def open(cls, store: Store, listener: IngestListener) -> Ingest:
+        """A pipeline matching the topics currently in the database."""
+        return cls(store, await compile_live_topics(store), listener)
+
     @property
     def matcher(self) -> Matcher:
         return self._matcher
@@ -82,11 +107,8 @@ class Ingest:
         Posts stored before the change keep their matches; new posts use the new topics.
         """
         async with self._reload_lock:
-            topics = await self._store.topics.live()
-            rules = rules_from_topics(topics)
-            # Compiling generates every inflected form of every term: seconds for big sets.
-            self._matcher = await asyncio.to_thread(Matcher.compile, rules)
-            logger.info("topics reloaded count=%d", len(rules))
+            self._matcher = await compile_live_topics(self._store)
+            logger.info("topics reloaded count=%d", len(self._matcher.topics))
 
     # PostSink
 
