@@ -33,10 +33,11 @@ logger = logging.getLogger(__name__)
 
 WEEKLY_DAY: Final = 0
 """Weekly digests go out on Mondays (datetime.weekday() numbering)."""
-SETTLE: Final = 60.0
+SETTLE: Final = 10.0
 """A digest covers matches stored up to this many seconds before it is made. Storage keeps
-whole seconds and a batch of posts takes a moment to commit; a match stored right as a digest
-is made therefore goes into the next digest instead of possibly into neither."""
+whole seconds and stamps a batch's matches when its transaction starts; a match stamped
+right as a digest is made may commit a moment later, so it goes into the next digest
+instead of possibly into neither. Ten seconds is far longer than any batch commit."""
 MISFIRE_GRACE: Final = 3600
 """A job that could not run at its time (event loop busy, clock jump) still runs this late."""
 

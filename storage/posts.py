@@ -104,8 +104,10 @@ class Posts:
         channel as read, so its first sight is not repeated.
         """
         new_posts = edited = new_matches = 0
-        now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            # Stamped once the write lock is held, so the stamp is at most one transaction
+            # older than the commit (digest windows rely on it, see bot.digests.SETTLE).
+            now = to_db(now_utc())
             channel = await tx.fetchone(
                 "SELECT id, last_post_id FROM channels WHERE handle = ?", (handle,)
             )

@@ -13,7 +13,7 @@ import pytest
 from aiogram import Bot
 
 from bot.delivery import Delivery
-from bot.digests import DigestScheduler, last_scheduled, missed, trigger_for
+from bot.digests import SETTLE, DigestScheduler, last_scheduled, missed, trigger_for
 from storage import Store, TopicSpec
 from storage.models import NewMatch, PostRecord, Subscriber
 from storage.outbox import OutboxRecord
@@ -138,9 +138,9 @@ async def test_digest_groups_topics_splits_long_ones_and_never_repeats(store: St
     for post_id in range(1, 41):
         await save(store, post_id, f"пост {post_id} " + long_text, "Rates", "Banks")
     await save(store, 99, "старый банк", "Banks", history=True)
-    # Digests close their window SETTLE (60 s) before they are made: a clock 60 s ahead
-    # makes a window that ends about now.
-    ahead = timedelta(seconds=60)
+    # Digests close their window SETTLE seconds before they are made: a clock that much
+    # ahead makes a window that ends about now.
+    ahead = timedelta(seconds=SETTLE)
     clock = FakeClock(datetime.now(UTC) + ahead)
     digests = scheduler(store, clock)
 
