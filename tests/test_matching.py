@@ -163,6 +163,30 @@ def test_lowercase_term_matches_any_case() -> None:
     assert matched_texts(single("мороз"), "Мороз и мороза") == ["Мороз", "мороза"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Глава района Морозов заявил, что морозов не будет", ["морозов"]),
+        ("Сказал Мороз: «Морозы ударят»", ["Морозы"]),
+        ("Морозов не ждут. ⚡️Морозы до -30", ["Морозов", "Морозы"]),
+        ("Синоптики: (Мороза не будет)", ["Мороза"]),
+    ],
+)
+def test_lowercase_term_skips_a_capitalised_name_inside_a_sentence(
+    text: str, expected: list[str]
+) -> None:
+    # "морозов" is frost in the genitive plural and the surname Морозов: capitalised inside
+    # a sentence it is the surname; at a sentence start it can be either, and counts.
+    assert matched_texts(single("мороз"), text) == expected
+
+
+def test_name_prefix_makes_an_ordinary_word_a_name() -> None:
+    # The dictionary knows "Долина" only as a valley; `name:` says it is the singer.
+    matcher = single("name:Долина")
+    assert matched_texts(matcher, "концерт Долиной, долины рек, ДОЛИНУ") == ["Долиной", "ДОЛИНУ"]
+    assert matched_texts(single("Долина"), "долины рек") == ["долины"]
+
+
 def test_exact_term_matches_only_that_form() -> None:
     matcher = single("=визит")
     assert matched_texts(matcher, "Визит, визита, ВИЗИТ") == ["Визит", "ВИЗИТ"]

@@ -37,8 +37,14 @@ PHRASE_GAP_CHARS: Final = (
 """What may stand between the words of a phrase: whitespace and hyphens, nothing else
 (a comma or a dash between "Южная" and "Корея" means they are not one name)."""
 
-Slot = tuple[int, int, bool]
-"""(term index, word index in the term, whether it is the term's last word)."""
+Slot = tuple[int, int, bool, bool]
+"""(term index, word index in the term, whether it is the term's last word, whether the
+spelling counts only at the start of a sentence)."""
+
+SENTENCE_ENDS: Final = ".!?…:;\n"
+"""What ends a sentence before a capitalised word (besides the start of the post and any
+emoji or bullet: everything that is not a letter, digit, comma, space, quote or bracket)."""
+_OPENERS: Final = " \t\r\f\v\u00a0«„“\"'([-–—"
 
 TermKey = tuple[int, str]
 """(term index, the term as the user wrote it): what a TermHit reports for a topic."""
@@ -106,15 +112,18 @@ class Matcher:
                 continue
             last = len(term_parsed.words) - 1
             for word_index, word in enumerate(term_parsed.words):
-                slot = (term_id, word_index, word_index == last)
-                for spelling in _spellings(word, term_parsed.kind):
+                for spelling, name_like in _spellings(word, term_parsed.kind).items():
+                    # Only a one-word term is held to sentence starts: inside a phrase the
+                    # words around it already say which word it is ("Деда Мороза").
+                    at_start = name_like and last == 0
+                    slot = (term_id, word_index, word_index == last, at_start)
                     keys.setdefault(spelling, []).append(slot)
         automaton = ahocorasick.Automaton()
         for spelling, slots in keys.items():
             # Later words first, so a form that is two words of one phrase cannot chain to itself.
             slots.sort(key=lambda slot: -slot[1])
             # Most spellings belong to one single-word term: that case skips the slot loop.
-            single = slots[0][0] if len(slots) == 1 and slots[0][1:] == (0, True) else -1
+            single = slots[0][0] if len(slots) == 1 and slots[0][1:] == (0, True, False) else -1
             automaton.add_word(spelling, (len(spelling), single, tuple(slots)))
         if keys:
             automaton.make_automaton()
@@ -169,7 +178,7 @@ class Matcher:
                 else:
                     found.append((start, end))
                 continue
-            for term_id, word_index, is_last in slots:
+            for term_id, word_index, is_last, at_start in slots:
                 if word_index:
                     before = partial.get((term_id, word_index))
                     if before is None:
@@ -182,6 +191,8 @@ class Matcher:
                         continue
                     place = (before[0], end)
                 elif is_last:
+                    if at_start and not _starts_sentence(text, start):
+                        continue
                     place = (start, end)
                 else:
                     partial[(term_id, 1)] = (start, end)
@@ -268,20 +279,35 @@ def _term_key(term: ParsedTerm) -> tuple[object, ...]:
     return (term.kind, term.words)
 
 
-def _spellings(word: str, kind: TermKind) -> set[str]:
-    """Every spelling of every form of a term word that a post may contain."""
+def _starts_sentence(text: str, start: int) -> bool:
+    index = start - 1
+    while index >= 0 and text[index] in _OPENERS:
+        index -= 1
+    if index < 0:
+        return True
+    before = text[index]
+    return before in SENTENCE_ENDS or not (before.isalnum() or before == ",")
+
+
+def _spellings(word: str, kind: TermKind) -> dict[str, bool]:
+    """Every spelling of every form of a term word that a post may contain, each with
+    whether it counts only at the start of a sentence (a capitalised form that is also a
+    name, for a lower-case term: "Морозов" is the surname inside a sentence)."""
     if kind is TermKind.EXACT:
         forms = WordForms(frozenset({word.lower()}), capitalised_only=False)
     else:
-        forms = word_forms(word)
-    spellings: set[str] = set()
+        forms = word_forms(word, name=kind is TermKind.NAME)
+    spellings: dict[str, bool] = {}
     as_written = {word, word.replace("ё", "е").replace("Ё", "Е")}
     if not forms.capitalised_only or word[:1].isupper():
-        spellings.update(as_written)
+        spellings.update(dict.fromkeys(as_written, False))
     for form in forms.forms:
+        name_like = form in forms.name_forms
         for variant in {form, form.replace("ё", "е")}:
-            spellings.add(variant[:1].upper() + variant[1:])
-            spellings.add(variant.upper())
+            capitalised = variant[:1].upper() + variant[1:]
+            # A spelling wanted both ways (the term as written, another form) is unrestricted.
+            spellings[capitalised] = spellings.get(capitalised, True) and name_like
+            spellings[variant.upper()] = False
             if not forms.capitalised_only:
-                spellings.add(variant)
+                spellings[variant] = False
     return spellings

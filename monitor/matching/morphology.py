@@ -49,10 +49,14 @@ _INDECLINABLE_FINALS: Final = frozenset("оеёуюиыэ")
 @dataclass(frozen=True, slots=True)
 class WordForms:
     """The lower-case surface forms a term's word stands for (ё kept where the dictionary
-    has it; the caller adds е-spellings) and whether only capitalised occurrences count."""
+    has it; the caller adds е-spellings) and whether only capitalised occurrences count.
+
+    `name_forms` are forms of an ordinary word that are also forms of a name ("морозов" of
+    "мороз" is the surname Морозов): capitalised inside a sentence they are the name."""
 
     forms: frozenset[str]
     capitalised_only: bool
+    name_forms: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,19 +83,20 @@ def script_of(word: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def word_forms(word: str) -> WordForms:
-    """All forms a term's word matches, for a word as the user wrote it."""
-    capitalised = word[:1].isupper()
+def word_forms(word: str, *, name: bool = False) -> WordForms:
+    """All forms a term's word matches, for a word as the user wrote it; `name` makes it a
+    proper name whatever the dictionary says (only capitalised occurrences count)."""
+    capitalised = name or word[:1].isupper()
     script = script_of(word)
     if script == "ru":
-        return _russian_forms(word.lower(), capitalised)
+        return _russian_forms(word.lower(), capitalised, name)
     if script == "en":
         return WordForms(frozenset(english_forms(word.lower())), capitalised)
     # Words with digits ("F-16", "5G") have no paradigm to speak of: exact spelling only.
     return WordForms(frozenset({word.lower()}), capitalised)
 
 
-def _russian_forms(word: str, capitalised: bool) -> WordForms:
+def _russian_forms(word: str, capitalised: bool, name: bool) -> WordForms:
     morph = shared_analyzer()
     parses = morph.parse(word)
     known = [p for p in parses if p.is_known]
@@ -104,14 +109,28 @@ def _russian_forms(word: str, capitalised: bool) -> WordForms:
         # A guess is only trusted when it keeps the word as its own normal form.
         chosen = [p for p in parses if fold(p.normal_form) == folded and _inflects(p)]
     names = [p for p in chosen if NAME_GRAMMEMES & p.tag.grammemes]
-    capitalised_only = capitalised and (bool(names) or not known)
+    capitalised_only = capitalised and (name or bool(names) or not known)
+    ordinary = [p for p in chosen if not NAME_GRAMMEMES & p.tag.grammemes]
     if capitalised_only and names:
         chosen = names
+    elif not capitalised and ordinary:
+        # A lower-case term is the ordinary word: "мороз" (frost), not the surname Мороз.
+        chosen = ordinary
     forms = {word}
     forms.update(_lexeme_words(chosen))
     if not known:
         forms.update(unknown_noun_forms(word))
-    return WordForms(frozenset(forms), capitalised_only)
+    name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
+    return WordForms(frozenset(forms), capitalised_only, name_forms)
+
+
+def _name_forms(forms: Iterable[str]) -> frozenset[str]:
+    morph = shared_analyzer()
+    return frozenset(
+        form
+        for form in forms
+        if any(NAME_GRAMMEMES & p.tag.grammemes for p in morph.parse(form) if p.is_known)
+    )
 
 
 def _inflects(parse: Any) -> bool:

@@ -1,4 +1,5 @@
-"""Term syntax: a word or phrase (every inflected form), `=exact` spelling, `re:` regex."""
+"""Term syntax: a word or phrase (every inflected form), `=exact` spelling, `name:` proper
+name (capitalised occurrences only), `re:` regex."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from chanwatch.errors import TermError
 
 REGEX_PREFIX: Final = "re:"
 EXACT_PREFIX: Final = "="
+NAME_PREFIX: Final = "name:"
 
 _WORD: Final = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 """A term's words: letters and digits; hyphens split words (a phrase allows a hyphen)."""
@@ -19,6 +21,7 @@ _WORD: Final = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 class TermKind(Enum):
     INFLECTED = "inflected"
     EXACT = "exact"
+    NAME = "name"
     REGEX = "regex"
 
 
@@ -42,6 +45,8 @@ def parse_term(term: str, topic: str | None = None) -> ParsedTerm:
     kind = TermKind.INFLECTED
     if body.startswith(EXACT_PREFIX):
         kind, body = TermKind.EXACT, body[len(EXACT_PREFIX) :]
+    elif body.lower().startswith(NAME_PREFIX):
+        kind, body = TermKind.NAME, body[len(NAME_PREFIX) :].strip()
     if not any(ch.isalpha() for ch in body):
         raise TermError(f"{where}: a term needs at least one letter.")
     return ParsedTerm(kind, words=tuple(_WORD.findall(body)))
