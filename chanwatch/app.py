@@ -113,6 +113,7 @@ async def run(config: Config) -> int:
     bot = make_bot(config.bot.token, config.bot.api_base)
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
+    dispatcher: Any = None
     try:
         telegram_handles = await store.channels.handles("telegram")
         if telegram_handles:
@@ -195,6 +196,11 @@ async def run(config: Config) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if dispatcher is not None:
+            # Cancelling start_polling from outside would leave aiogram's own polling task
+            # running into the closed session; its stop signal ends it in order.
+            with contextlib.suppress(RuntimeError):  # polling not (or no longer) running
+                await dispatcher.stop_polling()
         for task in tasks:
             task.cancel()
         # Delivery shields its in-flight send, so cancellation waits for it to be recorded.
