@@ -70,15 +70,19 @@ class Chanwatch:
     exit_codes: list[int] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the process and wait until it polls the Bot API for updates."""
-        polls = len(self.api.calls_of("getUpdates"))
+        """Start the process and wait until it is polling the Bot API for updates."""
+        menus = len(self.api.calls_of("setMyCommands"))
         with self.log.open("a") as stderr:
             self.process = await asyncio.create_subprocess_exec(
                 command(), "run", "--config", str(self.config), stderr=stderr
             )
-        # getUpdates is recorded when it returns; a short first poll returns at once.
+        # The command menu is set right before polling starts; a long poll then waits.
         ready = asyncio.ensure_future(
-            self.api.wait_for_call("getUpdates", polls + 1, timeout=START_TIMEOUT)
+            self.api.wait_until(
+                lambda: len(self.api.calls_of("setMyCommands")) > menus and self.api.long_polling,
+                "started polling",
+                timeout=START_TIMEOUT,
+            )
         )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
