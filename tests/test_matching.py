@@ -180,6 +180,14 @@ def test_lowercase_term_skips_a_capitalised_name_inside_a_sentence(
     assert matched_texts(single("мороз"), text) == expected
 
 
+def test_imperfective_transitive_verb_includes_its_passive_voice() -> None:
+    text = "Гости приглашаются на приём; музей посещается редко"
+    assert matched_texts(single("приглашать"), text) == ["приглашаются"]
+    assert matched_texts(single("посещать"), text) == ["посещается"]
+    # An intransitive verb has no passive: "стучаться" (knock at) is another word.
+    assert single("стучать").match("он стучится в дверь") == []
+
+
 def test_name_prefix_makes_an_ordinary_word_a_name() -> None:
     # The dictionary knows "Долина" only as a valley; `name:` says it is the singer.
     matcher = single("name:Долина")

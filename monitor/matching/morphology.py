@@ -118,6 +118,7 @@ def _russian_forms(word: str, capitalised: bool, name: bool) -> WordForms:
         chosen = ordinary
     forms = {word}
     forms.update(_lexeme_words(chosen))
+    forms.update(_lexeme_words(_passive_voice(chosen)))
     if not known:
         forms.update(unknown_noun_forms(word))
     name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
@@ -131,6 +132,28 @@ def _name_forms(forms: Iterable[str]) -> frozenset[str]:
         for form in forms
         if any(NAME_GRAMMEMES & p.tag.grammemes for p in morph.parse(form) if p.is_known)
     )
+
+
+_VERB_POS: Final = frozenset({"INFN", "VERB", "PRTF", "PRTS", "GRND"})
+
+
+def _passive_voice(parses: Iterable[Any]) -> list[Any]:
+    """The -ся verb that is the passive voice of an imperfective transitive verb
+    ("приглашать" -> "приглашаться": «гости приглашаются» is still an invitation);
+    dictionaries list it as a word of its own."""
+    morph = shared_analyzer()
+    found: list[Any] = []
+    for p in parses:
+        if p.tag.POS not in _VERB_POS or not {"impf", "tran"} <= p.tag.grammemes:
+            continue
+        lemma = p.normal_form
+        reflexive = lemma + ("сь" if lemma[-1:] in "аеёиоуыэюя" else "ся")
+        found.extend(
+            q
+            for q in morph.parse(reflexive)
+            if q.is_known and q.tag.POS == "INFN" and q.normal_form == reflexive
+        )
+    return found
 
 
 def _inflects(parse: Any) -> bool:
