@@ -21,6 +21,11 @@ def test_inflected_query_finds_other_forms() -> None:
     assert finds("visits", "Kim visited Moscow")
 
 
+def test_passive_voice_is_found_by_its_active_verb() -> None:
+    assert finds("приглашать", "Гости приглашаются на приём")
+    assert not finds("стучать", "Он стучится в дверь")
+
+
 def test_unrelated_words_are_not_found() -> None:
     assert not finds("визиты Ким", "визитная карточка")
     assert not finds("посетить", "посетители музея")

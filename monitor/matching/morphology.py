@@ -249,4 +249,21 @@ def normal_forms(word: str) -> tuple[str, ...]:
         lemma = "".join(ch for ch in fold(p.normal_form) if ch.isalnum())
         if lemma:
             seen.setdefault(lemma, None)
+            # Search agrees with matching: a passive -ся form is found by its active verb.
+            if p.tag.POS in _VERB_POS and lemma.endswith(("ся", "сь")):
+                active = _active_voice(p.normal_form)
+                if active:
+                    seen.setdefault(fold(active), None)
     return tuple(seen) or (fold(word),)
+
+
+@functools.lru_cache(maxsize=8192)
+def _active_voice(reflexive: str) -> str | None:
+    """"приглашаться" -> "приглашать" when the -ся verb is the passive voice of a known
+    imperfective transitive verb (see `_passive_voice`); None otherwise."""
+    base = reflexive[:-2]
+    for p in shared_analyzer().parse(base):
+        known_infinitive = p.is_known and p.tag.POS == "INFN" and p.normal_form == base
+        if known_infinitive and {"impf", "tran"} <= p.tag.grammemes:
+            return base
+    return None
