@@ -1,26 +1,19 @@
-"""A running conversation for tests: the real dispatcher polling a Bot API on 127.0.0.1, over a
-real SQLite store, with the real Delivery and DigestScheduler.
-
-`LocalBotAPI` is a small loopback Bot API for the conversation tests: users send messages and
-press buttons; the bot's calls are recorded. It keeps the shape of the shared FakeBotAPI
-(tests/fakes/bot_api.py, being written) so these tests can move to it.
+"""A running conversation for tests: the real dispatcher polling the shared fake Bot API
+(tests/fakes/bot_api.py) on 127.0.0.1, over a real SQLite store, with the real Delivery and
+DigestScheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import ChatMemberAdministrator
-from aiohttp import web
 
 from bot.delivery import Delivery
 from bot.digests import DigestScheduler
@@ -29,271 +22,17 @@ from bot.settings import BotSettings
 from monitor.matching import index_lemmas
 from storage import Store
 from storage.models import NewMatch, PostRecord
+from tests.fakes.bot_api import CallbackAnswer, FakeBotAPI, SentMessage
 
 OPERATOR: Final = 1001
 ALICE: Final = 2002
 BOB: Final = 3003
 GROUP: Final = -100777
 BOT_ID: Final = 4242
+BOT_TOKEN: Final = f"{BOT_ID}:TEST"
 BOT_USERNAME: Final = "chanwatch_test_bot"
 # Only a guard against a hung test; every wait ends as soon as its condition holds.
 WAIT_LIMIT: Final = 10.0
-
-# Every flag Telegram's ChatMemberAdministrator requires, whatever the Bot API version.
-_ADMIN_RIGHTS: Final = [
-    name
-    for name, field_info in ChatMemberAdministrator.model_fields.items()
-    if field_info.is_required() and name not in ("status", "user")
-]
-
-
-@dataclass
-class BotMessage:
-    """A message the bot sent, as it stands now (edits change it in place)."""
-
-    chat_id: int
-    message_id: int
-    text: str
-    reply_markup: dict[str, Any] | None
-    edits: int = 0
-
-    def buttons(self) -> list[tuple[str, str]]:
-        rows = (self.reply_markup or {}).get("inline_keyboard", [])
-        return [(button["text"], button["callback_data"]) for row in rows for button in row]
-
-    def button(self, label_part: str) -> str:
-        """Callback data of the one button whose label contains `label_part`."""
-        (data,) = [data for label, data in self.buttons() if label_part in label]
-        return data
-
-
-def _user(user_id: int) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
-
-
-class LocalBotAPI:
-    def __init__(self) -> None:
-        self._updates: list[dict[str, Any]] = []
-        self._changed = asyncio.Condition()
-        self._update_ids = itertools.count(1)
-        self._message_ids = itertools.count(500)
-        self._runner: web.AppRunner | None = None
-        self._groups: dict[int, tuple[str, set[int]]] = {}
-        self.base_url = ""
-        self.sent: list[BotMessage] = []
-        self.calls: list[tuple[str, dict[str, str]]] = []
-        self.callback_answers: dict[str, dict[str, str]] = {}
-        self.commands: dict[str, list[dict[str, str]]] = {}
-        """setMyCommands lists by scope (JSON of the scope, "default" for none)."""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    # What users do
-
-    def add_group(self, chat_id: int, title: str, admins: Iterable[int]) -> None:
-        self._groups[chat_id] = (title, set(admins))
-
-    def _chat(self, chat_id: int, chat_type: str | None = None) -> dict[str, Any]:
-        if chat_id in self._groups:
-            return {"id": chat_id, "type": "supergroup", "title": self._groups[chat_id][0]}
-        if chat_id < 0 and chat_type is None:
-            return {"id": chat_id, "type": "channel", "title": f"Channel {chat_id}"}
-        if chat_type not in (None, "private"):
-            return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
-        return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
-
-    async def _push(self, update: dict[str, Any]) -> None:
-        async with self._changed:
-            self._updates.append({"update_id": next(self._update_ids), **update})
-            self._changed.notify_all()
-
-    async def user_sends(
-        self, chat_id: int, text: str, *, user_id: int, chat_type: str | None = None
-    ) -> None:
-        message = {
-            "message_id": next(self._message_ids),
-            "date": int(datetime.now(UTC).timestamp()),
-            "chat": self._chat(chat_id, chat_type),
-            "from": _user(user_id),
-            "text": text,
-        }
-        await self._push({"message": message})
-
-    async def channel_posts(self, chat_id: int, text: str) -> None:
-        """A post in a channel where the bot is an admin (only channel admins can post)."""
-        chat = self._chat(chat_id)
-        post = {
-            "message_id": next(self._message_ids),
-            "date": int(datetime.now(UTC).timestamp()),
-            "chat": chat,
-            "sender_chat": chat,
-            "text": text,
-        }
-        await self._push({"channel_post": post})
-
-    async def user_presses(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
-        """Press an inline button of a bot message; returns the callback query id."""
-        message = self.message(chat_id, message_id)
-        query_id = f"q{next(self._update_ids)}"
-        query = {
-            "id": query_id,
-            "from": _user(user_id),
-            "chat_instance": str(chat_id),
-            "data": data,
-            "message": {
-                "message_id": message_id,
-                "date": int(datetime.now(UTC).timestamp()),
-                "chat": self._chat(chat_id),
-                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bot"},
-                "text": message.text,
-            },
-        }
-        await self._push({"callback_query": query})
-        return query_id
-
-    # What tests observe
-
-    def messages_to(self, chat_id: int) -> list[BotMessage]:
-        return [message for message in self.sent if message.chat_id == chat_id]
-
-    def message(self, chat_id: int, message_id: int) -> BotMessage:
-        (found,) = [m for m in self.messages_to(chat_id) if m.message_id == message_id]
-        return found
-
-    async def _wait(self, ready: Callable[[], bool], what: str) -> None:
-        try:
-            async with asyncio.timeout(WAIT_LIMIT), self._changed:
-                await self._changed.wait_for(ready)
-        except TimeoutError:
-            raise AssertionError(f"the bot never {what}") from None
-
-    async def wait_for_messages(self, *, chat_id: int, count: int) -> list[BotMessage]:
-        await self._wait(
-            lambda: len(self.messages_to(chat_id)) >= count, f"sent {count} messages to {chat_id}"
-        )
-        return self.messages_to(chat_id)
-
-    async def wait_for_answer(self, query_id: str) -> dict[str, str]:
-        await self._wait(lambda: query_id in self.callback_answers, f"answered {query_id}")
-        return self.callback_answers[query_id]
-
-    # The Bot API side
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"].lower()
-        params = {key: str(value) for key, value in (await request.post()).items()}
-        self.calls.append((method, params))
-        handler = getattr(self, f"_api_{method}", None)
-        if handler is None:
-            return web.json_response(
-                {"ok": False, "error_code": 404, "description": f"Not Found: {method}"},
-                status=404,
-            )
-        if method == "getupdates":
-            result = await handler(params)
-        else:
-            async with self._changed:
-                result = handler(params)
-                self._changed.notify_all()
-        if isinstance(result, web.Response):
-            return result
-        return web.json_response({"ok": True, "result": result})
-
-    def _api_getme(self, params: dict[str, str]) -> dict[str, Any]:
-        return {
-            "id": BOT_ID,
-            "is_bot": True,
-            "first_name": "Chanwatch",
-            "username": BOT_USERNAME,
-        }
-
-    async def _api_getupdates(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        offset = int(params.get("offset", "0"))
-        timeout = float(params.get("timeout", "0"))
-
-        def pending() -> list[dict[str, Any]]:
-            return [update for update in self._updates if update["update_id"] >= offset]
-
-        async with self._changed:
-            self._updates = pending()
-            if not self._updates and timeout > 0:
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._changed.wait_for(lambda: bool(pending()))
-            return pending()
-
-    def _message_json(self, message: BotMessage) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "message_id": message.message_id,
-            "date": int(datetime.now(UTC).timestamp()),
-            "chat": self._chat(message.chat_id),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Chanwatch"},
-            "text": message.text,
-        }
-        if message.reply_markup:
-            result["reply_markup"] = message.reply_markup
-        return result
-
-    def _api_sendmessage(self, params: dict[str, str]) -> dict[str, Any] | web.Response:
-        text = params["text"]
-        if len(text) > 4096:
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error_code": 400,
-                    "description": "Bad Request: message is too long",
-                },
-                status=400,
-            )
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
-        message = BotMessage(int(params["chat_id"]), next(self._message_ids), text, markup)
-        self.sent.append(message)
-        return self._message_json(message)
-
-    def _api_editmessagetext(self, params: dict[str, str]) -> dict[str, Any] | web.Response:
-        message = self.message(int(params["chat_id"]), int(params["message_id"]))
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
-        if message.text == params["text"] and message.reply_markup == markup:
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error_code": 400,
-                    "description": "Bad Request: message is not modified",
-                },
-                status=400,
-            )
-        message.text = params["text"]
-        message.reply_markup = markup
-        message.edits += 1
-        return self._message_json(message)
-
-    def _api_answercallbackquery(self, params: dict[str, str]) -> bool:
-        self.callback_answers[params["callback_query_id"]] = params
-        return True
-
-    def _api_setmycommands(self, params: dict[str, str]) -> bool:
-        self.commands[params.get("scope", "default")] = json.loads(params["commands"])
-        return True
-
-    def _api_getchatmember(self, params: dict[str, str]) -> dict[str, Any]:
-        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
-        admins = self._groups.get(chat_id, ("", set()))[1]
-        if user_id not in admins:
-            return {"status": "member", "user": _user(user_id)}
-        rights = dict.fromkeys(_ADMIN_RIGHTS, True)
-        return {"status": "administrator", "user": _user(user_id), **rights}
 
 
 @dataclass
@@ -315,22 +54,23 @@ class Controls:
 
 @dataclass
 class Conversation:
-    api: LocalBotAPI
+    api: FakeBotAPI
     store: Store
     bot: Bot
     dp: Dispatcher
     digests: DigestScheduler
     controls: Controls
     delivery: Delivery
-    extra: dict[str, Any] = field(default_factory=dict)
 
     async def say(
         self, text: str, *, chat_id: int = ALICE, user_id: int | None = None, count: int = 1
-    ) -> list[BotMessage]:
+    ) -> list[SentMessage]:
         """Send `text` as a user and return the bot's next `count` messages to that chat."""
         before = len(self.api.messages_to(chat_id))
         await self.api.user_sends(chat_id, text, user_id=chat_id if user_id is None else user_id)
-        sent = await self.api.wait_for_messages(chat_id=chat_id, count=before + count)
+        sent = await self.api.wait_for_messages(
+            before + count, chat_id=chat_id, timeout=WAIT_LIMIT
+        )
         return sent[before : before + count]
 
     async def ask(self, text: str, **kwargs: Any) -> str:
@@ -339,16 +79,23 @@ class Conversation:
         return message.text
 
     async def press(
-        self, message: BotMessage, data: str, *, user_id: int | None = None
-    ) -> dict[str, str]:
-        """Press a button and return the bot's callback answer (after any edit it made)."""
-        query_id = await self.api.user_presses(
+        self, message: SentMessage, data: str, *, user_id: int | None = None
+    ) -> CallbackAnswer:
+        """Press a button and return the bot's callback answer (after any edit it made).
+
+        `message` is a version of the bot's message; `latest` gives it as the press left it.
+        """
+        update = await self.api.user_presses(
             message.chat_id,
             message.message_id,
             data,
             user_id=message.chat_id if user_id is None else user_id,
         )
-        return await self.api.wait_for_answer(query_id)
+        return await self.api.wait_for_answer(update, timeout=WAIT_LIMIT)
+
+    def latest(self, message: SentMessage) -> SentMessage:
+        """The bot's message as it stands now, after its edits."""
+        return self.api.message(message.chat_id, message.message_id)
 
 
 async def store_post(
@@ -378,34 +125,45 @@ async def store_post(
 
 @asynccontextmanager
 async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
-    api = LocalBotAPI()
-    await api.start()
-    store = await Store.open(tmp_path / "bot.db")
-    bot = make_bot("4242:TEST", api.base_url)
-    delivery = Delivery(bot, store, admins=[OPERATOR])
-    digests = DigestScheduler(store, delivery)
-    controls = Controls()
-    dp = build_dispatcher(
-        store=store,
-        settings=BotSettings(
-            admins=frozenset({OPERATOR}), digest_time="09:00", timezone="Europe/Moscow"
-        ),
-        delivery=delivery,
-        digests=digests,
-        topics=controls,
-        channels=controls,
-    )
-    await digests.start()
+    # Everything opened is closed in reverse order, also when a later step fails: a store left
+    # open keeps an aiosqlite thread that outlives the test's event loop.
+    async with AsyncExitStack() as stack:
+        api = await stack.enter_async_context(FakeBotAPI(token=BOT_TOKEN, username=BOT_USERNAME))
+        store = await Store.open(tmp_path / "bot.db")
+        stack.push_async_callback(store.close)
+        bot = make_bot(BOT_TOKEN, api.base_url)
+        stack.push_async_callback(bot.session.close)
+        delivery = Delivery(bot, store, admins=[OPERATOR])
+        digests = DigestScheduler(store, delivery)
+        controls = Controls()
+        dp = build_dispatcher(
+            store=store,
+            settings=BotSettings(
+                admins=frozenset({OPERATOR}), digest_time="09:00", timezone="Europe/Moscow"
+            ),
+            delivery=delivery,
+            digests=digests,
+            topics=controls,
+            channels=controls,
+        )
+        await digests.start()
+        stack.push_async_callback(digests.shutdown)
+        await stack.enter_async_context(_polling(dp, bot))
+        yield Conversation(api, store, bot, dp, digests, controls, delivery)
+
+
+@asynccontextmanager
+async def _polling(dp: Dispatcher, bot: Bot) -> AsyncIterator[None]:
     polling = asyncio.create_task(
         dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
     )
     try:
-        yield Conversation(api, store, bot, dp, digests, controls, delivery)
+        yield
     finally:
-        with suppress(RuntimeError):  # polling that never started cannot be stopped
+        try:
             await dp.stop_polling()
-        await polling
-        await digests.shutdown()
-        await bot.session.close()
-        await store.close()
-        await api.stop()
+        except RuntimeError:  # polling has not started yet, so it cannot be stopped
+            polling.cancel()
+        await asyncio.wait([polling])
+        if not polling.cancelled():
+            polling.result()  # a crash of the polling loop fails the test

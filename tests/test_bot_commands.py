@@ -136,17 +136,18 @@ async def test_topic_buttons_toggle_subscription_and_edit_the_message(tmp_path: 
         (listing,) = await c.say("/topics")
         assert [label for label, _ in listing.buttons()] == ["➕ Выборы", "➕ Погода"]
         answer = await c.press(listing, listing.button("Погода"))
-        assert answer["text"] == "Subscribed to Погода"
+        assert answer.text == "Subscribed to Погода"
         weather = await c.store.topics.get("погода")
         assert weather is not None
         assert await c.store.subscribers.topic_ids(ALICE) == {weather.id}
+        listing = c.latest(listing)
         assert listing.edits == 1
         assert "✅ Погода" in [label for label, _ in listing.buttons()]
         assert "Subscribed: 1 of 2" in listing.text
         answer = await c.press(listing, listing.button("Погода"))
-        assert answer["text"] == "Unsubscribed from Погода"
+        assert answer.text == "Unsubscribed from Погода"
         assert await c.store.subscribers.topic_ids(ALICE) == set()
-        assert "➕ Погода" in [label for label, _ in listing.buttons()]
+        assert "➕ Погода" in [label for label, _ in c.latest(listing).buttons()]
 
 
 async def test_subscribe_by_name_all_and_unknown(tmp_path: Path) -> None:
@@ -193,12 +194,13 @@ async def test_search_finds_inflected_forms_and_pages(tmp_path: Path) -> None:
         assert "news_ch/2" not in first.text
         assert [label for label, _ in first.buttons()] == ["▶"]
         await c.press(first, first.button("▶"))
-        assert "page 2 of 2" in first.text
-        assert "news_ch/2" in first.text and "news_ch/1" in first.text
-        assert "news_ch/7" not in first.text
-        assert [label for label, _ in first.buttons()] == ["◀"]
-        await c.press(first, first.button("◀"))
-        assert "page 1 of 2" in first.text
+        second = c.latest(first)
+        assert "page 2 of 2" in second.text
+        assert "news_ch/2" in second.text and "news_ch/1" in second.text
+        assert "news_ch/7" not in second.text
+        assert [label for label, _ in second.buttons()] == ["◀"]
+        await c.press(second, second.button("◀"))
+        assert "page 1 of 2" in c.latest(first).text
         assert "Nothing found" in await c.ask("/search метель")
 
 

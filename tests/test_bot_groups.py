@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from storage import Store, TopicSpec
-from tests.bot_helpers import ALICE, BOB, BOT_USERNAME, GROUP, Conversation, conversation
+from tests.bot_helpers import (
+    ALICE,
+    BOB,
+    BOT_USERNAME,
+    GROUP,
+    WAIT_LIMIT,
+    Conversation,
+    conversation,
+)
+
+# The fake makes a group's first admin its creator; ALICE stays a plain administrator.
+_OWNER: Final = 5005
 
 
 async def _group(c: Conversation) -> None:
-    c.api.add_group(GROUP, "Newsroom", admins=[ALICE])
+    c.api.add_group(GROUP, "Newsroom", admins=[_OWNER, ALICE])
     await c.store.topics.put(TopicSpec("Погода", ("мороз",)))
     await c.store.topics.put(TopicSpec("Выборы", ("выборы",)))
 
@@ -45,12 +57,12 @@ async def test_only_admins_can_press_topic_buttons_in_a_group(tmp_path: Path) ->
         await _group(c)
         (listing,) = await c.say("/topics", chat_id=GROUP, user_id=BOB)
         answer = await c.press(listing, listing.button("Выборы"), user_id=BOB)
-        assert "only this group's admins" in answer["text"]
-        assert answer["show_alert"] == "true"
-        assert listing.edits == 0 and await _group_topics(c.store) == set()
+        assert answer.text is not None and "only this group's admins" in answer.text
+        assert answer.show_alert is True
+        assert c.latest(listing).edits == 0 and await _group_topics(c.store) == set()
         answer = await c.press(listing, listing.button("Выборы"), user_id=ALICE)
-        assert answer["text"] == "Subscribed to Выборы"
-        assert listing.edits == 1 and await _group_topics(c.store) == {"Выборы"}
+        assert answer.text == "Subscribed to Выборы"
+        assert c.latest(listing).edits == 1 and await _group_topics(c.store) == {"Выборы"}
 
 
 async def test_commands_for_other_bots_are_ignored(tmp_path: Path) -> None:
@@ -73,7 +85,7 @@ async def test_a_channel_can_subscribe_through_its_own_posts(tmp_path: Path) -> 
     async with conversation(tmp_path) as c:
         await c.store.topics.put(TopicSpec("Погода", ("мороз",)))
         await c.api.channel_posts(channel, f"/subscribe@{BOT_USERNAME}")
-        (answer,) = await c.api.wait_for_messages(chat_id=channel, count=1)
+        (answer,) = await c.api.wait_for_messages(1, chat_id=channel, timeout=WAIT_LIMIT)
         assert "Subscribed to <b>Погода</b>" in answer.text
         subscriber = await c.store.subscribers.get(channel)
         assert subscriber is not None and subscriber.chat_type == "channel"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from storage import TopicSpec
-from tests.bot_helpers import ALICE, OPERATOR, conversation, store_post
+from tests.bot_helpers import ALICE, OPERATOR, WAIT_LIMIT, conversation, store_post
 
 
 async def test_addchannel_link_form_then_channels_lists_it(tmp_path: Path) -> None:
@@ -101,7 +101,8 @@ async def test_unexpected_error_is_answered_politely_and_reported(tmp_path: Path
         # The notice reaches the operators through the real delivery service.
         delivery = asyncio.create_task(c.delivery.run())
         try:
-            (notice,) = (await c.api.wait_for_messages(chat_id=OPERATOR, count=2))[1:]
+            sent = await c.api.wait_for_messages(2, chat_id=OPERATOR, timeout=WAIT_LIMIT)
+            (notice,) = sent[1:]
         finally:
             delivery.cancel()
             await asyncio.gather(delivery, return_exceptions=True)
