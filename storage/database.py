@@ -53,6 +53,11 @@ def explain(path: Path, error: sqlite3.Error) -> str:
     return f"database {path}: {reason}"
 
 
+def _try_opening(path: Path) -> None:
+    """Open and close `path` as aiosqlite will: sqlite3.Error if it cannot be opened."""
+    sqlite3.connect(path, isolation_level=None).close()
+
+
 class Database:
     """Owns the connection. Writes go through `transaction()`, one at a time."""
 
@@ -65,6 +70,11 @@ class Database:
     async def open(cls, path: Path | str) -> Database:
         path = Path(path)
         try:
+            # When sqlite3.connect fails inside aiosqlite.connect, aiosqlite stops its worker
+            # thread without waiting for it; the thread then reports to an event loop that may
+            # be closed by then ("Event loop is closed" from a thread, after the clear error).
+            # A file that cannot be opened is found here, before any such thread starts.
+            await asyncio.to_thread(_try_opening, path)
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as error:
             raise StorageError(explain(path, error)) from None

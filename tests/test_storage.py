@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,8 +88,13 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
 
 
 async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    before = set(threading.enumerate())
     with pytest.raises(StorageError, match="cannot open database"):
         await Store.open(tmp_path / "no" / "such" / "dir" / "x.db")
+    # No database worker thread is left to report to this event loop after it has closed
+    # (asyncio's own executor threads stay for the loop's lifetime and are not ours).
+    started = [t for t in set(threading.enumerate()) - before if not t.name.startswith("asyncio")]
+    assert started == []
 
 
 async def test_posts_are_stored_once_and_advance_the_cursor(store: Store) -> None:
