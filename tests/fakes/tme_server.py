@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -41,6 +43,16 @@ class TmeRequest:
     def before(self) -> int | None:
         raw = self.query.get("before")
         return int(raw) if raw is not None and raw.isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPage:
+    """A channel page the server answered with posts (for timing what a client could see)."""
+
+    handle: str
+    post_ids: tuple[int, ...]
+    at: float
+    """The server's clock (time.monotonic() unless given another) when the page was built."""
 
 
 @dataclass(slots=True)
@@ -79,8 +91,11 @@ class _Channel:
 class TmeServer:
     """An aiohttp server on 127.0.0.1 (a free port) that serves t.me/s-style channel pages."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.requests: list[TmeRequest] = []
+        self.served: list[ServedPage] = []
+        """Every channel page answered normally, with the ids of the posts on it."""
+        self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._runner: web.AppRunner | None = None
@@ -221,6 +236,18 @@ class TmeServer:
         else:
             self._faults.pop(handle.lower(), None)
 
+    def first_served(self, handle: str, post_id: int) -> float | None:
+        """When a page showing the post was first answered (None: not yet)."""
+        key = handle.lower()
+        return next(
+            (
+                page.at
+                for page in self.served
+                if page.handle.lower() == key and post_id in page.post_ids
+            ),
+            None,
+        )
+
     def requests_for(self, handle: str) -> list[TmeRequest]:
         path = f"/s/{handle}".lower()
         return [request for request in self.requests if request.path.lower() == path]
@@ -251,6 +278,10 @@ class TmeServer:
             return web.Response(status=302, headers={"Location": f"/{name}"})
         before_raw = request.query.get("before", "")
         before = int(before_raw) if before_raw.isdigit() else None
+        page = _page_posts(channel, before)
+        self.served.append(
+            ServedPage(channel.handle, tuple(post.post_id for post in page), self._clock())
+        )
         return web.Response(text=_render_channel(channel, before), content_type="text/html")
 
     async def _contact_page(self, request: web.Request) -> web.StreamResponse:
@@ -280,12 +311,20 @@ class TmeServer:
         return self._channels[handle.lower()].posts[post_id]
 
 
-def _render_channel(channel: _Channel, before: int | None) -> str:
-    visible = [
+def _visible(channel: _Channel, before: int | None) -> list[FakePost]:
+    return [
         post
         for post_id, post in sorted(channel.posts.items())
         if not post.deleted and (before is None or post_id < before)
     ]
+
+
+def _page_posts(channel: _Channel, before: int | None) -> list[FakePost]:
+    return _visible(channel, before)[-PAGE_SIZE:]
+
+
+def _render_channel(channel: _Channel, before: int | None) -> str:
+    visible = _visible(channel, before)
     page = visible[-PAGE_SIZE:]
     has_older = len(visible) > len(page)
     handle = html.escape(channel.handle)
