@@ -277,6 +277,13 @@ def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
     return "\n".join(lines)
 
 
+def other_bot_command(mention: str) -> str:
+    return (
+        f"That command is addressed to @{escape(mention)}, not to me. "
+        "Send /help to see what I can do."
+    )
+
+
 def error_text(message: str) -> str:
     return f"⚠️ {escape(message)}"
 

@@ -16,11 +16,15 @@ def _mention(text: str) -> str | None:
 
 async def unknown_command(message: Message, bot: Bot) -> None:
     mention = _mention(message.text or "/")
+    private = message.chat.type == "private"
     if mention is not None:
         me = await bot.me()
         if mention.lower() != (me.username or "").lower():
+            if private:
+                # No other bot reads a private chat with this one: silence would only puzzle.
+                await message.reply(texts.other_bot_command(mention))
             return  # a command for another bot in the same group
-    elif message.chat.type != "private":
+    elif not private:
         # Unaddressed commands in groups may be meant for other bots; stay quiet.
         return
     await message.reply(texts.UNKNOWN_COMMAND)
