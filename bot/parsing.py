@@ -53,7 +53,8 @@ def parse_count(args: str | None) -> int:
     usage = f"Write /recent or /recent N with N from 1 to {RECENT_MAX}, e.g. /recent 20."
     if not words:
         return RECENT_DEFAULT
-    if len(words) > 1 or not words[0].isdigit():
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if len(words) > 1 or not words[0].isdecimal():
         raise CommandError(f"I did not understand the number. {usage}")
     count = int(words[0])
     if not 1 <= count <= RECENT_MAX:
@@ -135,7 +136,8 @@ def parse_timezone(args: str | None) -> str | None:
     name = words[0]
     try:
         zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: names that are a folder of zones ("Europe") or too long for a file name.
         raise CommandError(f"I do not know the time zone “{name}”. {example}") from None
     return zone.key
 

@@ -85,6 +85,19 @@ async def test_unknown_commands_searches_and_malformed_topics_get_clear_answers(
             assert "@other_bot" in answer and "/help" in answer
             for text in ("hello", "<b>hi</b> & bye", "🙂"):
                 assert "/help" in await ask(api, STRANGER, text), text
+            # Odd arguments to known commands: what is wrong and how to write it.
+            odd_arguments = {
+                "/recent ²": "did not understand the number",  # a digit int() refuses
+                "/recent 99999999999999999999999": "out of range",
+                "/timezone Europe": "do not know the time zone",  # a folder of zones
+                "/timezone " + "Я" * 300: "do not know the time zone",  # too long a file name
+                "/timezone ../../etc/passwd": "do not know the time zone",
+                "/digest 25:99": "not a time of day",
+                "/mode <b>": "Write /mode instant",
+            }
+            for text, expected in odd_arguments.items():
+                answer = await ask(api, STRANGER, text)
+                assert answer.startswith("⚠️") and expected in answer, (text[:40], answer)
             await _still_alerts(app, api, tme, "unknown commands")
 
             # /search: empty, huge, FTS syntax, markup.
