@@ -125,6 +125,14 @@ async def test_unknown_commands_searches_and_malformed_topics_get_clear_answers(
                 assert answer.startswith("🔎 Search: ") and expected in answer, (text, answer)
             answer = await ask(api, STRANGER, "/search визит")
             assert "1 post found" in answer and f"t.me/{HANDLE}/1" in answer
+            # Callback data comes from the client: a forged page number is only a page.
+            found = api.messages_to(STRANGER)[-1]
+            for page in ("-3", "99999999999999999999"):
+                press = await api.user_presses(
+                    STRANGER, found.message_id, f"search:{page}", require_button=False
+                )
+                pressed = await api.wait_for_answer(press, timeout=15)
+                assert pressed.text is None, (page, pressed)
             answer = await ask(api, STRANGER, "/search <script>визит</script> & co")
             assert "&lt;script&gt;визит&lt;/script&gt; &amp; co" in answer
             await _still_alerts(app, api, tme, "search")

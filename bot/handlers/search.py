@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 
 PAGE_SIZE: Final = 5
+PAGE_MAX: Final = 100_000
+"""Callback data comes from the client and may be forged: a page past this is the last one
+(an offset past SQLite's integers would fail)."""
 MESSAGE_LIMIT: Final = 4096
 
 
@@ -48,7 +51,7 @@ async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboar
         raise CommandError(
             "There are no words to search for in that query; write words, e.g. /search выборы."
         )
-    page = max(page, 0)
+    page = min(max(page, 0), PAGE_MAX)
     posts, total = await store.posts.search(groups, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     if total and not posts and page >= pages:
