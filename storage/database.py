@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -45,12 +46,34 @@ def explain(path: Path, error: sqlite3.Error) -> str:
             "restore it from a backup or move it away to start a new one"
         )
     if "readonly" in reason or "read-only" in reason:
-        return f"database {path} is read-only; give the chanwatch user write access to it"
+        return read_only_reason(path) or (
+            f"database {path} is read-only; give the chanwatch user write access to it"
+        )
     if "unable to open" in reason:
         return f"cannot open database {path}: check that its folder exists and is writable"
     if "locked" in reason or "busy" in reason:
         return f"database {path} is locked by another process; is chanwatch already running?"
     return f"database {path}: {reason}"
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why chanwatch may not write the database at `path`; None when permissions allow it."""
+    folder = path.parent
+    # SQLite writes its -wal and -shm files beside the database, so the folder counts too.
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return (
+            f"database {path} is read-only: its folder {folder} is not writable; "
+            "give the chanwatch user write access to the folder"
+        )
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists() and not os.access(file, os.W_OK):
+            if file == path:
+                return f"database {path} is read-only; give the chanwatch user write access to it"
+            return (
+                f"database {path} is read-only: {file} is not writable; "
+                "give the chanwatch user write access to both"
+            )
+    return None
 
 
 def _try_opening(path: Path) -> None:
@@ -69,6 +92,11 @@ class Database:
     @classmethod
     async def open(cls, path: Path | str) -> Database:
         path = Path(path)
+        # Refused before SQLite opens it: opening a read-only file creates -wal and -shm files
+        # as read-only as the file, which would keep failing after the user fixed the file.
+        refusal = read_only_reason(path)
+        if refusal is not None:
+            raise StorageError(refusal)
         try:
             # When sqlite3.connect fails inside aiosqlite.connect, aiosqlite stops its worker
             # thread without waiting for it; the thread then reports to an event loop that may
@@ -154,7 +182,7 @@ class Database:
             except sqlite3.Error as error:
                 raise StorageError(explain(self.path, error)) from None
             try:
-                yield Writer(self._conn)
+                yield Writer(self._conn, self.path)
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
@@ -173,8 +201,14 @@ class Database:
 class Writer:
     """Statements inside one open transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
+        self._path = path
+
+    def _failure(self, error: sqlite3.Error) -> StorageError:
+        # A read-only or damaged file often shows only at the first write, inside a
+        # transaction; the user needs the file named and the reason explained there too.
+        return StorageError(explain(self._path, error))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         try:
@@ -183,21 +217,37 @@ class Writer:
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
-            raise StorageError(str(error)) from None
+            raise self._failure(error) from None
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run an INSERT and return the new rowid (0 when OR IGNORE skipped it)."""
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount and int(cursor.lastrowid or 0)
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return cursor.rowcount and int(cursor.lastrowid or 0)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise self._failure(error) from None
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        await self._conn.executemany(sql, [tuple(r) for r in rows])
+        try:
+            await self._conn.executemany(sql, [tuple(r) for r in rows])
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise self._failure(error) from None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            row: Row | None = await cursor.fetchone()
-            return row
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                row: Row | None = await cursor.fetchone()
+                return row
+        except sqlite3.Error as error:
+            raise self._failure(error) from None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise self._failure(error) from None

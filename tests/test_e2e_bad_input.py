@@ -7,7 +7,10 @@ proof that nothing crashed the process. The log must stay free of tracebacks and
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -248,14 +251,24 @@ def _alerted(api: FakeBotAPI, post_ids: Sequence[int]) -> list[str]:
 # -- the database file ------------------------------------------------------------------------
 
 
+def _unprivileged() -> list[str]:
+    """A prefix that makes file permissions bind the process even when the tests run as root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: file permissions would not apply")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
 async def _real_database(path: Path) -> None:
     store = await Store.open(path)
     await store.close()
 
 
-async def _start_fails(config: Path) -> str:
+async def _start_fails(config: Path, prefix: Sequence[str] = ()) -> str:
     process = await asyncio.create_subprocess_exec(
-        command(), "run", "--config", str(config), stderr=asyncio.subprocess.PIPE
+        *prefix, command(), "run", "--config", str(config), stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1, err
@@ -280,4 +293,39 @@ async def test_corrupted_database_is_a_clear_start_error_and_left_untouched(
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert str(database) in err and "corrupted" in err
     assert database.read_bytes() == before
+    assert not api.calls and not tme.requests
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("file", "is read-only; give the chanwatch user write access to it"),
+        ("folder", "is not writable; give the chanwatch user write access to the folder"),
+    ],
+)
+async def test_read_only_database_is_a_clear_start_error_and_left_untouched(
+    tmp_path: Path, what: str, expected: str
+) -> None:
+    prefix = _unprivileged()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    database = folder / "db.sqlite"
+    await _real_database(database)
+    before = database.read_bytes()
+    locked = database if what == "file" else folder
+    read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    locked.chmod(read_only | (0o111 if locked.is_dir() else 0))
+    try:
+        async with FakeBotAPI() as api, TmeServer() as tme:
+            config = write_config(tmp_path, api, tme)
+            text = config.read_text(encoding="utf-8")
+            config.write_text(text.replace('"db.sqlite"', '"data/db.sqlite"'), encoding="utf-8")
+            err = await _start_fails(config, prefix)
+    finally:
+        locked.chmod(0o755 if locked.is_dir() else 0o644)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"database {database} " in err and expected in err, err
+    assert database.read_bytes() == before
+    # No -wal/-shm files as read-only as the file, which would outlast the user's fix.
+    assert [path.name for path in folder.iterdir()] == ["db.sqlite"]
     assert not api.calls and not tme.requests
