@@ -5,7 +5,9 @@ No Telegram imports here, so every rule of the command syntax is tested directly
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -125,6 +127,12 @@ def parse_mode(args: str | None) -> str | None:
     return words[0]
 
 
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """IANA names by their case-folded spelling: "europe/moscow" is Europe/Moscow."""
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
 def parse_timezone(args: str | None) -> str | None:
     """`/timezone Area/City`, checked against the IANA database; None when nothing given."""
     words = _words(args)
@@ -133,7 +141,7 @@ def parse_timezone(args: str | None) -> str | None:
     example = "Write it as Area/City, e.g. /timezone Europe/Moscow or /timezone Asia/Almaty."
     if len(words) != 1:
         raise CommandError(f"A time zone is one word. {example}")
-    name = words[0]
+    name = _zone_names().get(words[0].casefold(), words[0])
     try:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
