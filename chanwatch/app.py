@@ -9,6 +9,9 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import aiohttp
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
 from bot.render import escape as _escape
 from chanwatch.config import Config
 from chanwatch.errors import ChanwatchError, SourceError
@@ -71,6 +74,18 @@ async def _supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
             raise
         except ChanwatchError as error:
             logger.error("%s stopped error=%s restart_in=%.0fs", name, error, pause)
+        except TelegramUnauthorizedError as error:
+            logger.error(
+                "%s: Telegram refused the bot token (%s): check bot.token restart_in=%.0fs",
+                name,
+                error.message,
+                pause,
+            )
+        except (TelegramNetworkError, aiohttp.ClientError, OSError) as error:
+            # Telegram or the network being away is expected weather, not a crash.
+            logger.warning(
+                "%s cannot reach its server error=%s restart_in=%.0fs", name, error, pause
+            )
         except Exception:
             logger.exception("%s crashed restart_in=%.0fs", name, pause)
         await asyncio.sleep(pause)

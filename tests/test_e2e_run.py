@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 from pathlib import Path
 
 from tests.e2e_harness import TOKEN, alerts_to, command, running, subscribe, write_config
@@ -47,3 +49,30 @@ async def test_telegram_channel_without_session_is_a_clear_start_error(tmp_path:
     assert process.returncode == 1
     assert b"chanwatch login" in err
     assert b"Traceback" not in err
+
+
+async def test_unreachable_bot_api_is_a_warning_and_a_retry_not_a_crash(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "chanwatch.toml"
+    config.write_text(
+        f'[bot]\ntoken = "{TOKEN}"\napi_base = "http://127.0.0.1:{port}"\n'
+        '[storage]\npath = "db.sqlite"\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            command(), "run", "--config", str(config), stderr=stderr
+        )
+    try:
+        async with asyncio.timeout(30):
+            while "bot cannot reach its server" not in log.read_text():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 15)
+    text = log.read_text()
+    assert code == 0
+    assert "Traceback" not in text and TOKEN not in text
