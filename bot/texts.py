@@ -92,7 +92,8 @@ def help_text(channels: Sequence[Channel], topics: Sequence[Topic], *, operator:
             "/channels — watched channels and their health\n"
             f"{escape(ADDTOPIC_USAGE)}\n"
             "Terms: a word or phrase matches every form; =word only that spelling; "
-            "re:REGEX a regular expression. The same name replaces a topic's terms.\n"
+            "name:Word a proper name (capitalised forms only); re:REGEX a regular "
+            "expression. The same name replaces a topic's terms.\n"
             "/removetopic NAME — stop matching a topic\n"
             "/stats — posts, matches, subscribers, queue and failing channels"
         )
@@ -294,3 +295,13 @@ def operator_error_notice(chat_id: int, update_id: int, error: BaseException) ->
         f"<code>{escape(type(error).__name__)}: {escape(str(error)[:500])}</code>. "
         "Details are in the log."
     )
+
+
+def source_failed_notice(channel: str, message: str) -> str:
+    """To operators when a channel's source starts failing."""
+    return f"⚠️ Channel <b>{escape(channel)}</b> fails: {escape(message)}"
+
+
+def source_recovered_notice(channel: str) -> str:
+    """To operators when a failing channel works again."""
+    return f"✅ Channel <b>{escape(channel)}</b> works again."

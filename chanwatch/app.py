@@ -12,7 +12,7 @@ from typing import Any, Final
 import aiohttp
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
-from bot.render import escape as _escape
+from bot import texts
 from chanwatch.config import Config
 from chanwatch.errors import ChanwatchError, SourceError
 from monitor.ingest import Ingest
@@ -37,14 +37,14 @@ class _Listener:
     async def source_failed(self, channel: str, message: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                f"⚠️ Channel <b>{_escape(channel)}</b> fails: {_escape(message)}",
+                texts.source_failed_notice(channel, message),
                 key=f"source-error:{channel}:{message}",
             )
 
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                f"✅ Channel <b>{_escape(channel)}</b> works again.",
+                texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{asyncio.get_running_loop().time():.0f}",
             )
 
