@@ -10,7 +10,9 @@ each post, latency = when the fake Bot API accepted the sendMessage of its alert
 t.me server first answered a page showing the post. Waiting for the next poll is therefore
 excluded; fetching and parsing that page, matching, storing, fan-out, the outbox and the
 send are included. The next post is published only once its chat may receive again
-(1 message/s per chat), so Telegram's pacing is not counted either. Prints figures only.
+(1 message/s per chat), so Telegram's pacing is not counted either. Baseline in the same
+run: the bench itself fetches the page and sends a message at once (two local HTTP round
+trips, no chanwatch). Prints figures only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import re
 import statistics
 import sys
@@ -27,11 +30,16 @@ import time
 from pathlib import Path
 from typing import Final
 
+import aiohttp
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.markdown import markdown_to_plain  # noqa: E402
-from tests.e2e_harness import running, subscribe, write_config  # noqa: E402
+from tests.e2e_harness import TOKEN, running, subscribe, write_config  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 from tests.fakes.tme_server import TmeServer  # noqa: E402
 
@@ -58,7 +66,7 @@ def load_texts(data: Path, wanted: int) -> tuple[list[str], str]:
     if not texts:
         print(f"no corpus in {data}: using a fixed sentence (pass --data DIR for real posts)")
         return [FALLBACK_TEXT.format(n=n) for n in range(wanted)], "a fixed sentence"
-    return [texts[n % len(texts)] for n in range(wanted)], f"{len(texts)} real posts"
+    return [texts[n % len(texts)] for n in range(wanted)], f"cycling {len(texts)} real posts"
 
 
 async def measure(texts: list[str], poll_seconds: float) -> list[float]:
@@ -95,11 +103,45 @@ async def measure(texts: list[str], poll_seconds: float) -> list[float]:
     return latencies
 
 
+async def floor(count: int) -> list[float]:
+    """The same interval with no chanwatch in it: fetch the page, then send at once."""
+    latencies: list[float] = []
+    async with (
+        FakeBotAPI(TOKEN) as api,
+        TmeServer() as tme,
+        aiohttp.ClientSession() as http,
+    ):
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+        try:
+            for n in range(count):
+                post_id = tme.add_post(CHANNEL, FALLBACK_TEXT.format(n=n))
+                async with http.get(f"{tme.base_url}/s/{CHANNEL}") as response:
+                    page = await response.text()
+                link = f"https://t.me/{CHANNEL}/{post_id}"
+                if link not in page:
+                    raise SystemExit(f"baseline: post {post_id} is not on the page")
+                sent = await bot.send_message(CHAT, link)
+                shown = tme.first_served(CHANNEL, post_id)
+                assert shown is not None
+                latencies.append(api.message(CHAT, sent.message_id).at - shown)
+        finally:
+            await bot.session.close()
+    return latencies
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile: with 100 values p99 is the second largest."""
     ordered = sorted(values)
-    rank = max(1, round(share * len(ordered) + 0.4999))
-    return ordered[min(rank, len(ordered)) - 1]
+    rank = math.ceil(share * len(ordered) - 1e-9)
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
+
+
+def summary(seconds: list[float]) -> str:
+    ms = [1000 * value for value in seconds]
+    return (
+        f"p50 {percentile(ms, 0.50):.0f} ms   p99 {percentile(ms, 0.99):.0f} ms   "
+        f"max {max(ms):.0f} ms   mean {statistics.fmean(ms):.0f} ms   min {min(ms):.0f} ms"
+    )
 
 
 def main() -> None:
@@ -117,16 +159,14 @@ def main() -> None:
     started = time.perf_counter()
     latencies = asyncio.run(measure(texts, args.poll))
     elapsed = time.perf_counter() - started
-    ms = [1000 * value for value in latencies]
+    baseline = asyncio.run(floor(len(texts)))
     print(
-        f"posts: {len(ms)} matching ({origin}), published one at a time; "
+        f"posts: {len(latencies)} matching ({origin}), published one at a time; "
         f"poll interval {args.poll:g} s (excluded); run took {elapsed:.0f} s"
     )
-    print("alert latency, page served by t.me -> sendMessage accepted by the Bot API:")
-    print(
-        f"  p50 {percentile(ms, 0.50):.0f} ms   p99 {percentile(ms, 0.99):.0f} ms   "
-        f"max {max(ms):.0f} ms   mean {statistics.fmean(ms):.0f} ms   min {min(ms):.0f} ms"
-    )
+    print("latency, page served by t.me -> sendMessage accepted by the Bot API:")
+    print(f"  chanwatch run (parse, match, store, fan-out, outbox, send): {summary(latencies)}")
+    print(f"  baseline (GET the page, then sendMessage at once):        {summary(baseline)}")
 
 
 if __name__ == "__main__":
