@@ -38,6 +38,7 @@ DEFAULT_USER_AGENT: Final = (
 # The "edited" mark and view labels are localised; the parser reads the English ones.
 ACCEPT_LANGUAGE: Final = "en-US,en;q=0.9"
 MAX_RETRY_AFTER_SECONDS: Final = 3600.0
+DEFAULT_BACKOFF_INITIAL_SECONDS: Final = 30.0
 _MIN_SLEEP_SECONDS: Final = 0.01
 _USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 
@@ -70,7 +71,7 @@ class WebSource:
         cursor: ChannelCursor,
         watchlist: WatchList,
         timeout_seconds: float = 15.0,
-        backoff_initial_seconds: float = 30.0,
+        backoff_initial_seconds: float | None = None,
         backoff_max_seconds: float = 900.0,
         jitter: float = 0.15,
         max_pages_per_poll: int = 50,
@@ -89,7 +90,14 @@ class WebSource:
         self._cursor = cursor
         self._watchlist = watchlist
         self._timeout_seconds = timeout_seconds
-        self._backoff_initial = backoff_initial_seconds
+        # A failed poll is retried no later than the next regular poll would have come: a
+        # fixed 30 s first wait kept a channel polled every few seconds dark for many periods
+        # after a one-poll blip. Doubling from there still backs off a lasting outage.
+        self._backoff_initial = (
+            min(DEFAULT_BACKOFF_INITIAL_SECONDS, poll_seconds)
+            if backoff_initial_seconds is None
+            else backoff_initial_seconds
+        )
         self._backoff_max = backoff_max_seconds
         self._jitter = jitter
         self._max_pages = max(1, max_pages_per_poll)
