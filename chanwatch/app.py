@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -38,14 +39,16 @@ class _Listener:
         if self.delivery is not None:
             await self.delivery.notify_operators(
                 texts.source_failed_notice(channel, message),
-                key=f"source-error:{channel}:{message}",
+                # Storage already says this is a new outage; the key only has to be unique
+                # (the monotonic clock restarts with the process, wall time does not).
+                key=f"source-error:{channel}:{time.time_ns()}",
             )
 
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
                 texts.source_recovered_notice(channel),
-                key=f"source-ok:{channel}:{asyncio.get_running_loop().time():.0f}",
+                key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
 

@@ -149,7 +149,10 @@ class Channels:
         return _channel(row)
 
     async def record_error(self, handle: str, message: str) -> bool:
-        """Store a source error; True when it differs from the last one (worth telling)."""
+        """Store a source error; True when the channel was healthy until now (worth telling).
+
+        One outage is one piece of news: its retries and changing symptoms only update the
+        stored text that /channels shows, so operators are not told again on every poll."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone("SELECT last_error FROM channels WHERE handle = ?", (handle,))
             if row is None:
@@ -158,7 +161,7 @@ class Channels:
                 "UPDATE channels SET last_error = ?, last_error_at = ? WHERE handle = ?",
                 (message, to_db(now_utc()), handle),
             )
-            return bool(row["last_error"] != message)
+            return row["last_error"] is None
 
     async def record_ok(self, handle: str) -> bool:
         """Clear the error; True when there was one (the channel recovered)."""

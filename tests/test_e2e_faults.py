@@ -325,8 +325,11 @@ async def test_failing_previews_are_shown_in_channels_the_healthy_one_goes_on_th
     got = alerted(api, reader)
     assert sorted(got) == sorted(owed[reader]), got
     assert not [post for post in got if post[1] == 1]  # history never alerts
+    # One notice per outage and one when it ends, however many polls failed in between.
     notices = [m.text for m in api.messages_to(OPERATOR) if "fails:" in m.text]
-    assert {handle for handle in failing if any(handle in n for n in notices)} == set(failing)
+    assert sorted(h for h in failing for n in notices if h in n) == sorted(failing), notices
+    recovered = [m.text for m in api.messages_to(OPERATOR) if "works again" in m.text]
+    assert sorted(h for h in failing for n in recovered if h in n) == sorted(failing), recovered
     check_log(app)
 
 

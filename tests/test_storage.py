@@ -190,14 +190,16 @@ async def test_topic_names_are_case_insensitive_in_cyrillic(store: Store) -> Non
     assert await store.topics.remove("визит КНДР")
 
 
-async def test_channel_errors_are_reported_once_until_they_change(store: Store) -> None:
-    assert await store.channels.record_error("pul_1", "HTTP 404")
-    assert not await store.channels.record_error("pul_1", "HTTP 404")
-    assert await store.channels.record_error("pul_1", "timeout")
+async def test_channel_errors_are_reported_once_per_outage(store: Store) -> None:
+    assert await store.channels.record_error("pul_1", "HTTP 404; next try in 1 s")
+    # Retries of the same outage ("next try in 2 s", another fault) are not news again.
+    assert not await store.channels.record_error("pul_1", "HTTP 404; next try in 2 s")
+    assert not await store.channels.record_error("pul_1", "timeout")
     [channel] = await store.channels.watched()
-    assert channel.last_error == "timeout"
+    assert channel.last_error == "timeout"  # /channels shows the latest
     assert await store.channels.record_ok("pul_1")
     assert not await store.channels.record_ok("pul_1")
+    assert await store.channels.record_error("pul_1", "HTTP 404")  # a new outage
 
 
 async def test_outbox_survives_reopening(tmp_path: Path) -> None:
