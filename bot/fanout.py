@@ -60,4 +60,10 @@ async def fan_out(store: Store, *, batch: int = BATCH) -> int:
                     messages.append(message)
             added = await store.posts.complete_fanout(post.id, messages)
             queued += added
-            logger.debug("post %d: %d alerts queued (%d owed)", post.id, added, len(messages))
+            logger.info(
+                "alerts queued channel=%s post_id=%d chats=%d new=%d",
+                post.channel_handle,
+                post.post_id,
+                len(messages),
+                added,
+            )

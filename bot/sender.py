@@ -225,6 +225,13 @@ class Sender:
             return
         # Recorded even if run() is being cancelled: this task is not the one cancelled.
         await self._store.outbox.mark_sent(item.id, sent.message_id)
+        logger.info(
+            "sent kind=%s chat=%d outbox=%d message_id=%d",
+            item.kind,
+            chat,
+            item.id,
+            sent.message_id,
+        )
         self._chat_free_at[chat] = self._now() + self._interval(chat)
 
     def _flood(self, chat_id: int, retry_after: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 from pathlib import Path
@@ -32,6 +33,8 @@ async def test_subscribe_then_one_alert_for_a_new_matching_post_and_clean_stop(
     assert app.exit_codes == [0]
     text = app.log_text()
     assert "post matched channel=pul_1 post_id=2" in text
+    assert "alerts queued channel=pul_1 post_id=2 chats=1 new=1" in text
+    assert re.search(r"sent kind=alert chat=5 outbox=\d+ message_id=\d+", text), text
     assert TOKEN not in text and "Traceback" not in text
 
 
