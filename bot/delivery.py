@@ -11,7 +11,7 @@ from aiogram import Bot
 
 from bot.clock import Clock, SystemClock
 from bot.fanout import fan_out
-from bot.sender import Sender
+from bot.sender import GLOBAL_RATE, Sender
 from storage import Store
 from storage.models import NewMessage
 
@@ -32,7 +32,7 @@ class Delivery:
         *,
         admins: Sequence[int],
         clock: Clock | None = None,
-        global_rate: float = 30,
+        global_rate: float = GLOBAL_RATE,
         per_chat_interval: float = 1.0,
         group_interval: float = 3.0,
         backoff_base: float = 2.0,
