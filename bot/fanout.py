@@ -47,15 +47,13 @@ async def fan_out(store: Store, *, batch: int = BATCH) -> int:
         posts = await store.posts.pending_fanout(batch)
         if not posts:
             return queued
-        names_by_id = {topic.id: topic.name.casefold() for topic in await store.topics.live()}
         for post in posts:
             messages: list[NewMessage] = []
             matched = sorted({hit.topic for hit in post.hits})
-            for subscriber in await store.subscribers.for_topics(matched):
+            for subscriber, followed in await store.subscribers.for_topics(matched):
                 if not subscriber.wants_instant:
                     continue
-                ids = await store.subscribers.topic_ids(subscriber.chat_id)
-                message = alert_for(post, subscriber, {names_by_id.get(i, "") for i in ids})
+                message = alert_for(post, subscriber, followed)
                 if message is not None:
                     messages.append(message)
             added = await store.posts.complete_fanout(post.id, messages)

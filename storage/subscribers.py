@@ -106,18 +106,27 @@ class Subscribers:
         )
         return {row["topic_id"] for row in rows}
 
-    async def for_topics(self, topic_names: Sequence[str]) -> list[Subscriber]:
-        """Active chats subscribed to any of the topics, each once."""
+    async def for_topics(self, topic_names: Sequence[str]) -> list[tuple[Subscriber, set[str]]]:
+        """Active chats subscribed to any of the topics, each once, with the case-folded
+        names of those topics each one follows (fan-out asks once per post, not per chat)."""
         if not topic_names:
             return []
         marks = ",".join("?" * len(topic_names))
+        follows = await self._db.fetchall(
+            "SELECT s.chat_id, t.name FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
+            f"WHERE t.removed_at IS NULL AND t.name IN ({marks})",
+            tuple(topic_names),
+        )
+        followed: dict[int, set[str]] = {}
+        for row in follows:
+            followed.setdefault(row["chat_id"], set()).add(row["name"].casefold())
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM subscribers WHERE active = 1 AND chat_id IN ("
             "  SELECT s.chat_id FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
             f"  WHERE t.removed_at IS NULL AND t.name IN ({marks})) ORDER BY chat_id",
             tuple(topic_names),
         )
-        return [_subscriber(row) for row in rows]
+        return [(_subscriber(row), followed.get(row["chat_id"], set())) for row in rows]
 
     async def update(
         self,

@@ -47,7 +47,8 @@ async def test_member_is_refused_and_admin_subscribes_the_group(tmp_path: Path) 
         assert group is not None
         assert (group.chat_type, group.title) == ("supergroup", "Newsroom")
         # Alerts for the topic go to the group's chat id.
-        assert [s.chat_id for s in await c.store.subscribers.for_topics(["Погода"])] == [GROUP]
+        following = await c.store.subscribers.for_topics(["Погода"])
+        assert [(s.chat_id, names) for s, names in following] == [(GROUP, {"погода"})]
         # Reading is open to every member.
         assert "Nothing yet" in await c.ask("/recent", chat_id=GROUP, user_id=BOB)
 
