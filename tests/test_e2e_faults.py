@@ -29,7 +29,6 @@ from tests.fakes.tme_server import TmeServer
 
 HANDLE: Final = "pul_1"
 ALERT_WAIT: Final = 20.0
-FIRST_READ_WAIT: Final = 15.0
 GRACE: Final = 1.5
 """Time for a wrong extra message to show up before counting."""
 STAMP_SLACK: Final = 0.01
@@ -59,18 +58,6 @@ def alerted(api: FakeBotAPI, chat_id: int) -> list[Post]:
 def sends_to(api: FakeBotAPI, chat_id: int) -> list[ApiCall]:
     """Every sendMessage call to a chat, accepted or refused."""
     return [c for c in api.calls_of("sendMessage") if c.params.get("chat_id") == str(chat_id)]
-
-
-async def first_read(tme: TmeServer, handles: Iterable[str]) -> None:
-    """Wait until the process has read each channel's page once (its posts became history).
-
-    The fake t.me server has no change events, so this polls its log of served pages.
-    """
-    wanted = {handle.lower() for handle in handles}
-    async with asyncio.timeout(FIRST_READ_WAIT):
-        # TmeServer offers no event to wait on, hence the sleep loop.
-        while not wanted <= {page.handle.lower() for page in tme.served}:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def wait_owed(api: FakeBotAPI, owed: dict[int, set[Post]], what: str) -> None:
@@ -122,7 +109,7 @@ async def test_kill_9_during_a_burst_then_restart_delivers_every_owed_alert_once
         app = Chanwatch(write_config(tmp_path, api, tme), api, tmp_path / "stderr.log")
         await app.start()
         try:
-            await first_read(tme, [HANDLE])
+            await tme.wait_served([HANDLE])
             for reader in readers:
                 await subscribe(api, reader)
             # Enforced from here: the subscribe answers above came faster than 30/s.
@@ -180,7 +167,7 @@ async def test_flood_waits_then_server_errors_then_recovery_lose_nothing_and_kee
     async with FakeBotAPI() as api, TmeServer() as tme:
         tme.add_post(HANDLE, "Старый пост про визит")
         async with running(write_config(tmp_path, api, tme), api) as app:
-            await first_read(tme, [HANDLE])
+            await tme.wait_served([HANDLE])
             for reader in readers:
                 await subscribe(api, reader)
             api.enforce_limits = True
@@ -240,7 +227,7 @@ async def test_a_chat_that_blocked_the_bot_is_marked_inactive_and_the_others_go_
     async with FakeBotAPI() as api, TmeServer() as tme:
         tme.add_post(HANDLE, "Старый пост про визит")
         async with running(write_config(tmp_path, api, tme), api) as app:
-            await first_read(tme, [HANDLE])
+            await tme.wait_served([HANDLE])
             for reader in (*others, blocker):
                 await subscribe(api, reader)
             stats = await ask_operator(api, "/stats", "<b>Statistics</b>")
@@ -296,7 +283,7 @@ async def test_failing_previews_are_shown_in_channels_the_healthy_one_goes_on_th
             tmp_path, api, tme, channels=(healthy, *failing), timeout_seconds=0.5
         )
         async with running(config, api) as app:
-            await first_read(tme, (healthy, *failing))
+            await tme.wait_served((healthy, *failing))
             await subscribe(api, reader)
             tme.serve_garbage(garbled, times=None)
             tme.fail(missing, status=404, times=None)

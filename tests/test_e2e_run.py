@@ -20,6 +20,7 @@ async def test_subscribe_then_one_alert_for_a_new_matching_post_and_clean_stop(
         tme.add_channel("pul_1", "Пул Первого")
         tme.add_post("pul_1", "Старый пост про визит")
         async with running(write_config(tmp_path, api, tme), api) as app:
+            await tme.wait_served(["pul_1"])  # the old post is history from here on
             await subscribe(api, 5)
             tme.add_post("pul_1", "Лидер КНДР пригласил Первого посетить его страну")
             tme.add_post("pul_1", "Ничего интересного")

@@ -26,7 +26,6 @@ DIGEST_LEAD: Final = 25.0
 """Seconds needed between `/digest` and the digest minute: the alerting steps take a few
 seconds, then their matches must be stored more than SETTLE (plus a truncated second)
 before the minute."""
-FIRST_READ_TIMEOUT: Final = 15.0
 ALERT_TIMEOUT: Final = 15.0
 GRACE: Final = 1.5
 """Time for a wrong extra message to show up before counting."""
@@ -51,17 +50,6 @@ def starting_with(messages: list[SentMessage], marker: str) -> list[str]:
     return [message.text for message in messages if message.text.startswith(marker)]
 
 
-async def first_read(tme: TmeServer, handle: str) -> None:
-    """Wait until the process has read the channel's page once (its posts became history).
-
-    The fake t.me server has no change events, so this polls its log of served pages.
-    """
-    async with asyncio.timeout(FIRST_READ_TIMEOUT):
-        # TmeServer offers no event to wait on, hence the sleep loop.
-        while not any(page.handle.lower() == handle for page in tme.served):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-
-
 async def wait_for_alerts(api: FakeBotAPI, chat_id: int, count: int) -> list[str]:
     await api.wait_until(
         lambda: len(starting_with(api.messages_to(chat_id), ALERT)) >= count,
@@ -84,7 +72,7 @@ async def test_added_channel_alerts_recent_search_answer_and_the_digest_fires_on
         config = write_config(tmp_path, api, tme)
 
         async with running(config, api) as app:
-            await first_read(tme, "pul_1")
+            await tme.wait_served(["pul_1"])
             await subscribe(api, READER)
             await subscribe(api, INSTANT)
             assert "Subscribed to <b>visit</b>" in api.messages_to(INSTANT)[-1].text
@@ -107,7 +95,7 @@ async def test_added_channel_alerts_recent_search_answer_and_the_digest_fires_on
             answer = await ask(api, OPERATOR, "/addchannel https://t.me/pul_2 web")
             assert answer.startswith("Now watching @pul_2 (web)."), answer
             assert "history without alerts" in answer, answer
-            await first_read(tme, "pul_2")
+            await tme.wait_served(["pul_2"])
             tme.add_post("pul_2", "Министр прибыл с визитом в Сеул")  # 3: new, matches
             tme.add_post("pul_2", "Курс валют не изменился")  # 4: new, no match
             reader_alerts = await wait_for_alerts(api, READER, 2)

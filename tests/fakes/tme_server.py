@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -95,6 +95,7 @@ class TmeServer:
         self.requests: list[TmeRequest] = []
         self.served: list[ServedPage] = []
         """Every channel page answered normally, with the ids of the posts on it."""
+        self._served_changed = asyncio.Condition()
         self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._faults: dict[str, list[_Fault]] = {}
@@ -236,6 +237,20 @@ class TmeServer:
         else:
             self._faults.pop(handle.lower(), None)
 
+    async def wait_served(
+        self,
+        handles: Iterable[str],
+        *,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until a page of each channel has been answered normally at least once (so a
+        poller has seen its posts: they are history to it)."""
+        wanted = {handle.lower() for handle in handles}
+        async with asyncio.timeout(timeout), self._served_changed:
+            await self._served_changed.wait_for(
+                lambda: wanted <= {page.handle.lower() for page in self.served}
+            )
+
     def first_served(self, handle: str, post_id: int) -> float | None:
         """When a page showing the post was first answered (None: not yet)."""
         key = handle.lower()
@@ -282,6 +297,8 @@ class TmeServer:
         self.served.append(
             ServedPage(channel.handle, tuple(post.post_id for post in page), self._clock())
         )
+        async with self._served_changed:
+            self._served_changed.notify_all()
         return web.Response(text=_render_channel(channel, before), content_type="text/html")
 
     async def _contact_page(self, request: web.Request) -> web.StreamResponse:
