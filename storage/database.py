@@ -6,8 +6,8 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,49 +205,40 @@ class Writer:
         self._conn = conn
         self._path = path
 
-    def _failure(self, error: sqlite3.Error) -> StorageError:
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
         # A read-only or damaged file often shows only at the first write, inside a
         # transaction; the user needs the file named and the reason explained there too.
-        return StorageError(explain(self._path, error))
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        # IntegrityError passes unchanged: callers handle constraint conflicts themselves.
         try:
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                return cursor.rowcount
+            yield
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
-            raise self._failure(error) from None
+            raise StorageError(explain(self._path, error)) from None
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        with self._named_errors():
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return cursor.rowcount
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run an INSERT and return the new rowid (0 when OR IGNORE skipped it)."""
-        try:
+        with self._named_errors():
             async with self._conn.execute(sql, tuple(params)) as cursor:
                 return cursor.rowcount and int(cursor.lastrowid or 0)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as error:
-            raise self._failure(error) from None
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        try:
+        with self._named_errors():
             await self._conn.executemany(sql, [tuple(r) for r in rows])
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as error:
-            raise self._failure(error) from None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        try:
+        with self._named_errors():
             async with self._conn.execute(sql, tuple(params)) as cursor:
                 row: Row | None = await cursor.fetchone()
                 return row
-        except sqlite3.Error as error:
-            raise self._failure(error) from None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        try:
+        with self._named_errors():
             async with self._conn.execute(sql, tuple(params)) as cursor:
                 return list(await cursor.fetchall())
-        except sqlite3.Error as error:
-            raise self._failure(error) from None

@@ -12,6 +12,7 @@ _COLUMNS = (
     "chat_id, chat_type, title, active, mode, quiet, digest_time, digest_period, timezone, "
     "last_digest_at, created_at"
 )
+_SUB_COLUMNS = ", ".join(f"sub.{name.strip()}" for name in _COLUMNS.split(","))
 
 
 def _subscriber(row: Row) -> Subscriber:
@@ -112,21 +113,20 @@ class Subscribers:
         if not topic_names:
             return []
         marks = ",".join("?" * len(topic_names))
-        follows = await self._db.fetchall(
-            "SELECT s.chat_id, t.name FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
-            f"WHERE t.removed_at IS NULL AND t.name IN ({marks})",
-            tuple(topic_names),
-        )
-        followed: dict[int, set[str]] = {}
-        for row in follows:
-            followed.setdefault(row["chat_id"], set()).add(row["name"].casefold())
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM subscribers WHERE active = 1 AND chat_id IN ("
-            "  SELECT s.chat_id FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
-            f"  WHERE t.removed_at IS NULL AND t.name IN ({marks})) ORDER BY chat_id",
+            f"SELECT {_SUB_COLUMNS}, t.name AS topic FROM subscribers sub "
+            "JOIN subscriptions s ON s.chat_id = sub.chat_id "
+            "JOIN topics t ON t.id = s.topic_id "
+            f"WHERE sub.active = 1 AND t.removed_at IS NULL AND t.name IN ({marks}) "
+            "ORDER BY sub.chat_id",
             tuple(topic_names),
         )
-        return [(_subscriber(row), followed.get(row["chat_id"], set())) for row in rows]
+        found: dict[int, tuple[Subscriber, set[str]]] = {}
+        for row in rows:
+            if row["chat_id"] not in found:
+                found[row["chat_id"]] = (_subscriber(row), set())
+            found[row["chat_id"]][1].add(row["topic"].casefold())
+        return list(found.values())
 
     async def update(
         self,
