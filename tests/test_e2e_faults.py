@@ -306,6 +306,15 @@ async def test_failing_previews_are_shown_in_channels_the_healthy_one_goes_on_th
             owed = {reader: set(posts.values()) | {later}}
             await wait_owed(api, owed, "alerted the recovered channels' posts")
             await wait_channels(api, lambda text: not errors_in(text))
+            # Notices to one chat leave at most one a second: wait for all three.
+            await api.wait_until(
+                lambda: (
+                    len([m for m in api.messages_to(OPERATOR) if "works again" in m.text])
+                    >= len(failing)
+                ),
+                "told the operator that every channel works again",
+                timeout=ALERT_WAIT,
+            )
             await asyncio.sleep(GRACE)
         assert app.exit_codes == [0]
 
