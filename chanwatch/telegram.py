@@ -5,9 +5,16 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import datetime
+from typing import Final
+
+from tqdm import tqdm
 
 from chanwatch.config import Config
 from chanwatch.errors import ChanwatchError, ConfigError
+
+WEB_HISTORY_DEFAULT: Final = 1000
+"""Posts a web backfill loads without --limit: the preview pages back ~20 posts at a time,
+so "everything" could mean thousands of requests to t.me."""
 
 
 def _credentials(config: Config) -> tuple[int, str]:
@@ -68,7 +75,13 @@ async def backfill(
                 cursor=ingest,
                 watchlist=ingest,
             ) as web:
-                posts = await web.fetch_history(handle, limit or 1000, since=since)
+                wanted = limit or WEB_HISTORY_DEFAULT
+                with tqdm(
+                    total=wanted, desc=handle, unit=" posts", file=sys.stderr, disable=not progress
+                ) as bar:
+                    posts = await web.fetch_history(
+                        handle, wanted, since=since, on_page=bar.update
+                    )
             await ingest.handle_posts(posts, history=True)
             count = len(posts)
         else:

@@ -34,7 +34,9 @@ async def test_backfill_loads_history_with_matches_and_no_alerts(
         # main() runs its own event loop; the t.me server keeps serving on this one.
         code = await asyncio.to_thread(main, ["backfill", "pul_1", "--limit", "35", *config])
         assert code == 0
-        assert "pul_1: 35 post(s) loaded as history" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "pul_1: 35 post(s) loaded as history" in err
+        assert "35/35" in err  # the progress bar counted the pages' posts up to the limit
         again = await asyncio.to_thread(main, ["backfill", "https://t.me/pul_1", *config])
         assert again == 0
 

@@ -217,12 +217,18 @@ class WebSource:
         return parse_channel_page(body, handle)
 
     async def fetch_history(
-        self, handle: str, limit: int, *, since: datetime | None = None
+        self,
+        handle: str,
+        limit: int,
+        *,
+        since: datetime | None = None,
+        on_page: Callable[[int], object] | None = None,
     ) -> list[IncomingPost]:
         """Up to `limit` of the newest posts (none older than `since`), oldest first.
 
         Pages back with ?before= as far as needed; raises SourceError like `fetch_page`.
         Nothing is handed to the sink: the caller (backfill) decides what to do with them.
+        `on_page` gets the number of posts each page added (a progress bar's update).
         """
         collected: dict[int, IncomingPost] = {}
         before: int | None = None
@@ -232,9 +238,12 @@ class WebSource:
             older = [post for post in page.posts if before is None or post.post_id < before]
             if not older:
                 break
+            known = len(collected)
             for post in older:
                 if since is None or post.date >= since:
                     collected[post.post_id] = post
+            if on_page is not None:
+                on_page(min(len(collected), limit) - min(known, limit))
             before = older[0].post_id
             if len(collected) >= limit or (since is not None and older[0].date < since):
                 break
