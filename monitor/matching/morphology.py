@@ -259,7 +259,7 @@ def normal_forms(word: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8192)
 def _active_voice(reflexive: str) -> str | None:
-    """"приглашаться" -> "приглашать" when the -ся verb is the passive voice of a known
+    """ "приглашаться" -> "приглашать" when the -ся verb is the passive voice of a known
     imperfective transitive verb (see `_passive_voice`); None otherwise."""
     base = reflexive[:-2]
     for p in shared_analyzer().parse(base):
