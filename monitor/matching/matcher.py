@@ -254,7 +254,13 @@ class Matcher:
             if not isinstance(found, list):
                 hits = made.get(found)
                 if hits is None:
-                    hits = made[found] = _term_hits(text, found[1], places[found[0]])
+                    spots = places[found[0]]
+                    if len(spots) == 1:  # the usual case, without a call and a loop
+                        start, end = spots[0]
+                        hits = (TermHit(found[1], start, end, text[start:end]),)
+                    else:
+                        hits = _term_hits(text, found[1], spots)
+                    made[found] = hits
             else:
                 merged: list[TermHit] = []
                 # A term listed under both `terms` and `require` reports its places once.
