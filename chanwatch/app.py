@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
@@ -18,6 +18,9 @@ from chanwatch.config import Config
 from chanwatch.errors import ChanwatchError, SourceError
 from monitor.ingest import Ingest
 from storage import Store, TopicSpec
+
+if TYPE_CHECKING:
+    from monitor.sources.web import WebSource
 
 logger = logging.getLogger("chanwatch.app")
 
@@ -109,6 +112,20 @@ async def prepare_store(config: Config) -> Store:
     return store
 
 
+def web_source(config: Config, ingest: Ingest) -> WebSource:
+    """The web preview source as configured, feeding `ingest` (run and backfill)."""
+    from monitor.sources.web import WebSource
+
+    return WebSource(
+        base_url=config.web.base_url,
+        poll_seconds=config.web.poll_seconds,
+        timeout_seconds=config.web.timeout_seconds,
+        sink=ingest,
+        cursor=ingest,
+        watchlist=ingest,
+    )
+
+
 async def run(config: Config) -> int:
     if not config.bot.token:
         raise ChanwatchError(
@@ -119,7 +136,6 @@ async def run(config: Config) -> int:
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
     from bot.settings import BotSettings
-    from monitor.sources.web import WebSource
 
     store = await prepare_store(config)
     stop = asyncio.Event()
@@ -143,14 +159,7 @@ async def run(config: Config) -> int:
         listener.delivery = delivery
         digests = DigestScheduler(store, delivery, clock=clock)
 
-        web = WebSource(
-            base_url=config.web.base_url,
-            poll_seconds=config.web.poll_seconds,
-            timeout_seconds=config.web.timeout_seconds,
-            sink=ingest,
-            cursor=ingest,
-            watchlist=ingest,
-        )
+        web = web_source(config, ingest)
         telegram: Any = None
         if telegram_client is not None:
             from monitor.sources.telegram import TelegramSource

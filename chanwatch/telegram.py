@@ -51,7 +51,7 @@ async def backfill(
     progress: bool,
 ) -> int:
     """Load a watched channel's history as history (no alerts), from its own source."""
-    from chanwatch.app import prepare_store
+    from chanwatch.app import prepare_store, web_source
     from monitor.ingest import Ingest, SilentListener
     from monitor.sources.handles import normalize_handle
 
@@ -65,16 +65,7 @@ async def backfill(
             )
         ingest = await Ingest.open(store, SilentListener())
         if channel.source == "web":
-            from monitor.sources.web import WebSource
-
-            async with WebSource(
-                base_url=config.web.base_url,
-                poll_seconds=config.web.poll_seconds,
-                timeout_seconds=config.web.timeout_seconds,
-                sink=ingest,
-                cursor=ingest,
-                watchlist=ingest,
-            ) as web:
+            async with web_source(config, ingest) as web:
                 wanted = limit or WEB_HISTORY_DEFAULT
                 with tqdm(
                     total=wanted, desc=handle, unit=" posts", file=sys.stderr, disable=not progress
