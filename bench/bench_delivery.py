@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Final
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramRetryAfter
 
@@ -40,6 +38,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.delivery import Delivery  # noqa: E402
+from bot.dispatcher import make_bot  # noqa: E402
 from storage import Store, TopicSpec  # noqa: E402
 from storage.models import NewMatch, PostRecord  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI, SentMessage  # noqa: E402
@@ -72,10 +71,6 @@ class Figures:
     @property
     def rate(self) -> float:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
-
-
-def make_bot(api: FakeBotAPI) -> Bot:
-    return Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
 
 
 def peak(times: Sequence[float]) -> int:
@@ -135,7 +130,7 @@ async def product(path: Path, chats: Sequence[int]) -> tuple[Figures, int]:
     )
     try:
         async with FakeBotAPI(TOKEN, enforce_limits=True) as api:
-            bot = make_bot(api)
+            bot = make_bot(TOKEN, api.base_url)
             delivery = Delivery(bot, store, admins=())
             started = time.monotonic()  # the fake's clock
             task = asyncio.create_task(delivery.run())
@@ -175,7 +170,7 @@ async def naive(chats: Sequence[int], concurrency: int) -> Figures:
                     await asyncio.sleep(error.retry_after)
 
     async with FakeBotAPI(TOKEN, enforce_limits=True) as api:
-        bot = make_bot(api)
+        bot = make_bot(TOKEN, api.base_url)
         started = time.monotonic()
         try:
             await asyncio.gather(*(worker(bot) for _ in range(concurrency)))
