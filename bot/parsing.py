@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chanwatch.errors import CommandError
+from bot.errors import CommandError
 from monitor.sources.handles import normalize_handle
 from storage.models import Topic
 from storage.topics import TopicSpec

@@ -15,9 +15,10 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot import texts
 from chanwatch.config import Config
-from chanwatch.errors import ChanwatchError, SourceError
+from monitor.errors import SourceError
 from monitor.ingest import Ingest
 from storage import Store, TopicSpec
+from storage.errors import ChanwatchError
 
 if TYPE_CHECKING:
     from monitor.sources.web import WebSource

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from chanwatch.config import DEFAULT_PATH, Config, load_config
-from chanwatch.errors import ChanwatchError, ConfigError
+from chanwatch.errors import ConfigError
 from chanwatch.logs import setup_logging
+from storage.errors import ChanwatchError
 
 logger = logging.getLogger("chanwatch")
 

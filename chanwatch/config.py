@@ -16,8 +16,9 @@ from typing import Any, Final
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chanwatch.errors import ChanwatchError, ConfigError
+from chanwatch.errors import ConfigError
 from monitor.sources.handles import normalize_handle
+from storage.errors import ChanwatchError
 
 DEFAULT_PATH: Final = Path("chanwatch.toml")
 ENV_TOKEN: Final = "CHANWATCH_BOT_TOKEN"

@@ -12,7 +12,7 @@ from typing import Final, TextIO
 from tqdm import tqdm
 
 from chanwatch.config import Config
-from chanwatch.errors import ExportError
+from monitor.errors import ExportError
 from monitor.matching import Matcher, TopicRule
 from monitor.sources.base import IncomingPost
 from monitor.sources.export import ExportChannel, read_export

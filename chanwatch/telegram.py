@@ -10,7 +10,8 @@ from typing import Final
 from tqdm import tqdm
 
 from chanwatch.config import Config
-from chanwatch.errors import ChanwatchError, ConfigError
+from chanwatch.errors import ConfigError
+from storage.errors import ChanwatchError
 
 WEB_HISTORY_DEFAULT: Final = 1000
 """Posts a web backfill loads without --limit: the preview pages back ~20 posts at a time,

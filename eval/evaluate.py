@@ -26,9 +26,9 @@ from typing import Final
 
 from label_tools.candidates import BROAD, fold, rough_plain
 
-from chanwatch.errors import ChanwatchError
 from monitor.markdown import markdown_to_plain
 from monitor.matching import Matcher, TopicMatch, TopicRule
+from storage.errors import ChanwatchError
 
 logger = logging.getLogger(__name__)
 

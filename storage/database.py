@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from chanwatch.errors import StorageError
+from storage.errors import StorageError
 from storage.migrations import LATEST, MIGRATIONS
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from telethon.tl import types
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.backfill import backfill
 from tests.fakes.telethon_client import FakeTelegramClient, RecordingSink, flood_wait
 

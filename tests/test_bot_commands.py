@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import CommandError
 from bot.parsing import (
     DigestRequest,
     find_topics,
@@ -18,7 +19,7 @@ from bot.parsing import (
     parse_topic,
     split_terms,
 )
-from chanwatch.errors import CommandError, SourceError, TermError
+from monitor.errors import SourceError, TermError
 from monitor.matching import validate_term
 from storage import Store, TopicSpec
 from storage.models import Topic

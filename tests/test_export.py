@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chanwatch.errors import ExportError
+from monitor.errors import ExportError
 from monitor.sources.base import IncomingPost
 from monitor.sources.export import ExportChannel, read_export
 

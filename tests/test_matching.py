@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chanwatch.errors import TermError
+from monitor.errors import TermError
 from monitor.matching import Matcher, TermHit, TopicMatch, TopicRule, validate_term
 
 SEED_POST = "Лидер КНДР пригласил Первого посетить его страну в любое удобное время"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chanwatch.errors import StorageError
 from storage import Store, TopicSpec
+from storage.errors import StorageError
 from storage.migrations import CORE, LATEST
 from storage.models import NewMatch, NewMessage, PostRecord
 

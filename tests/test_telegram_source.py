@@ -17,7 +17,7 @@ import pytest
 from telethon import errors
 from telethon.tl import types
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.telegram import TelegramSource
 from monitor.sources.telegram_login import login, open_client, session_file
 from monitor.sources.telegram_posts import to_post, to_posts

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.web_page import parse_channel_page, parse_views
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tme"

@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
 from bot import texts
-from chanwatch.errors import ChanwatchError, StorageError
+from storage.errors import ChanwatchError, StorageError
 
 if TYPE_CHECKING:
     from bot.delivery import Delivery

@@ -9,11 +9,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot import texts
+from bot.errors import CommandError
 from bot.filters import IsOperator
 from bot.handlers.replies import answer_blocks
 from bot.parsing import check_topic_name, parse_channel, parse_handle, parse_topic
 from bot.topic_control import ChannelControl, TopicControl
-from chanwatch.errors import CommandError
 from monitor.matching import validate_term
 from storage import Store
 

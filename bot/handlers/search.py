@@ -13,9 +13,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import texts
+from bot.errors import CommandError
 from bot.parsing import parse_search
 from bot.render import render_post_line
-from chanwatch.errors import CommandError
 from monitor.matching import query_lemmas
 from storage import Store
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import ahocorasick
 
-from chanwatch.errors import TermError
+from monitor.errors import TermError
 from monitor.matching.morphology import WordForms, word_forms
 from monitor.matching.rules import TermHit, TopicMatch, TopicRule
 from monitor.matching.terms import ParsedTerm, TermKind, parse_term

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from chanwatch.errors import TermError
+from monitor.errors import TermError
 
 REGEX_PREFIX: Final = "re:"
 EXACT_PREFIX: Final = "="

@@ -15,7 +15,7 @@ from typing import Any, Final
 from telethon import errors
 from tqdm import tqdm
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.base import IncomingPost, PostSink
 from monitor.sources.telegram import (
     BATCH_SIZE,

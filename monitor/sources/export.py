@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from chanwatch.errors import ExportError
+from monitor.errors import ExportError
 from monitor.sources.base import IncomingPost
 
 logger = logging.getLogger(__name__)

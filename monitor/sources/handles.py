@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 
 _USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 _LINK: Final = re.compile(

@@ -23,9 +23,10 @@ from typing import Any, Final, Protocol, TypeVar
 from telethon import errors, events, utils
 from telethon.tl import functions, types
 
-from chanwatch.errors import ChanwatchError, SourceError
+from monitor.errors import SourceError
 from monitor.sources.base import ChannelCursor, PostSink, WatchList
 from monitor.sources.telegram_posts import is_post, to_post, to_posts
+from storage.errors import ChanwatchError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from telethon import TelegramClient, errors, utils
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 
 logger = logging.getLogger(__name__)
 

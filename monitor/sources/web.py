@@ -22,7 +22,7 @@ from typing import Final, Self
 
 import aiohttp
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.base import ChannelCursor, IncomingPost, PostSink, WatchList
 from monitor.sources.web_page import WebPage, parse_channel_page
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from chanwatch.errors import SourceError
+from monitor.errors import SourceError
 from monitor.sources.base import IncomingPost
 
 logger = logging.getLogger(__name__)
