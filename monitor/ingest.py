@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Protocol
 
-from monitor.matching import Matcher, TopicRule, index_lemmas
+from monitor.matching import Lemmatizer, Matcher, TopicRule
 from monitor.sources.base import IncomingPost
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
@@ -59,7 +59,7 @@ def rules_from_topics(topics: Sequence[Topic]) -> list[TopicRule]:
     ]
 
 
-def to_record(post: IncomingPost, matcher: Matcher) -> PostRecord:
+def to_record(post: IncomingPost, matcher: Matcher, lemmatizer: Lemmatizer) -> PostRecord:
     """Match one post and prepare it for storage (CPU only, no I/O)."""
     matches = []
     for found in matcher.match(post.text):
@@ -77,7 +77,7 @@ def to_record(post: IncomingPost, matcher: Matcher) -> PostRecord:
         post_id=post.post_id,
         date=post.date,
         text=post.text,
-        lemmas=index_lemmas(post.text),
+        lemmas=lemmatizer(post.text),
         matches=tuple(matches),
         edit_date=post.edit_date,
     )
@@ -91,6 +91,7 @@ class Ingest:
         self._matcher = matcher
         self._listener = listener
         self._reload_lock = asyncio.Lock()
+        self._lemmatizer = Lemmatizer()
 
     @classmethod
     async def open(cls, store: Store, listener: IngestListener) -> Ingest:
@@ -123,7 +124,7 @@ class Ingest:
         known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
-        records = [to_record(post, matcher) for post in fresh]
+        records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
         title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
         # An empty batch still goes to storage: it marks a first sight as done.
         result = await self._store.posts.save(channel, records, history=history, title=title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.matching import index_lemmas, query_lemmas
+from monitor.matching import Lemmatizer, index_lemmas, query_lemmas
 
 
 def finds(query: str, text: str) -> bool:
@@ -47,3 +47,20 @@ def test_tokens_are_fts5_safe() -> None:
 def test_query_without_words() -> None:
     assert query_lemmas("  !!! — ") == []
     assert index_lemmas("") == ""
+
+
+def test_a_lemmatizer_that_remembers_words_indexes_as_a_fresh_one_does() -> None:
+    texts = [
+        "Гости приглашаются на приём, гости приглашаются снова",
+        "Нашли 5 000 рублей и 16 F-16; нашли ещё",
+        "Визитом Кима в Москву открыли неделю визитов",
+    ]
+    small = Lemmatizer(max_words=3)  # forgets all the time
+    roomy = Lemmatizer()
+    for _ in range(2):
+        for text in texts:
+            expected = index_lemmas(text)
+            assert small(text) == expected
+            assert roomy(text) == expected
+    # Each normal form once per post: search asks whether, not how often.
+    assert index_lemmas("гостей гость гостю").split() == ["гость"]

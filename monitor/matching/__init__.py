@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from monitor.markdown import markdown_to_plain
-from monitor.matching.lemmas import index_lemmas, query_lemmas
+from monitor.matching.lemmas import LEMMA_VERSION, Lemmatizer, index_lemmas, query_lemmas
 from monitor.matching.matcher import Matcher
 from monitor.matching.rules import TermHit, TopicMatch, TopicRule
 from monitor.matching.terms import validate_term
 
 __all__ = [
+    "LEMMA_VERSION",
+    "Lemmatizer",
     "Matcher",
     "TermHit",
     "TopicMatch",
