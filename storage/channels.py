@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from storage.database import Database, Row, from_db, now_utc, to_db
 from storage.models import Channel
@@ -117,6 +118,15 @@ class Channels:
             "FROM channels c WHERE c.removed_at IS NULL ORDER BY c.handle"
         )
         return [_channel(row, row["n"]) for row in rows]
+
+    async def newest_posts(self) -> list[tuple[str, datetime | None]]:
+        """Each watched channel with the publication time of its newest stored post."""
+        rows = await self._db.fetchall(
+            "SELECT c.handle, (SELECT p.date FROM posts p WHERE p.channel_id = c.id "
+            "ORDER BY p.post_id DESC LIMIT 1) AS newest "
+            "FROM channels c WHERE c.removed_at IS NULL ORDER BY c.handle"
+        )
+        return [(row["handle"], from_db(row["newest"]) if row["newest"] else None) for row in rows]
 
     async def handles(self, source: str) -> list[str]:
         rows = await self._db.fetchall(

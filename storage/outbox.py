@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, Row, Writer, now_utc, to_db
+from storage.database import Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats
 
 
@@ -174,6 +174,15 @@ class Outbox:
             "WHERE id = ?",
             (error, item_id),
         )
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages are owed, and when the oldest of them was queued (metrics)."""
+        row = await self._db.fetchone(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'"
+        )
+        if row is None or not row["n"]:
+            return 0, None
+        return int(row["n"]), from_db(row["oldest"])
 
     async def pending_count(self) -> int:
         return int(
