@@ -11,6 +11,7 @@ from aiogram import Bot
 
 from bot.clock import Clock, SystemClock
 from bot.fanout import fan_out
+from bot.observer import BotObserver
 from bot.sender import GLOBAL_RATE, Sender
 from storage import Store
 from storage.models import NewMessage
@@ -32,6 +33,7 @@ class Delivery:
         *,
         admins: Sequence[int],
         clock: Clock | None = None,
+        observer: BotObserver | None = None,
         global_rate: float = GLOBAL_RATE,
         per_chat_interval: float = 1.0,
         group_interval: float = 3.0,
@@ -49,6 +51,7 @@ class Delivery:
             bot,
             store,
             clock=self._clock,
+            observer=observer,
             global_rate=global_rate,
             per_chat_interval=per_chat_interval,
             group_interval=group_interval,

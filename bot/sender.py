@@ -40,10 +40,11 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import LinkPreviewOptions, Message
 from aiolimiter import AsyncLimiter
 
 from bot.clock import Clock
+from bot.observer import BotObserver, NoObserver, failure_kind
 from storage import Store
 from storage.models import OutboxItem
 
@@ -83,6 +84,7 @@ class Sender:
         store: Store,
         *,
         clock: Clock,
+        observer: BotObserver | None = None,
         global_rate: float = GLOBAL_RATE,
         per_chat_interval: float = 1.0,
         group_interval: float = 3.0,
@@ -97,6 +99,7 @@ class Sender:
         self._bot = bot
         self._store = store
         self._clock = clock
+        self._observer = observer or NoObserver()
         self._limiter = AsyncLimiter(1, 1 / global_rate)
         self._per_chat = per_chat_interval
         self._per_group = max(per_chat_interval, group_interval)
@@ -183,16 +186,26 @@ class Sender:
             del self._in_flight[item.chat_id]
             self._wake.set()
 
-    async def _send(self, item: OutboxItem) -> None:
-        chat = item.chat_id
+    async def _send_message(self, item: OutboxItem) -> Message:
+        """The Bot API call, its outcome counted for the observer."""
         try:
             sent = await self._bot.send_message(
-                chat_id=chat,
+                chat_id=item.chat_id,
                 text=item.text,
                 parse_mode=ParseMode.HTML,
                 disable_notification=item.disable_notification,
                 link_preview_options=NO_PREVIEW,
             )
+        except Exception as error:
+            self._observer.send_failed(item.kind, failure_kind(error))
+            raise
+        self._observer.message_sent(item.kind)
+        return sent
+
+    async def _send(self, item: OutboxItem) -> None:
+        chat = item.chat_id
+        try:
+            sent = await self._send_message(item)
         except TelegramRetryAfter as error:
             self._flood(chat, error.retry_after)
             logger.warning(

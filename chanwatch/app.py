@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -15,6 +15,9 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot import texts
 from chanwatch.config import Config
+from chanwatch.health import Health
+from chanwatch.metrics import Metrics
+from chanwatch.status_server import StatusServer
 from monitor.errors import SourceError
 from monitor.ingest import Ingest
 from storage import Store, TopicSpec
@@ -30,10 +33,11 @@ _RESTART_PAUSE: Final = (1.0, 60.0)
 
 
 class _Listener:
-    """Ingestion's news, passed on to delivery (which owns every message sent)."""
+    """Ingestion's news, passed on to delivery (which owns every message sent) and counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.delivery: Any = None
+        self._metrics = metrics
 
     def new_matches(self) -> None:
         if self.delivery is not None:
@@ -55,6 +59,12 @@ class _Listener:
                 key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
+    def posts_stored(self, source: str, new_posts: int, new_matches: Sequence[str]) -> None:
+        self._metrics.posts_stored(source, new_posts, new_matches)
+
+    def source_error_seen(self, channel: str) -> None:
+        self._metrics.source_error_seen(channel)
+
 
 class _Controls:
     """What operator commands change while running: topics recompile, sources look again."""
@@ -70,33 +80,38 @@ class _Controls:
         await self._wake_sources()
 
 
-async def _supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
+async def _supervise(name: str, start: Callable[[], Awaitable[None]], health: Health) -> None:
     """Run a long-lived part; if it crashes, log it and start it again with a pause."""
     pause = _RESTART_PAUSE[0]
     while True:
+        health.part_running(name)
         try:
             await start()
             return
         except asyncio.CancelledError:
             raise
-        except ChanwatchError as error:
-            logger.error("%s stopped error=%s restart_in=%.0fs", name, error, pause)
-        except TelegramUnauthorizedError as error:
-            logger.error(
-                "%s: Telegram refused the bot token (%s): check bot.token restart_in=%.0fs",
-                name,
-                error.message,
-                pause,
-            )
-        except (TelegramNetworkError, aiohttp.ClientError, OSError) as error:
-            # Telegram or the network being away is expected weather, not a crash.
-            logger.warning(
-                "%s cannot reach its server error=%s restart_in=%.0fs", name, error, pause
-            )
-        except Exception:
-            logger.exception("%s crashed restart_in=%.0fs", name, pause)
+        except Exception as error:
+            health.part_crashed(name, f"{type(error).__name__}: {error}")
+            _log_crash(name, error, pause)
         await asyncio.sleep(pause)
         pause = min(pause * 2, _RESTART_PAUSE[1])
+
+
+def _log_crash(name: str, error: Exception, pause: float) -> None:
+    if isinstance(error, ChanwatchError):
+        logger.error("%s stopped error=%s restart_in=%.0fs", name, error, pause)
+    elif isinstance(error, TelegramUnauthorizedError):
+        logger.error(
+            "%s: Telegram refused the bot token (%s): check bot.token restart_in=%.0fs",
+            name,
+            error.message,
+            pause,
+        )
+    elif isinstance(error, (TelegramNetworkError, aiohttp.ClientError, OSError)):
+        # Telegram or the network being away is expected weather, not a crash.
+        logger.warning("%s cannot reach its server error=%s restart_in=%.0fs", name, error, pause)
+    else:
+        logger.error("%s crashed restart_in=%.0fs", name, pause, exc_info=error)
 
 
 async def prepare_store(config: Config) -> Store:
@@ -121,7 +136,7 @@ def web_source(config: Config, ingest: Ingest) -> WebSource:
         base_url=config.web.base_url,
         poll_seconds=config.web.poll_seconds,
         timeout_seconds=config.web.timeout_seconds,
-        sink=ingest,
+        sink=ingest.sink_for("web"),
         cursor=ingest,
         watchlist=ingest,
     )
@@ -136,6 +151,7 @@ async def run(config: Config) -> int:
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
+    from bot.observer import watch_polling
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
@@ -146,17 +162,24 @@ async def run(config: Config) -> int:
 
     telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
+    health = Health()
+    metrics = Metrics(health)
+    watch_polling(bot, metrics)
+    status = _status_server(config, metrics, health, store)
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
     try:
+        if status is not None:
+            await status.start()
         telegram_handles = await store.channels.handles("telegram")
         if telegram_handles:
             telegram_client = await _open_telegram(config)
-        listener = _Listener()
+        listener = _Listener(metrics)
         ingest = await Ingest.open(store, listener)
+        metrics.known_topics(ingest.matcher.topics)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock)
+        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock, observer=metrics)
         listener.delivery = delivery
         digests = DigestScheduler(store, delivery, clock=clock)
 
@@ -167,7 +190,7 @@ async def run(config: Config) -> int:
 
             telegram = TelegramSource(
                 telegram_client,
-                sink=ingest,
+                sink=ingest.sink_for("telegram"),
                 cursor=ingest,
                 watchlist=ingest,
                 reconcile_seconds=config.telegram.reconcile_seconds,
@@ -212,7 +235,7 @@ async def run(config: Config) -> int:
         if telegram is not None:
             parts["telegram"] = telegram.run
         for name, start in parts.items():
-            tasks.append(asyncio.create_task(_supervise(name, start), name=name))
+            tasks.append(asyncio.create_task(_supervise(name, start, health), name=name))
         logger.info(
             "started channels=%d topics=%d database=%s",
             len(await store.channels.handles("web")) + len(telegram_handles),
@@ -238,12 +261,23 @@ async def run(config: Config) -> int:
                 await digests.shutdown()
         with contextlib.suppress(Exception):
             await bot.session.close()
+        if status is not None:
+            await status.stop()
         if telegram_client is not None:
             with contextlib.suppress(Exception):
                 await telegram_client.disconnect()
         await store.close()
         logger.info("stopped")
     return 0
+
+
+def _status_server(
+    config: Config, metrics: Metrics, health: Health, store: Store
+) -> StatusServer | None:
+    if config.metrics.listen is None:
+        return None
+    host, port = config.metrics.listen
+    return StatusServer(host, port, metrics=metrics, health=health, store=store)
 
 
 async def _open_telegram(config: Config) -> Any:

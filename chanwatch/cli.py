@@ -173,6 +173,11 @@ def check(config: Config, out: TextIO) -> int:
         file=out,
     )
     print(f"digest default: {config.digest.time} {config.digest.timezone}", file=out)
+    if config.metrics.listen is None:
+        print("metrics: off (set metrics.listen to serve /metrics and /healthz)", file=out)
+    else:
+        host, port = config.metrics.listen
+        print(f"metrics: http://{host}:{port}/metrics and /healthz", file=out)
     print(f"channels ({len(config.channels)}):", file=out)
     for channel in config.channels:
         where = (

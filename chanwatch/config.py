@@ -62,6 +62,12 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: tuple[str, int] | None
+    """Host and port of the /metrics and /healthz endpoint; None: not served."""
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelConfig:
     handle: str
     source: str
@@ -83,6 +89,7 @@ class Config:
     storage_path: Path
     web: WebConfig
     digest: DigestConfig
+    metrics: MetricsConfig
     log_level: str
     channels: tuple[ChannelConfig, ...]
     topics: tuple[TopicConfig, ...]
@@ -196,7 +203,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         path,
         data,
         "",
-        {"bot", "telegram", "storage", "web", "digest", "log", "channels", "topics"},
+        {"bot", "telegram", "storage", "web", "digest", "metrics", "log", "channels", "topics"},
     )
     base = path.resolve().parent
 
@@ -263,6 +270,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     timezone = digest.string("timezone", "UTC")
     check_timezone(timezone, lambda message: digest.error("timezone", message))
 
+    metrics = _section(path, data, "metrics", {"listen"})
+    listen = metrics.string("listen", "")
+    metrics_config = MetricsConfig(
+        listen=parse_listen(listen, lambda message: metrics.error("listen", message))
+        if listen
+        else None
+    )
+
     log = _section(path, data, "log", {"level"})
     level = log.string("level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -277,10 +292,20 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         digest=DigestConfig(
             time=f"{int(time_match.group(1)):02d}:{time_match.group(2)}", timezone=timezone
         ),
+        metrics=metrics_config,
         log_level=level,
         channels=_channels(path, top),
         topics=_topics(path, top),
     )
+
+
+def parse_listen(text: str, error: Any) -> tuple[str, int]:
+    """ "127.0.0.1:9310", "[::1]:9310" or ":9310" (every interface) as (host, port)."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise error(f'expected HOST:PORT such as "127.0.0.1:9310", got {text!r}')
+    host = host.removeprefix("[").removesuffix("]") or "0.0.0.0"
+    return host, int(port)
 
 
 def check_timezone(name: str, error: Any) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import Protocol
 
 from monitor.matching import Lemmatizer, Matcher, TopicRule
-from monitor.sources.base import IncomingPost
+from monitor.sources.base import IncomingPost, PostSink
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
 
@@ -32,6 +32,13 @@ class IngestListener(Protocol):
     async def source_recovered(self, channel: str) -> None:
         """A channel that was failing answered normally again."""
 
+    def posts_stored(self, source: str, new_posts: int, new_matches: Sequence[str]) -> None:
+        """Counted (metrics): posts stored from a source ("web", "telegram", "import"...),
+        with the topic of each match they brought (a topic once per post)."""
+
+    def source_error_seen(self, channel: str) -> None:
+        """Counted (metrics): one failed read of a channel (every one, not once per outage)."""
+
 
 class SilentListener:
     """For imports, backfills and benchmarks: history owes no alerts, no live source reports."""
@@ -43,6 +50,12 @@ class SilentListener:
         return None
 
     async def source_recovered(self, channel: str) -> None:
+        return None
+
+    def posts_stored(self, source: str, new_posts: int, new_matches: Sequence[str]) -> None:
+        return None
+
+    def source_error_seen(self, channel: str) -> None:
         return None
 
 
@@ -113,13 +126,20 @@ class Ingest:
 
     # PostSink
 
-    async def handle_posts(self, posts: Sequence[IncomingPost], *, history: bool) -> None:
+    def sink_for(self, source: str) -> PostSink:
+        """This pipeline as the sink of one kind of source, so what it stores is counted
+        under that source's name ("web", "telegram")."""
+        return _SourceSink(self, source)
+
+    async def handle_posts(
+        self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
+    ) -> None:
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
         for channel, group in groupby(ordered, key=lambda p: p.channel):
-            await self._handle_channel(channel, list(group), history=history)
+            await self._handle_channel(channel, list(group), history=history, source=source)
 
     async def _handle_channel(
-        self, channel: str, posts: list[IncomingPost], *, history: bool
+        self, channel: str, posts: list[IncomingPost], *, history: bool, source: str
     ) -> SaveResult:
         known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
@@ -148,10 +168,16 @@ class Ingest:
             )
         if result.new_matches and not history:
             self._listener.new_matches()
+        self._listener.posts_stored(
+            source,
+            result.new_posts,
+            _new_topics(records, known, matcher) if result.new_matches else (),
+        )
         return result
 
     async def source_error(self, channel: str, message: str) -> None:
         logger.warning("source error channel=%s error=%s", channel, message)
+        self._listener.source_error_seen(channel)
         if await self._store.channels.record_error(channel, message):
             await self._listener.source_failed(channel, message)
 
@@ -169,3 +195,36 @@ class Ingest:
 
     async def channels(self, source: str) -> list[str]:
         return await self._store.channels.handles(source)
+
+
+def _new_topics(
+    records: Sequence[PostRecord], known: Mapping[int, str], matcher: Matcher
+) -> list[str]:
+    """The topic of every match the records add: all of a new post's, and those of an
+    edited post that its previous text did not match (edits are rare: matching it again
+    is cheap)."""
+    topics: list[str] = []
+    for record in records:
+        if not record.matches:
+            continue
+        before = known.get(record.post_id)
+        had = set() if before is None else {found.topic for found in matcher.match(before)}
+        topics.extend(m.topic for m in record.matches if m.topic not in had)
+    return topics
+
+
+class _SourceSink:
+    """An Ingest as one source's PostSink (see `Ingest.sink_for`)."""
+
+    def __init__(self, ingest: Ingest, source: str) -> None:
+        self._ingest = ingest
+        self._source = source
+
+    async def handle_posts(self, posts: Sequence[IncomingPost], *, history: bool) -> None:
+        await self._ingest.handle_posts(posts, history=history, source=self._source)
+
+    async def source_error(self, channel: str, message: str) -> None:
+        await self._ingest.source_error(channel, message)
+
+    async def source_ok(self, channel: str) -> None:
+        await self._ingest.source_ok(channel)

@@ -123,6 +123,12 @@ BAD = [
         "web.poll_seconds: must be at least",
     ),
     ("section type", GOOD.replace("[storage]\npath", "storage = 5\n[x]\npath"), "storage"),
+    (
+        "metrics no port",
+        GOOD + '[metrics]\nlisten = "127.0.0.1"\n',
+        'metrics.listen: expected HOST:PORT such as "127.0.0.1:9310"',
+    ),
+    ("metrics port", GOOD + '[metrics]\nlisten = "localhost:99999"\n', "metrics.listen"),
 ]
 
 
