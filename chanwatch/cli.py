@@ -1,4 +1,4 @@
-"""The `chanwatch` command: check, run, login, scan, import, backfill."""
+"""The `chanwatch` command: check, run, login, scan, import, backfill, backup, reindex."""
 
 from __future__ import annotations
 
@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--limit", type=_positive, metavar="N", help="at most N newest posts")
     limits.add_argument("--since", type=_date, metavar="DATE", help="posts since DATE (UTC)")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    backup = commands.add_parser(
+        "backup",
+        parents=[common],
+        help="write a consistent copy of the database (safe while `run` runs)",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
     return parser
 
 
@@ -142,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     progress=not args.no_progress,
                 )
             )
+        if args.command == "backup":
+            from chanwatch.maintenance import backup
+
+            return asyncio.run(backup(config, args.file, force=args.force))
         from chanwatch.app import run
 
         return asyncio.run(run(config))
