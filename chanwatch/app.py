@@ -116,12 +116,23 @@ def _log_crash(name: str, error: Exception, pause: float) -> None:
 
 async def prepare_store(config: Config) -> Store:
     """Open the database and bring config channels and topics into it."""
-    store = await Store.open(config.storage_path)
+    from monitor.matching import LEMMA_VERSION, Lemmatizer
+
+    store = await Store.open(config.storage_path, lemmatizer=Lemmatizer())
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
         )
         await store.channels.sync_config([(c.handle, c.source) for c in config.channels])
+        index = await store.search_index.state()
+        if index.version != LEMMA_VERSION:
+            logger.warning(
+                "the search index was built by morphology version %d and this chanwatch "
+                "indexes with version %d: run `chanwatch reindex` (searches work meanwhile, "
+                "some inflected forms are not found until then)",
+                index.version,
+                LEMMA_VERSION,
+            )
     except BaseException:
         await store.close()
         raise

@@ -91,6 +91,7 @@ async def import_exports(
 ) -> int:
     """Store every post of the exports as history: searchable, in /recent, never alerted."""
     from monitor.ingest import Ingest, SilentListener
+    from monitor.matching import Lemmatizer
     from monitor.sources.handles import normalize_handle
     from storage import Store, TopicSpec
 
@@ -101,7 +102,7 @@ async def import_exports(
         handle = normalize_handle(channel)
     # Fail on a bad export before touching the database.
     opened = [read_export(path, handle=handle) for path in exports]
-    store = await Store.open(config.storage_path)
+    store = await Store.open(config.storage_path, lemmatizer=Lemmatizer())
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]

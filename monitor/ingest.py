@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from typing import Protocol
 
@@ -72,7 +72,9 @@ def rules_from_topics(topics: Sequence[Topic]) -> list[TopicRule]:
     ]
 
 
-def to_record(post: IncomingPost, matcher: Matcher, lemmatizer: Lemmatizer) -> PostRecord:
+def to_record(
+    post: IncomingPost, matcher: Matcher, lemmatizer: Callable[[str], str]
+) -> PostRecord:
     """Match one post and prepare it for storage (CPU only, no I/O)."""
     matches = []
     for found in matcher.match(post.text):
@@ -104,7 +106,9 @@ class Ingest:
         self._matcher = matcher
         self._listener = listener
         self._reload_lock = asyncio.Lock()
-        self._lemmatizer = Lemmatizer()
+        # The store's, when it has one: one memory of words, and the very lemmatizer that
+        # storage uses to take an edited post's old words out of the index.
+        self._lemmatizer: Callable[[str], str] = store.search_index.lemmatizer or Lemmatizer()
 
     @classmethod
     async def open(cls, store: Store, listener: IngestListener) -> Ingest:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiosqlite
 
@@ -20,6 +20,9 @@ from storage.migrations import LATEST, MIGRATIONS
 logger = logging.getLogger(__name__)
 
 Row = sqlite3.Row
+
+INCREMENTAL: Final = 2
+"""PRAGMA auto_vacuum mode in which `PRAGMA incremental_vacuum` shrinks the file."""
 
 
 def to_db(moment: datetime) -> str:
@@ -123,9 +126,9 @@ class Database:
         mode = await self.scalar("PRAGMA journal_mode = WAL")
         if mode != "wal":
             logger.warning("database %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
-        await self._conn.execute("PRAGMA foreign_keys = ON")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._migrate()
+        await self._conn.execute("PRAGMA foreign_keys = ON")
 
     async def _migrate(self) -> None:
         version = int(await self.scalar("PRAGMA user_version") or 0)
@@ -134,6 +137,16 @@ class Database:
                 f"database {self.path} has schema version {version}, newer than this "
                 f"chanwatch understands ({LATEST}); upgrade chanwatch"
             )
+        if version == LATEST:
+            return
+        if version == 0:
+            # Free pages can be given back to the file system only in this mode, and only a
+            # database with no tables yet can be switched to it without rewriting the file.
+            await self._conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
+        # Off while migrating (it cannot change inside a transaction): a migration that
+        # rebuilds a table drops the old one, which must not cascade into the rows that
+        # refer to it. The check afterwards proves nothing was left dangling.
+        await self._conn.execute("PRAGMA foreign_keys = OFF")
         for target in range(version + 1, LATEST + 1):
             logger.info("database %s: migrating to schema version %d", self.path, target)
             # executescript would commit on its own; one BEGIN..COMMIT keeps a step atomic.
@@ -143,6 +156,18 @@ class Database:
             except sqlite3.Error:
                 await self._conn.execute("ROLLBACK")
                 raise
+        dangling = await self.fetchall("PRAGMA foreign_key_check")
+        if dangling:
+            raise StorageError(
+                f"database {self.path}: {len(dangling)} rows refer to rows that do not exist "
+                f"(first in table {dangling[0][0]}); restore it from a backup"
+            )
+        if int(await self.scalar("PRAGMA auto_vacuum") or 0) != INCREMENTAL:
+            # Once, for a database made before chanwatch kept files compact: rewriting the
+            # file switches the mode and gives back the space the migration freed.
+            logger.info("database %s: compacting once after the upgrade", self.path)
+            await self._conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
+            await self._conn.execute("VACUUM")
 
     async def close(self) -> None:
         await self._conn.close()

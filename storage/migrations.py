@@ -143,7 +143,54 @@ UPDATE channels SET first_sight_post_id = coalesce(
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT)
+COMPACT_SEARCH: Final = """
+-- Posts keep their text once: the lemmas move into a contentless full-text index, which
+-- keeps only which post has which lemma (no copy of them, no positions: a search asks
+-- whether a post has a word, never where). Ids are never reused (AUTOINCREMENT), because
+-- alert keys and the index name posts by id long after retention deleted them.
+-- Foreign keys are off while migrating (see Database._migrate): dropping the old posts
+-- table must not cascade into matches and fanout.
+CREATE TABLE posts_compact (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel_id INTEGER NOT NULL REFERENCES channels (id),
+    post_id    INTEGER NOT NULL,
+    date       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    edit_date  TEXT,
+    is_history INTEGER NOT NULL DEFAULT 0,
+    stored_at  TEXT NOT NULL,
+    UNIQUE (channel_id, post_id)
+);
+INSERT INTO posts_compact
+    (id, channel_id, post_id, date, text, edit_date, is_history, stored_at)
+SELECT id, channel_id, post_id, date, text, edit_date, is_history, stored_at
+FROM posts ORDER BY id;
+
+DROP TRIGGER posts_fts_insert;
+DROP TRIGGER posts_fts_delete;
+DROP TRIGGER posts_fts_update;
+DROP TABLE posts_fts;
+CREATE VIRTUAL TABLE posts_fts USING fts5 (lemmas, content = '', detail = none, columnsize = 0);
+INSERT INTO posts_fts (rowid, lemmas) SELECT id, lemmas FROM posts WHERE lemmas != '';
+
+DROP TABLE posts;
+ALTER TABLE posts_compact RENAME TO posts;
+CREATE INDEX posts_by_date ON posts (date);
+
+-- Which morphology built posts_fts, and the rebuild `chanwatch reindex` may have under way
+-- in posts_fts_next (every post with id <= next_cursor is in it). Version 1: indexed before
+-- versions were recorded, possibly before the passive voice was indexed.
+CREATE TABLE search_index (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    version      INTEGER NOT NULL,
+    next_version INTEGER,
+    next_cursor  INTEGER,
+    next_until   INTEGER             -- the newest post id when the rebuild began (progress)
+);
+INSERT INTO search_index (id, version) VALUES (1, 1);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT, COMPACT_SEARCH)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 
 LATEST: Final = len(MIGRATIONS)

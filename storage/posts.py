@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from storage.database import Database, Row, Writer, from_db, now_utc, to_db
-from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
+from storage.models import NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
 from storage.outbox import queue_messages
+from storage.search_index import SearchIndex
 
 logger = logging.getLogger(__name__)
+
+_FTS_TOKEN: Final = re.compile(r"[^\W_]+")
+"""What FTS5's default tokenizer keeps as one token: runs of letters and digits."""
+_CHUNK: Final = 500
+"""Ids per `IN (...)` list: well below SQLite's limit on bound parameters."""
 
 _POST_COLUMNS = (
     "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
@@ -33,20 +41,56 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
 
 
 def fts_query(groups: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query over the lemma column: every group must match, any word within one."""
+    """An FTS5 query over the lemmas: every group must match, any word within one.
+
+    The index keeps no positions, so a "word" that FTS5 would split into several tokens
+    (it never comes from monitor's lemmas, but the caller may pass anything) asks for all
+    of them rather than for a phrase."""
     parts = []
     for group in groups:
-        words = " OR ".join('"' + word.replace('"', "") + '"' for word in group if word)
-        if words:
-            parts.append(f"lemmas : ({words})")
+        alternatives = []
+        for word in group:
+            tokens = _FTS_TOKEN.findall(word)
+            if tokens:
+                alternatives.append(" AND ".join(f'"{token}"' for token in tokens))
+        if alternatives:
+            parts.append("(" + " OR ".join(f"({a})" for a in alternatives) + ")")
     return " AND ".join(parts)
 
 
+def _moment(moment: datetime | None) -> str | None:
+    return None if moment is None else to_db(moment)
+
+
+async def _rows_of(
+    tx: Writer, channel: int, post_ids: Sequence[int], column: str
+) -> dict[int, Row]:
+    """The stored rows (id, post_id and `column`) of those of the channel's posts that exist."""
+    found: dict[int, Row] = {}
+    for start in range(0, len(post_ids), _CHUNK):
+        chunk = post_ids[start : start + _CHUNK]
+        for row in await tx.fetchall(
+            f"SELECT id, post_id, {column} FROM posts WHERE channel_id = ? AND post_id IN "
+            f"({','.join('?' * len(chunk))})",
+            (channel, *chunk),
+        ):
+            found[row["post_id"]] = row
+    return found
+
+
 async def _write_matches(
-    tx: Writer, post: int, matches: Sequence[NewMatch], topic_ids: dict[str, int], now: str
+    tx: Writer,
+    post: int,
+    record: PostRecord,
+    is_history: bool,
+    topic_ids: dict[str, int],
+    now: str,
 ) -> int:
-    """Insert or refresh the post's matches; returns how many topics are newly matched."""
-    wanted = {topic_ids[m.topic.casefold()]: m for m in matches if m.topic.casefold() in topic_ids}
+    """Insert or refresh the post's matches, and owe alerts for the new ones unless it is
+    history; returns how many topics are newly matched."""
+    wanted = {
+        topic_ids[m.topic.casefold()]: m for m in record.matches if m.topic.casefold() in topic_ids
+    }
     existing = {
         row["topic_id"]
         for row in await tx.fetchall("SELECT topic_id FROM matches WHERE post = ?", (post,))
@@ -70,12 +114,17 @@ async def _write_matches(
                 (post, topic_id, terms, spans, now),
             )
             new += 1
+    if new and not is_history:
+        await tx.execute(
+            "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+        )
     return new
 
 
 class Posts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, index: SearchIndex) -> None:
         self._db = db
+        self._index = index
 
     async def known_texts(self, handle: str, post_ids: Sequence[int]) -> dict[int, str]:
         """Stored text of those posts of a channel that are already stored."""
@@ -107,6 +156,8 @@ class Posts:
         read, which this call records) is history even when handed as live: whatever a server
         or a source returns, a post older than chanwatch's first look is never alerted.
         """
+        # The same post twice in one batch is stored once, as it was last handed.
+        records = list({record.post_id: record for record in records}.values())
         new_posts = edited = new_matches = demoted = 0
         async with self._db.transaction() as tx:
             # Stamped once the write lock is held, so the stamp is at most one transaction
@@ -125,53 +176,51 @@ class Posts:
                 first_sight = max((r.post_id for r in records), default=0)
             live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
             topic_ids = {row["name"].casefold(): row["id"] for row in live}
-            ids = [record.post_id for record in records]
-            stored = {
-                row["post_id"]: row
-                for start in range(0, len(ids), 500)
-                for row in await tx.fetchall(
-                    "SELECT id, post_id, text FROM posts WHERE channel_id = ? AND post_id IN "
-                    f"({','.join('?' * len(ids[start : start + 500]))})",
-                    (channel["id"], *ids[start : start + 500]),
-                )
-            }
+            stored = await _rows_of(tx, channel["id"], [r.post_id for r in records], "text")
+            fresh: list[tuple[PostRecord, bool]] = []
             for record in records:
                 row = stored.get(record.post_id)
-                edit_date = to_db(record.edit_date) if record.edit_date else None
                 is_history = history or (first_sight is not None and record.post_id <= first_sight)
                 if row is None:
                     demoted += int(is_history and not history)
-                    post = await tx.insert(
-                        "INSERT INTO posts (channel_id, post_id, date, text, edit_date, lemmas, "
-                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            channel["id"],
-                            record.post_id,
-                            to_db(record.date),
-                            record.text,
-                            edit_date,
-                            record.lemmas,
-                            int(is_history),
-                            now,
-                        ),
-                    )
-                    new_posts += 1
-                    if not record.matches:
-                        continue
+                    fresh.append((record, is_history))
                 elif row["text"] != record.text:
-                    post = row["id"]
                     await tx.execute(
-                        "UPDATE posts SET text = ?, edit_date = ?, lemmas = ? WHERE id = ?",
-                        (record.text, edit_date, record.lemmas, post),
+                        "UPDATE posts SET text = ?, edit_date = ? WHERE id = ?",
+                        (record.text, _moment(record.edit_date), row["id"]),
                     )
+                    await self._index.replace(tx, row["id"], row["text"], record.lemmas)
                     edited += 1
-                else:
-                    continue
-                added = await _write_matches(tx, post, record.matches, topic_ids, now)
-                new_matches += added
-                if added and not is_history:
-                    await tx.execute(
-                        "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+                    new_matches += await _write_matches(
+                        tx, row["id"], record, is_history, topic_ids, now
+                    )
+            # New posts in a few statements, not several per post: at thousands of posts a
+            # second, each statement's round trip to the database thread counts.
+            await tx.executemany(
+                "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
+                "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        channel["id"],
+                        record.post_id,
+                        to_db(record.date),
+                        record.text,
+                        _moment(record.edit_date),
+                        int(is_history),
+                        now,
+                    )
+                    for record, is_history in fresh
+                ],
+            )
+            new_posts = len(fresh)
+            created = await _rows_of(tx, channel["id"], [r.post_id for r, _ in fresh], "id")
+            await self._index.add(
+                tx, [(created[record.post_id]["id"], record.lemmas) for record, _ in fresh]
+            )
+            for record, is_history in fresh:
+                if record.matches:
+                    new_matches += await _write_matches(
+                        tx, created[record.post_id]["id"], record, is_history, topic_ids, now
                     )
             newest = max((r.post_id for r in records), default=0)
             await tx.execute(
@@ -242,9 +291,13 @@ class Posts:
         query = fts_query(groups)
         if not query:
             return [], 0
+        # Counted against posts: the index may still name a post deleted while it was
+        # being rebuilt by another morphology (see storage.search_index).
         total = int(
             await self._db.scalar(
-                "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
+                "SELECT count(*) FROM posts WHERE id IN "
+                "(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
+                (query,),
             )
             or 0
         )
