@@ -53,7 +53,7 @@ def make_queries(posts: Sequence[IncomingPost], per_kind: int, seed: int = 14) -
     tenth = max(1, len(ranked) // 10)
     queries = rng.sample(ranked[:200], per_kind)
     queries += rng.sample(ranked[tenth : 2 * tenth], per_kind)
-    queries += rng.sample([w for w in ranked if counts[w] == 2], per_kind)
+    queries += rng.sample(ranked[-tenth:], per_kind)
     pairs: list[str] = []
     while len(pairs) < per_kind:
         words = _WORD.findall(rng.choice(posts).text)

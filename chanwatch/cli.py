@@ -15,6 +15,7 @@ from typing import Final, TextIO
 from chanwatch.config import DEFAULT_PATH, Config, load_config
 from chanwatch.errors import ConfigError
 from chanwatch.logs import setup_logging
+from chanwatch.maintenance import REINDEX_BATCH
 from storage.errors import ChanwatchError
 
 logger = logging.getLogger("chanwatch")
@@ -104,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("file", type=Path, metavar="FILE")
     backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    reindex = commands.add_parser(
+        "reindex",
+        parents=[common],
+        help="rebuild the search index after a morphology upgrade (online, resumable)",
+    )
+    reindex.add_argument(
+        "--batch",
+        type=_positive,
+        default=REINDEX_BATCH,
+        metavar="N",
+        help=f"posts per transaction (default: {REINDEX_BATCH})",
+    )
+    reindex.add_argument(
+        "--force", action="store_true", help="rebuild even if the index is up to date"
+    )
+    reindex.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
@@ -153,6 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chanwatch.maintenance import backup
 
             return asyncio.run(backup(config, args.file, force=args.force))
+        if args.command == "reindex":
+            from chanwatch.maintenance import reindex
+
+            return asyncio.run(
+                reindex(config, batch=args.batch, force=args.force, progress=not args.no_progress)
+            )
         from chanwatch.app import run
 
         return asyncio.run(run(config))
