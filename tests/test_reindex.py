@@ -47,12 +47,12 @@ async def test_reindex_killed_half_way_resumes_and_finds_the_passive_voice(
     old = await Store.open(db, lemmatizer=BeforePassiveVoice())
     await old.channels.sync_config([("pul_1", "web")])
     texts = [f"Гости приглашаются на приём номер {n}" for n in range(1, POSTS + 1)]
-    for first in range(0, POSTS, 500):
+    for start in range(0, POSTS, 500):
         await old.posts.save(
             "pul_1",
             [
                 PostRecord(n + 1, T0 + timedelta(minutes=n), text, BeforePassiveVoice()(text), ())
-                for n, text in enumerate(texts[first : first + 500], start=first)
+                for n, text in enumerate(texts[start : start + 500], start=start)
             ],
             history=True,
         )
