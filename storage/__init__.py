@@ -8,6 +8,7 @@ from storage.channels import Channels
 from storage.database import Database
 from storage.outbox import Outbox
 from storage.posts import Posts
+from storage.retention import Retention, RetentionPolicy
 from storage.search_index import Lemmatizer, SearchIndex
 from storage.subscribers import Subscribers
 from storage.topics import Topics, TopicSpec
@@ -24,6 +25,7 @@ class Store:
         self.posts = Posts(db, self.search_index)
         self.subscribers = Subscribers(db)
         self.outbox = Outbox(db)
+        self.retention = Retention(db, self.search_index)
 
     @classmethod
     async def open(cls, path: Path | str, *, lemmatizer: Lemmatizer | None = None) -> Store:
@@ -45,4 +47,4 @@ class Store:
         await self.db.close()
 
 
-__all__ = ["Lemmatizer", "Store", "TopicSpec"]
+__all__ = ["Lemmatizer", "RetentionPolicy", "Store", "TopicSpec"]

@@ -217,6 +217,15 @@ class Database:
                 await self._conn.execute("ROLLBACK")
                 raise StorageError(explain(self.path, error)) from None
 
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and truncate it (after big deletions the
+        -wal file would otherwise keep their size). Skipped pages wait for readers."""
+        async with self._write_lock:
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as error:
+                raise StorageError(explain(self.path, error)) from None
+
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement in its own transaction; returns the number of rows changed."""
         async with self.transaction() as tx:

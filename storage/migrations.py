@@ -190,7 +190,19 @@ CREATE TABLE search_index (
 INSERT INTO search_index (id, version) VALUES (1, 1);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT, COMPACT_SEARCH)
+RETENTION: Final = """
+-- One row per retention pass: what it removed (operators see it in /stats).
+CREATE TABLE retention_runs (
+    id            INTEGER PRIMARY KEY,
+    ran_at        TEXT NOT NULL,
+    posts         INTEGER NOT NULL,     -- posts that matched nothing
+    matched_posts INTEGER NOT NULL,
+    messages      INTEGER NOT NULL,     -- sent or failed outbox rows
+    freed_bytes   INTEGER NOT NULL      -- how much smaller the database file became
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT, COMPACT_SEARCH, RETENTION)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 
 LATEST: Final = len(MIGRATIONS)

@@ -131,6 +131,21 @@ class SearchIndex:
                 (post, lemmas),
             )
 
+    async def merge_step(self, pages: int = 500) -> bool:
+        """Merge some of the index's segments (an entry deleted from a contentless index
+        takes space until the segments holding it are merged); False once nothing is left
+        to merge. Bounded work per call, so that writers wait for one short step at most."""
+        async with self._db.transaction() as tx:
+            before = await tx.fetchone("SELECT total_changes() AS n")
+            # Negative: merge even levels with fewer segments than FTS5 waits for by itself.
+            await tx.execute(
+                "INSERT INTO posts_fts (posts_fts, rank) VALUES ('merge', ?)", (-pages,)
+            )
+            after = await tx.fetchone("SELECT total_changes() AS n")
+        assert before is not None and after is not None
+        # The command's own row counts as one change; merging work makes more (FTS5 docs).
+        return int(after["n"]) - int(before["n"]) >= 2
+
     # The rebuild (`chanwatch reindex`), one short transaction per step so that a running
     # `chanwatch run` keeps writing between them; the cursor commits with each step, so a
     # killed rebuild resumes where it stopped.
