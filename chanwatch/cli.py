@@ -16,6 +16,7 @@ from chanwatch.config import DEFAULT_PATH, Config, load_config
 from chanwatch.errors import ConfigError
 from chanwatch.logs import setup_logging
 from chanwatch.maintenance import REINDEX_BATCH
+from storage import RetentionPolicy
 from storage.errors import ChanwatchError
 
 logger = logging.getLogger("chanwatch")
@@ -201,6 +202,7 @@ def check(config: Config, out: TextIO) -> int:
     config_matcher(config)  # a bad term fails here, as it would at start-up
     print(f"config {config.path}: OK", file=out)
     print(f"database: {config.storage_path}", file=out)
+    print(f"retention: {retention_summary(config.retention)}", file=out)
     token = "set" if config.bot.token else "MISSING"
     print(
         f"bot: {config.bot.api_base} (token {token}, {len(config.bot.admins)} operator(s))",
@@ -233,8 +235,24 @@ def check(config: Config, out: TextIO) -> int:
     return EXIT_OK
 
 
+def retention_summary(policy: RetentionPolicy) -> str:
+    def days(count: int) -> str:
+        return f"{count} days" if count else "forever"
+
+    return (
+        f"posts without matches kept {days(policy.keep_days)}, "
+        f"posts with matches {days(policy.keep_matched_days)}"
+    )
+
+
 def config_warnings(config: Config) -> list[str]:
     warnings = []
+    keep, keep_matched = config.retention.keep_days, config.retention.keep_matched_days
+    if keep_matched and (not keep or keep_matched < keep):
+        warnings.append(
+            "storage.keep_matched_days is shorter than storage.keep_days: posts that matched "
+            "a topic are deleted before posts that matched nothing"
+        )
     if not config.bot.token:
         warnings.append(
             f"bot.token is empty: set it in {config.path} or CHANWATCH_BOT_TOKEN "

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chanwatch.errors import ConfigError
 from monitor.sources.handles import normalize_handle
+from storage import RetentionPolicy
 from storage.errors import ChanwatchError
 
 DEFAULT_PATH: Final = Path("chanwatch.toml")
@@ -87,6 +88,7 @@ class Config:
     bot: BotConfig
     telegram: TelegramConfig
     storage_path: Path
+    retention: RetentionPolicy
     web: WebConfig
     digest: DigestConfig
     metrics: MetricsConfig
@@ -132,6 +134,13 @@ class _Reader:
         value = float(self.value(name, (int, float), default))
         if value < minimum:
             raise self.error(name, f"must be at least {minimum:g}, got {value:g}")
+        return value
+
+    def days(self, name: str) -> int:
+        """A whole number of days, 0 (the default) meaning "forever"."""
+        value = int(self.value(name, int, 0))
+        if value < 0:
+            raise self.error(name, f"must be a number of days (0: keep forever), got {value}")
         return value
 
     def strings(self, name: str) -> tuple[str, ...]:
@@ -247,10 +256,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         join_pause_seconds=tg.number("join_pause_seconds", 5, minimum=0),
     )
 
-    storage = _section(path, data, "storage", {"path"})
+    storage = _section(path, data, "storage", {"path", "keep_days", "keep_matched_days"})
     storage_path = storage.string("path", "chanwatch.db")
     if not storage_path:
         raise storage.error("path", "must name the database file")
+    retention = RetentionPolicy(
+        keep_days=storage.days("keep_days"), keep_matched_days=storage.days("keep_matched_days")
+    )
 
     web = _section(path, data, "web", {"base_url", "poll_seconds", "timeout_seconds"})
     base_url = web.string("base_url", "https://t.me").rstrip("/")
@@ -288,6 +300,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         bot=bot_config,
         telegram=telegram_config,
         storage_path=_resolve(base, storage_path),
+        retention=retention,
         web=web_config,
         digest=DigestConfig(
             time=f"{int(time_match.group(1)):02d}:{time_match.group(2)}", timezone=timezone
