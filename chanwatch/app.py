@@ -17,6 +17,7 @@ from bot import texts
 from chanwatch.config import Config
 from chanwatch.health import Health
 from chanwatch.metrics import Metrics
+from chanwatch.retention import run_retention
 from chanwatch.status_server import StatusServer
 from monitor.errors import SourceError
 from monitor.ingest import Ingest
@@ -226,6 +227,7 @@ async def run(config: Config) -> int:
                 admins=frozenset(config.bot.admins),
                 digest_time=config.digest.time,
                 timezone=config.digest.timezone,
+                retention=config.retention,
             ),
             delivery=delivery,
             digests=digests,
@@ -242,6 +244,7 @@ async def run(config: Config) -> int:
             "delivery": delivery.run,
             "bot": poll_bot,
             "web": web.run,
+            "retention": lambda: run_retention(store, config.retention),
         }
         if telegram is not None:
             parts["telegram"] = telegram.run
