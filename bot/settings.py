@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from storage import RetentionPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,3 +15,5 @@ class BotSettings:
     """Default HH:MM for a new subscriber's digest."""
     timezone: str
     """Default IANA zone (Area/City) for a new subscriber."""
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    """How long posts are kept (for /stats)."""

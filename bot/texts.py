@@ -9,6 +9,12 @@ from typing import Final
 
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
 from storage.models import Channel, Stats, Subscriber, Topic
+from storage.retention import (
+    SENT_MESSAGE_DAYS,
+    RetentionPolicy,
+    RetentionRun,
+    RetentionTotals,
+)
 
 NOT_OPERATOR: Final = "Sorry, only the bot's operators can use this command."
 NOT_CHAT_ADMIN: Final = (
@@ -276,6 +282,38 @@ def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
     else:
         lines.append("All channels healthy.")
     return "\n".join(lines)
+
+
+def retention_text(
+    policy: RetentionPolicy, last: RetentionRun | None, totals: RetentionTotals
+) -> str:
+    """/stats' retention block: what is kept, and what the daily pass removed."""
+
+    def kept(days: int) -> str:
+        return f"{days} days" if days else "forever"
+
+    lines = [
+        "<b>Retention</b>",
+        f"Posts kept {kept(policy.keep_days)}; posts with matches "
+        f"{kept(policy.keep_matched_days)}; sent messages {SENT_MESSAGE_DAYS} days.",
+    ]
+    if last is None:
+        lines.append("Not run yet: the daily pass starts 10 minutes after chanwatch does.")
+        return "\n".join(lines)
+    lines.append(
+        f"Last pass {when(last.ran_at)}: removed {last.posts} posts, "
+        f"{last.matched_posts} with matches, {last.messages} sent messages; "
+        f"{_mib(last.freed_bytes)} given back."
+    )
+    lines.append(
+        f"All {totals.runs} passes: {totals.posts} posts, {totals.matched_posts} with "
+        f"matches, {totals.messages} messages; {_mib(totals.freed_bytes)}."
+    )
+    return "\n".join(lines)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def other_bot_command(mention: str) -> str:

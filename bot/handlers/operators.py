@@ -13,6 +13,7 @@ from bot.errors import CommandError
 from bot.filters import IsOperator
 from bot.handlers.replies import answer_blocks
 from bot.parsing import check_topic_name, parse_channel, parse_handle, parse_topic
+from bot.settings import BotSettings
 from bot.topic_control import ChannelControl, TopicControl
 from monitor.matching import validate_term
 from storage import Store
@@ -69,9 +70,15 @@ async def remove_topic(
     )
 
 
-async def stats(message: Message, store: Store) -> None:
+async def stats(message: Message, store: Store, settings: BotSettings) -> None:
     failing = [channel for channel in await store.channels.watched() if channel.last_error]
-    await message.answer(texts.stats_text(await store.outbox.stats(), failing))
+    text = texts.stats_text(await store.outbox.stats(), failing)
+    await message.answer(f"{text}\n\n{await _retention(store, settings)}")
+
+
+async def _retention(store: Store, settings: BotSettings) -> str:
+    last = await store.retention.last_run()
+    return texts.retention_text(settings.retention, last, await store.retention.totals())
 
 
 def build_router() -> Router:
