@@ -183,6 +183,7 @@ CREATE INDEX posts_by_date ON posts (date);
 CREATE TABLE search_index (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
     version      INTEGER NOT NULL,
+    orphans      INTEGER NOT NULL DEFAULT 0,  -- entries left by deleted posts (see search())
     next_version INTEGER,
     next_cursor  INTEGER,
     next_until   INTEGER             -- the newest post id when the rebuild began (progress)

@@ -291,16 +291,16 @@ class Posts:
         query = fts_query(groups)
         if not query:
             return [], 0
-        # Counted against posts: the index may still name a post deleted while it was
-        # being rebuilt by another morphology (see storage.search_index).
-        total = int(
-            await self._db.scalar(
+        # The index alone counts fast; only when it may still name deleted posts (deleted
+        # while it was built by another morphology) are its matches checked against posts.
+        if await self._index.has_orphans():
+            count = (
                 "SELECT count(*) FROM posts WHERE id IN "
-                "(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-                (query,),
+                "(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
             )
-            or 0
-        )
+        else:
+            count = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
+        total = int(await self._db.scalar(count, (query,)) or 0)
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
             "WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) "

@@ -108,10 +108,22 @@ class SearchIndex:
         if not posts:
             return
         state = await read_state(tx)
+        orphans = 0
         for post, text in posts:
             for table, exact in self._tables(state, post):
                 if exact:
                     await self._delete(tx, table, post, text)
+                elif table == "posts_fts":
+                    orphans += 1
+        if orphans:
+            await tx.execute(
+                "UPDATE search_index SET orphans = orphans + ? WHERE id = 1", (orphans,)
+            )
+
+    async def has_orphans(self) -> bool:
+        """Whether posts_fts may name deleted posts (counting its matches alone would then
+        count them too)."""
+        return bool(await self._db.scalar("SELECT orphans FROM search_index WHERE id = 1"))
 
     def _tables(self, state: IndexState, post: int) -> list[tuple[str, bool]]:
         """The index tables holding `post`, each with whether this lemmatizer reproduces
@@ -211,8 +223,8 @@ class SearchIndex:
                 await tx.execute("DROP TABLE posts_fts")
                 await tx.execute("ALTER TABLE posts_fts_next RENAME TO posts_fts")
                 await tx.execute(
-                    "UPDATE search_index SET version = next_version, next_version = NULL, "
-                    "next_cursor = NULL, next_until = NULL WHERE id = 1"
+                    "UPDATE search_index SET version = next_version, orphans = 0, "
+                    "next_version = NULL, next_cursor = NULL, next_until = NULL WHERE id = 1"
                 )
             else:
                 await tx.execute(
