@@ -194,7 +194,8 @@ class Retention:
             await asyncio.sleep(pause)
         while int(await self._db.scalar("PRAGMA freelist_count") or 0):
             async with self._db.transaction() as tx:
-                await tx.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+                # Read to the end: the pragma frees a page per step of the statement.
+                await tx.fetchall(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
             await asyncio.sleep(pause)
         await self._db.checkpoint()
 
