@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,6 +22,7 @@ NAME_GRAMMEMES: Final = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
 """Tags that make a capitalised term a proper name (matched only when capitalised)."""
 
 _CYRILLIC: Final = re.compile(r"[а-яё]", re.IGNORECASE)
+_ACCENTED_LATIN: Final = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
 _LATIN: Final = re.compile(r"[a-z]", re.IGNORECASE)
 _DIGIT: Final = re.compile(r"\d")
 _LATIN_VOWELS: Final = frozenset("aeiou")
@@ -240,9 +242,9 @@ def normal_forms(word: str) -> tuple[str, ...]:
     """Every normal form (folded) of one lower-case word of a post or query."""
     script = script_of(word)
     if script == "en":
-        return (english_stem(word),)
+        return (plain_latin(english_stem(word)),)
     if script != "ru":
-        return (fold(word),)
+        return (plain_latin(fold(word)),)
     seen: dict[str, None] = {}
     for p in shared_analyzer().parse(word):
         # FTS5 tokens must stay letters and digits only.
@@ -255,6 +257,21 @@ def normal_forms(word: str) -> tuple[str, ...]:
                 if active:
                     seen.setdefault(fold(active), None)
     return tuple(seen) or (fold(word),)
+
+
+def plain_latin(word: str) -> str:
+    """Latin letters without their accents ("café" -> "cafe"), as SQLite's unicode61
+    tokenizer indexed words; other scripts keep theirs («й» is not «и»)."""
+    if not _ACCENTED_LATIN.search(word):
+        return word
+    return "".join(_plain_letter(ch) for ch in word)
+
+
+def _plain_letter(ch: str) -> str:
+    if not _ACCENTED_LATIN.match(ch):
+        return ch
+    base = unicodedata.normalize("NFD", ch)[0]
+    return base if base.isascii() else ch
 
 
 @functools.lru_cache(maxsize=8192)
