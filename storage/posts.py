@@ -50,7 +50,7 @@ def fts_query(groups: Sequence[Sequence[str]]) -> str:
     for group in groups:
         alternatives = []
         for word in group:
-            tokens = _FTS_TOKEN.findall(word)
+            tokens = _FTS_TOKEN.findall(word.lower())
             if tokens:
                 alternatives.append(" AND ".join(f'"{token}"' for token in tokens))
         if alternatives:

@@ -20,7 +20,10 @@ from typing import Final, Protocol
 
 from storage.database import Database, Writer
 
-FTS_TABLE: Final = "fts5 (lemmas, content = '', detail = none, columnsize = 0)"
+FTS_TABLE: Final = "fts5 (lemmas, content = '', detail = none, columnsize = 0, tokenize = 'ascii')"
+"""posts_fts as migration 4 creates it (see there why)."""
+AUTOMERGE: Final = 16
+"""Segments merged at a time (as migration 4 sets for posts_fts; FTS5's default is 4)."""
 
 
 class Lemmatizer(Protocol):
@@ -186,6 +189,10 @@ class SearchIndex:
                 # None under way, or one by another version: its part is of no use.
                 await tx.execute("DROP TABLE IF EXISTS posts_fts_next")
                 await tx.execute(f"CREATE VIRTUAL TABLE posts_fts_next USING {FTS_TABLE}")
+                await tx.execute(
+                    "INSERT INTO posts_fts_next (posts_fts_next, rank) VALUES ('automerge', ?)",
+                    (AUTOMERGE,),
+                )
                 await tx.execute(
                     "UPDATE search_index SET next_version = ?, next_cursor = 0, "
                     "next_until = (SELECT coalesce(max(id), 0) FROM posts) WHERE id = 1",
