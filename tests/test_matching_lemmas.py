@@ -64,3 +64,11 @@ def test_a_lemmatizer_that_remembers_words_indexes_as_a_fresh_one_does() -> None
             assert roomy(text) == expected
     # Each normal form once per post: search asks whether, not how often.
     assert index_lemmas("гостей гость гостю").split() == ["гость"]
+
+
+def test_accents_of_latin_letters_are_dropped_and_cyrillic_letters_kept() -> None:
+    # The search index splits its tokens byte-wise: lemmas must come plain already.
+    assert index_lemmas("Müller, Škoda") == "muller skoda"
+    assert {"йошкар", "ола"} <= set(index_lemmas("Йошкар-Ола").split())
+    assert finds("Muller", "Herr Müller kommt")
+    assert finds("йод", "Йод") and not finds("иод", "Йод")
