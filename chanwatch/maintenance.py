@@ -79,6 +79,8 @@ async def reindex(config: Config, *, batch: int, force: bool, progress: bool) ->
                 if finished:
                     break
                 await asyncio.sleep(REINDEX_PAUSE)
+        # The old index's pages are free now: the file gives them back.
+        await store.db.shrink(pause=REINDEX_PAUSE)
     finally:
         await store.close()
     print(

@@ -23,6 +23,8 @@ Row = sqlite3.Row
 
 INCREMENTAL: Final = 2
 """PRAGMA auto_vacuum mode in which `PRAGMA incremental_vacuum` shrinks the file."""
+VACUUM_PAGES: Final = 2048
+"""Free pages handed back to the file system per transaction (8 MiB of 4 KiB pages)."""
 
 
 def to_db(moment: datetime) -> str:
@@ -215,6 +217,16 @@ class Database:
             except sqlite3.Error as error:
                 await self._conn.execute("ROLLBACK")
                 raise StorageError(explain(self.path, error)) from None
+
+    async def shrink(self, *, pause: float = 0.05) -> None:
+        """Hand free pages back to the file system (the file shrinks), a bounded amount per
+        transaction with a pause between, so that other writers get their turn."""
+        while int(await self.scalar("PRAGMA freelist_count") or 0):
+            async with self.transaction() as tx:
+                # Read to the end: the pragma frees pages as its statement steps.
+                await tx.fetchall(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+            await asyncio.sleep(pause)
+        await self.checkpoint()
 
     async def checkpoint(self) -> None:
         """Copy the write-ahead log into the file and truncate it (after big deletions the

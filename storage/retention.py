@@ -26,8 +26,6 @@ BATCH: Final = 500
 """Rows deleted per transaction: ingestion waits for one batch at most."""
 PAUSE: Final = 0.05
 """Seconds between two batches, so that writers waiting for the lock get their turn."""
-VACUUM_PAGES: Final = 2048
-"""Free pages handed back to the file system per transaction (8 MiB of 4 KiB pages)."""
 
 _UNMATCHED: Final = "NOT EXISTS (SELECT 1 FROM matches m WHERE m.post = p.id)"
 _MATCHED: Final = "EXISTS (SELECT 1 FROM matches m WHERE m.post = p.id)"
@@ -189,15 +187,10 @@ class Retention:
 
     async def _give_space_back(self, pause: float) -> None:
         """Merge the search index's segments (deleted entries take space until merged),
-        then hand free pages back to the file system, a bounded amount per transaction."""
+        then hand the free pages back to the file system."""
         while await self._index.merge_step():  # noqa: ASYNC110 - steps of work, not a wait
             await asyncio.sleep(pause)
-        while int(await self._db.scalar("PRAGMA freelist_count") or 0):
-            async with self._db.transaction() as tx:
-                # Read to the end: the pragma frees a page per step of the statement.
-                await tx.fetchall(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
-            await asyncio.sleep(pause)
-        await self._db.checkpoint()
+        await self._db.shrink(pause=pause)
 
     async def _file_size(self) -> int:
         pages = int(await self._db.scalar("PRAGMA page_count") or 0)
