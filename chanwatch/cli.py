@@ -241,7 +241,7 @@ def retention_summary(policy: RetentionPolicy) -> str:
 
     return (
         f"posts without matches kept {days(policy.keep_days)}, "
-        f"posts with matches {days(policy.keep_matched_days)}"
+        f"posts with matches kept {days(policy.keep_matched_days)}"
     )
 
 
