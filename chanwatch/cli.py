@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
+from urllib.parse import urlsplit
 
 from chanwatch.config import DEFAULT_PATH, Config, load_config
 from chanwatch.errors import ConfigError
 from chanwatch.logs import setup_logging
 from storage.errors import ChanwatchError
+from storage.postgres import redact
 
 logger = logging.getLogger("chanwatch")
 
@@ -109,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(
         config.log_level if args.command == "run" else "WARNING",
-        secrets=(config.bot.token, config.telegram.api_hash),
+        secrets=(
+            config.bot.token,
+            config.telegram.api_hash,
+            urlsplit(config.storage_url or "").password or "",
+        ),
     )
     try:
         if args.command == "check":
@@ -166,7 +172,10 @@ def check(config: Config, out: TextIO) -> int:
 
     config_matcher(config)  # a bad term fails here, as it would at start-up
     print(f"config {config.path}: OK", file=out)
-    print(f"database: {config.storage_path}", file=out)
+    if config.storage_url:
+        print(f"database: {redact(config.storage_url)} (PostgreSQL)", file=out)
+    else:
+        print(f"database: {config.storage_path} (SQLite)", file=out)
     token = "set" if config.bot.token else "MISSING"
     print(
         f"bot: {config.bot.api_base} (token {token}, {len(config.bot.admins)} operator(s))",

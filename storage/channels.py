@@ -136,8 +136,8 @@ class Channels:
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT OR IGNORE INTO channels (handle, source, title, added_at, removed_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO channels (handle, source, title, added_at, removed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (handle, source, title, now, now),
             )
             if title:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage.database import Database, Row, Writer, from_db, now_utc, to_db
+from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
 from storage.outbox import queue_messages
 
@@ -30,16 +30,6 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
         edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
         hits=hits,
     )
-
-
-def fts_query(groups: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query over the lemma column: every group must match, any word within one."""
-    parts = []
-    for group in groups:
-        words = " OR ".join('"' + word.replace('"', "") + '"' for word in group if word)
-        if words:
-            parts.append(f"lemmas : ({words})")
-    return " AND ".join(parts)
 
 
 async def _write_matches(
@@ -130,9 +120,11 @@ class Posts:
                 row = stored.get(record.post_id)
                 edit_date = to_db(record.edit_date) if record.edit_date else None
                 if row is None:
+                    # Another process (an import beside `run`) may have stored it meanwhile.
                     post = await tx.insert(
                         "INSERT INTO posts (channel_id, post_id, date, text, edit_date, lemmas, "
-                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING RETURNING id",
                         (
                             channel["id"],
                             record.post_id,
@@ -144,6 +136,8 @@ class Posts:
                             now,
                         ),
                     )
+                    if not post:
+                        continue
                     new_posts += 1
                     if not record.matches:
                         continue
@@ -160,13 +154,15 @@ class Posts:
                 new_matches += added
                 if added and not history:
                     await tx.execute(
-                        "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+                        "INSERT INTO fanout (post, queued_at) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (post, now),
                     )
             newest = max((r.post_id for r in records), default=0)
             await tx.execute(
-                "UPDATE channels SET last_post_id = max(coalesce(last_post_id, 0), ?), "
-                "title = coalesce(?, title) WHERE id = ?",
-                (newest, title, channel["id"]),
+                "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
+                "THEN last_post_id ELSE ? END, title = coalesce(?, title) WHERE id = ?",
+                (newest, newest, title, channel["id"]),
             )
         return SaveResult(new_posts, edited, new_matches)
 
@@ -228,20 +224,17 @@ class Posts:
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
     ) -> tuple[list[StoredPost], int]:
         """Posts whose words match every group (by lemma), newest first, and the total count."""
-        query = fts_query(groups)
-        if not query:
+        found = self._db.dialect.post_search(groups)
+        if found is None:
             return [], 0
         total = int(
-            await self._db.scalar(
-                "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
-            )
+            await self._db.scalar(f"SELECT count(*) FROM posts p WHERE {found.sql}", found.params)
             or 0
         )
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) "
-            "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
-            (query, limit, offset),
+            f"WHERE {found.sql} ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+            (*found.params, limit, offset),
         )
         return await self._with_hits(rows, None), total
 
@@ -257,7 +250,7 @@ class Posts:
             "  JOIN topics t ON t.id = m.topic_id AND t.removed_at IS NULL "
             "  WHERE m.matched_at > ? AND m.matched_at <= ?) "
             "ORDER BY p.date DESC, p.id DESC",
-            (chat_id, to_db(since) if since else "", to_db(until)),
+            (chat_id, to_db(since or EARLIEST), to_db(until)),
         )
         return await self._with_hits(rows, chat_id)
 

@@ -59,7 +59,8 @@ class Topics:
                 row = known.get(spec.name.casefold())
                 if row is None:
                     topic_id = await tx.insert(
-                        "INSERT INTO topics (name, from_config, created_at) VALUES (?, 1, ?)",
+                        "INSERT INTO topics (name, from_config, created_at) VALUES (?, 1, ?) "
+                        "RETURNING id",
                         (spec.name, now),
                     )
                     await _write_terms(tx, topic_id, spec)
@@ -78,7 +79,8 @@ class Topics:
             row = await _find(tx, spec.name)
             if row is None:
                 topic_id = await tx.insert(
-                    "INSERT INTO topics (name, created_at) VALUES (?, ?)", (spec.name, now)
+                    "INSERT INTO topics (name, created_at) VALUES (?, ?) RETURNING id",
+                    (spec.name, now),
                 )
                 created = True
             else:

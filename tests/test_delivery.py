@@ -293,7 +293,7 @@ async def test_restart_mid_queue_sends_the_rest_and_nothing_twice(
     sent_rows = [r for chat in chats for r in await rows(store, chat) if r.status == "sent"]
     assert len(sent_rows) == stopped_at
 
-    reopened = await Store.open(store.db.path)
+    reopened = await Store.open(store.db.name)
     second = make_bot(api)
     try:
         async with running(fast(second, reopened)):
