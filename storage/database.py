@@ -126,4 +126,3 @@ class Database(ABC):
         """One statement in its own transaction; returns the number of rows changed."""
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
-

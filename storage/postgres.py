@@ -151,6 +151,12 @@ def explain(where: str, error: BaseException) -> str:
 
 
 _FAILURES: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_LOST: Final = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    ConnectionResetError,
+    BrokenPipeError,
+)
 
 
 @contextmanager
@@ -297,13 +303,29 @@ class PostgresDatabase(Database):
     # Reads
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._connection() as conn:
-            return list(await conn.fetch(numbered(sql), *params))
+        return list(await self._read(sql, tuple(params), one=False))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._connection() as conn:
-            row: Row | None = await conn.fetchrow(numbered(sql), *params)
-            return row
+        row: Row | None = await self._read(sql, tuple(params), one=True)
+        return row
+
+    async def _read(self, sql: str, params: tuple[Any, ...], *, one: bool) -> Any:
+        """Run a query; once more on a fresh connection when the pooled one turns out dead
+        (a server restart or failover closes them all, and reading again is harmless)."""
+        query = numbered(sql)
+        with _named_errors(self._where):
+            for attempt in (1, 2):
+                try:
+                    async with self._pool.acquire() as conn:
+                        if one:
+                            return await conn.fetchrow(query, *params)
+                        return await conn.fetch(query, *params)
+                except _LOST as error:
+                    if attempt == 2:
+                        raise
+                    logger.warning(
+                        "database %s: connection lost (%s); reading again", self._where, error
+                    )
 
     # Writes
 

@@ -79,11 +79,57 @@ async def test_every_earlier_version_keeps_its_data_when_migrated(
     await store.close()
 
 
+async def _sqlite_columns(path: Path) -> dict[str, set[tuple[str, bool]]]:
+    """Each ordinary table's (column, NOT NULL) pairs; FTS tables are SQLite's search."""
+    db = await open_database(path)
+    try:
+        tables = await db.fetchall("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        virtual = [row["name"] for row in tables if row["sql"].startswith("CREATE VIRTUAL")]
+        result = {}
+        for row in tables:
+            name = row["name"]
+            if name.startswith("sqlite_") or any(name.startswith(v) for v in virtual):
+                continue
+            info = await db.fetchall(f"PRAGMA table_info({name})")
+            result[name] = {(c["name"], bool(c["notnull"] or c["pk"])) for c in info}
+        return result
+    finally:
+        await db.close()
+
+
+async def _postgres_columns(url: str) -> dict[str, set[tuple[str, bool]]]:
+    """The same for PostgreSQL, without its bookkeeping and its generated search column."""
+    db = await open_database(url)
+    try:
+        rows = await db.fetchall(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_generated = 'NEVER' "
+            "AND table_name <> 'schema_version'"
+        )
+    finally:
+        await db.close()
+    result: dict[str, set[tuple[str, bool]]] = {}
+    for row in rows:
+        result.setdefault(row["table_name"], set()).add(
+            (row["column_name"], row["is_nullable"] == "NO")
+        )
+    return result
+
+
+async def test_both_backends_have_the_same_tables_and_columns(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Every migration must say the same in both dialects (storage/migrations.py)."""
+    lite = await _sqlite_columns(tmp_path / "schema.db")
+    assert "posts" in lite and "outbox" in lite
+    assert lite == await _postgres_columns(postgres_url)
+
+
 async def _set_schema_version(database: Location, version: int) -> None:
     """Write the version where each backend keeps it, as a newer chanwatch would."""
     if isinstance(database, Path):
-        with sqlite3.connect(database) as conn:
-            conn.execute(f"PRAGMA user_version = {version}")
+        with sqlite3.connect(database) as lite:
+            lite.execute(f"PRAGMA user_version = {version}")
         return
     conn = await asyncpg.connect(database)
     try:
