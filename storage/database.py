@@ -9,7 +9,7 @@ bookkeeping) is in each backend's module, reached through `Database.dialect`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,8 @@ class Row(Protocol):
     def __getitem__(self, key: str | int, /) -> Any: ...
 
     def keys(self) -> Iterable[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 def to_db(moment: datetime) -> str:
