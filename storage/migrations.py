@@ -24,6 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema, as each backend takes it."""
+
+    sqlite: str
+    postgres: str
+
+
 CORE: Final = """
 CREATE TABLE channels (
     id            INTEGER PRIMARY KEY,
@@ -97,54 +106,6 @@ CREATE TABLE matches (
 CREATE INDEX matches_by_topic ON matches (topic_id, post);
 """
 
-DELIVERY: Final = """
--- Posts whose new matches still have to be turned into outbox rows; a row here survives a
--- crash between storing a match and queueing its alerts.
-CREATE TABLE fanout (
-    post     INTEGER PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
-    queued_at TEXT NOT NULL
-);
-
-CREATE TABLE subscribers (
-    chat_id        INTEGER PRIMARY KEY,
-    chat_type      TEXT NOT NULL,
-    title          TEXT,
-    active         INTEGER NOT NULL DEFAULT 1,
-    mode           TEXT NOT NULL DEFAULT 'instant' CHECK (mode IN ('instant', 'digest', 'both')),
-    quiet          INTEGER NOT NULL DEFAULT 0,
-    digest_time    TEXT NOT NULL,        -- HH:MM in the subscriber's timezone
-    digest_period  TEXT NOT NULL DEFAULT 'daily' CHECK (digest_period IN ('daily', 'weekly')),
-    timezone       TEXT NOT NULL,
-    last_digest_at TEXT,                 -- matches stored after this go in the next digest
-    blocked_at     TEXT,
-    created_at     TEXT NOT NULL
-);
-
-CREATE TABLE subscriptions (
-    chat_id  INTEGER NOT NULL REFERENCES subscribers (chat_id) ON DELETE CASCADE,
-    topic_id INTEGER NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
-    PRIMARY KEY (chat_id, topic_id)
-);
-CREATE INDEX subscriptions_by_topic ON subscriptions (topic_id);
-
-CREATE TABLE outbox (
-    id                   INTEGER PRIMARY KEY,
-    chat_id              INTEGER NOT NULL,
-    kind                 TEXT NOT NULL,  -- alert, digest, notice
-    dedup_key            TEXT NOT NULL UNIQUE,
-    text                 TEXT NOT NULL,
-    disable_notification INTEGER NOT NULL DEFAULT 0,
-    status               TEXT NOT NULL DEFAULT 'pending'
-                         CHECK (status IN ('pending', 'sent', 'failed')),
-    attempts             INTEGER NOT NULL DEFAULT 0,
-    not_before           TEXT,
-    last_error           TEXT,
-    created_at           TEXT NOT NULL,
-    sent_at              TEXT,
-    message_id           INTEGER
-);
-CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
-"""
 
 CORE_POSTGRES: Final = """
 -- Case-insensitive like SQLite's NOCASE (and unlike it, beyond ASCII too).
@@ -209,6 +170,55 @@ CREATE TABLE matches (
 CREATE INDEX matches_by_topic ON matches (topic_id, post);
 """
 
+DELIVERY: Final = """
+-- Posts whose new matches still have to be turned into outbox rows; a row here survives a
+-- crash between storing a match and queueing its alerts.
+CREATE TABLE fanout (
+    post     INTEGER PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+    queued_at TEXT NOT NULL
+);
+
+CREATE TABLE subscribers (
+    chat_id        INTEGER PRIMARY KEY,
+    chat_type      TEXT NOT NULL,
+    title          TEXT,
+    active         INTEGER NOT NULL DEFAULT 1,
+    mode           TEXT NOT NULL DEFAULT 'instant' CHECK (mode IN ('instant', 'digest', 'both')),
+    quiet          INTEGER NOT NULL DEFAULT 0,
+    digest_time    TEXT NOT NULL,        -- HH:MM in the subscriber's timezone
+    digest_period  TEXT NOT NULL DEFAULT 'daily' CHECK (digest_period IN ('daily', 'weekly')),
+    timezone       TEXT NOT NULL,
+    last_digest_at TEXT,                 -- matches stored after this go in the next digest
+    blocked_at     TEXT,
+    created_at     TEXT NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    chat_id  INTEGER NOT NULL REFERENCES subscribers (chat_id) ON DELETE CASCADE,
+    topic_id INTEGER NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
+    PRIMARY KEY (chat_id, topic_id)
+);
+CREATE INDEX subscriptions_by_topic ON subscriptions (topic_id);
+
+CREATE TABLE outbox (
+    id                   INTEGER PRIMARY KEY,
+    chat_id              INTEGER NOT NULL,
+    kind                 TEXT NOT NULL,  -- alert, digest, notice
+    dedup_key            TEXT NOT NULL UNIQUE,
+    text                 TEXT NOT NULL,
+    disable_notification INTEGER NOT NULL DEFAULT 0,
+    status               TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    not_before           TEXT,
+    last_error           TEXT,
+    created_at           TEXT NOT NULL,
+    sent_at              TEXT,
+    message_id           INTEGER
+);
+CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
+"""
+
 DELIVERY_POSTGRES: Final = """
 CREATE TABLE fanout (
     post      bigint PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
@@ -257,17 +267,31 @@ CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One step of the schema, as each backend takes it."""
+FIRST_SIGHT: Final = """
+-- The newest post id seen when the channel was first read (NULL: not read yet). A post at or
+-- below it is history whichever path brings it, so a server that returns more than it was
+-- asked can never get a months-old post alerted.
+ALTER TABLE channels ADD COLUMN first_sight_post_id INTEGER;
+-- Existing channels: everything below their first live post was first sight or older; a
+-- channel with no live post yet has seen only history, up to its cursor.
+UPDATE channels SET first_sight_post_id = coalesce(
+    (SELECT min(p.post_id) - 1 FROM posts p WHERE p.channel_id = channels.id AND p.is_history = 0),
+    last_post_id
+);
+"""
 
-    sqlite: str
-    postgres: str
-
+FIRST_SIGHT_POSTGRES: Final = """
+ALTER TABLE channels ADD COLUMN first_sight_post_id bigint;
+UPDATE channels SET first_sight_post_id = coalesce(
+    (SELECT min(p.post_id) - 1 FROM posts p WHERE p.channel_id = channels.id AND p.is_history = 0),
+    last_post_id
+);
+"""
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=CORE, postgres=CORE_POSTGRES),
     Migration(sqlite=DELIVERY, postgres=DELIVERY_POSTGRES),
+    Migration(sqlite=FIRST_SIGHT, postgres=FIRST_SIGHT_POSTGRES),
 )
 """MIGRATIONS[i] takes a database from schema version i to i + 1."""
 

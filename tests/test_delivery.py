@@ -32,6 +32,7 @@ ALICE, BOB, CAROL = 101, 102, 103
 async def store(database: Location) -> AsyncIterator[Store]:
     store = await Store.open(database)
     await store.channels.add("news_ch", "web")
+    await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))
     await store.topics.put(TopicSpec("Banks", ("банк",)))
     yield store

@@ -33,6 +33,7 @@ class FakeClock:
 async def store(database: Location) -> AsyncIterator[Store]:
     store = await Store.open(database)
     await store.channels.add("news_ch", "web")
+    await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))
     await store.topics.put(TopicSpec("Banks", ("банк",)))
     yield store
