@@ -63,8 +63,8 @@ class Dialect(ABC):
     def post_search(self, groups: Sequence[Sequence[str]]) -> Condition | None:
         """A condition on posts aliased `p`: every group has a word among the post's lemmas.
 
-        Words are whole lemmas (a word of several tokens is a phrase); None when no group
-        has a word, which matches nothing."""
+        Words are whole lemmas (a word of several tokens is a phrase) and every group has
+        one at least; None when there is no group, which matches nothing."""
 
 
 class Writer(ABC):

@@ -231,8 +231,12 @@ class Posts:
     async def search(
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
     ) -> tuple[list[StoredPost], int]:
-        """Posts whose words match every group (by lemma), newest first, and the total count."""
-        found = self._db.dialect.post_search(groups)
+        """Posts whose words match every group (by lemma), newest first, and the total count.
+
+        A word without letters or digits can match nothing, and a group left without words
+        asks nothing (both search indexes see only letters and digits)."""
+        searchable = [[w for w in group if any(ch.isalnum() for ch in w)] for group in groups]
+        found = self._db.dialect.post_search([group for group in searchable if group])
         if found is None:
             return [], 0
         total = int(

@@ -293,6 +293,10 @@ async def test_search_by_lemmas_newest_first_with_total(store: Store) -> None:
     assert [p.post_id for p in page2] == [4, 3, 2]
     nothing, zero = await store.posts.search([['"); DROP TABLE posts; --']], limit=3)
     assert (nothing, zero) == ([], 0)
+    # A word without letters or digits asks nothing; alone it finds nothing.
+    assert await store.posts.search([["—"], ["визит"]], limit=3) == (found, 7)
+    assert await store.posts.search([["—", ""]], limit=3) == ([], 0)
+    assert await store.posts.search([], limit=3) == ([], 0)
 
 
 async def test_recent_only_shows_the_chats_topics(store: Store) -> None:
