@@ -30,27 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from bench_storage import BATCH, TOPICS, load  # noqa: E402
+from bench_storage import BATCH, ingest, load  # noqa: E402
 
-from monitor.ingest import Ingest, SilentListener  # noqa: E402
 from monitor.matching import query_lemmas  # noqa: E402
 from monitor.sources.base import IncomingPost  # noqa: E402
 from storage import Location, Store  # noqa: E402
 from storage.copy import copy_database  # noqa: E402
-
-
-async def ingest(posts: list[IncomingPost], location: Location) -> float:
-    store = await Store.open(location)
-    await store.topics.sync_config(TOPICS)
-    for channel in sorted({p.channel for p in posts}):
-        await store.channels.add(channel, "web")
-    pipeline = await Ingest.open(store, SilentListener())
-    started = time.perf_counter()
-    for start in range(0, len(posts), BATCH):
-        await pipeline.handle_posts(posts[start : start + BATCH], history=False)
-    elapsed = time.perf_counter() - started
-    await store.close()
-    return elapsed
 
 
 def queries(posts: list[IncomingPost], count: int) -> list[str]:
