@@ -13,8 +13,13 @@ Adding to storage (the rules that keep both backends working):
   storage/sqlite.py and storage/postgres.py; never an `if postgres:` in a repository.
 - A schema change is a new `Migration` at the end of storage/migrations.py with both scripts;
   tests/test_storage.py checks that the two schemas have the same tables and columns.
-- Read-then-write belongs in one `transaction()`: transactions run one at a time on both
-  backends, across processes too.
+- Transactions run side by side on PostgreSQL (READ COMMITTED; several processes may share
+  the database), one at a time on SQLite. Make each safe beside a twin of itself: inserts
+  that may meet a concurrent one say `ON CONFLICT`, a guarded UPDATE re-checks its condition
+  in its WHERE, and a read-then-write first takes `await tx.lock(key)` on what it reads
+  (`channel_key(handle)` for a channel's row, cursor and posts; `TOPICS_KEY` for topics).
+- Parameters in the SELECT list of an `INSERT … SELECT` need a CAST on PostgreSQL (it types
+  them as text): prefer `VALUES (…, (SELECT …))`.
 - Tests that use a `store` run on both backends (tests/conftest.py, `database` fixture).
 """
 

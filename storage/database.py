@@ -71,6 +71,13 @@ class Writer(ABC):
     """Statements inside one open transaction."""
 
     @abstractmethod
+    async def lock(self, *keys: str) -> None:
+        """Hold the named locks until the transaction ends: another transaction that locks
+        one of them, in any process, waits until then. A read-then-write that must not
+        interleave with another on the same thing (a channel's posts and cursor, say)
+        takes its key first."""
+
+    @abstractmethod
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
 
@@ -91,10 +98,10 @@ class Writer(ABC):
 class Database(ABC):
     """An open, migrated database.
 
-    Reads see every committed write. Writes go through `transaction()`, and transactions run
-    one at a time across every process using the database (SQLite: BEGIN IMMEDIATE;
-    PostgreSQL: an advisory lock), so a repository may read and then write in one
-    transaction without locking rows, on either backend.
+    Reads see every committed write. Writes go through `transaction()`. On SQLite one
+    transaction writes at a time (BEGIN IMMEDIATE); on PostgreSQL they run side by side, at
+    READ COMMITTED, so repositories make each one safe beside the others: inserts that may
+    meet a concurrent twin say ON CONFLICT, and a read-then-write takes `Writer.lock(key)`.
     """
 
     dialect: Dialect

@@ -8,6 +8,7 @@ repositories need not know which backend they talk to.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -38,11 +39,18 @@ POOL_SIZE: Final = 10
 
 CONNECT_TIMEOUT: Final = 10.0
 
-WRITE_LOCK: Final = int.from_bytes(b"cw:write", "big")
-"""The advisory lock every write transaction holds: one writer at a time, as on SQLite."""
+MIGRATION_LOCK: Final = int.from_bytes(b"cw:migra", "big")
+"""Held while the schema is checked and migrated, so that two processes starting together
+migrate once."""
 
 LOCK_TIMEOUT: Final = "30s"
 """How long a write waits for another process's transaction before it gives up."""
+
+
+def lock_id(key: str) -> int:
+    """The advisory lock number of a named lock (`Writer.lock`)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8, person=b"chanwatch").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def is_postgres_url(location: object) -> bool:
@@ -191,7 +199,7 @@ class PostgresDialect(Dialect):
 
 
 class PostgresDatabase(Database):
-    """A connection pool; transactions hold the write lock, reads run side by side."""
+    """A connection pool: reads and transactions run side by side on its connections."""
 
     dialect = PostgresDialect()
 
@@ -211,7 +219,9 @@ class PostgresDatabase(Database):
         try:
             pool = await asyncpg.create_pool(
                 url,
-                min_size=1,
+                # Connections open on demand: a floor would be refilled in the background
+                # while the server is away, logging a traceback each try.
+                min_size=0,
                 max_size=POOL_SIZE,
                 init=_prepare_connection,
                 reset=_no_reset,
@@ -235,42 +245,45 @@ class PostgresDatabase(Database):
         return db
 
     async def _migrate(self, upgrade_to: int) -> None:
-        async with self._pool.acquire() as conn:
-            with _named_errors(self._where):
-                server = conn.get_server_version().major
-                if server < MINIMUM_SERVER:
-                    raise StorageError(
-                        f"database {self._where}: PostgreSQL {server} is too old; chanwatch "
-                        f"needs {MINIMUM_SERVER} or newer"
+        async with self._connection() as conn:
+            server = conn.get_server_version().major
+            if server < MINIMUM_SERVER:
+                raise StorageError(
+                    f"database {self._where}: PostgreSQL {server} is too old; chanwatch "
+                    f"needs {MINIMUM_SERVER} or newer"
+                )
+            version = await self._version(conn)
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"database {self._where} has schema version {version}, newer than "
+                    f"this chanwatch understands ({len(MIGRATIONS)}); upgrade chanwatch"
+                )
+            for target in range(version + 1, upgrade_to + 1):
+                async with conn.transaction():
+                    # Another process may be migrating too: the lock orders the two, and
+                    # the version is read again under it.
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                    current = await self._version(conn)
+                    if current >= target:
+                        continue
+                    if current == 0:
+                        await self._refuse_foreign_tables(conn)
+                    logger.info("database %s: migrating to schema version %d", self._where, target)
+                    await conn.execute(MIGRATIONS[target - 1].postgres)
+                    await conn.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);"
+                        "DELETE FROM schema_version;"
+                        f"INSERT INTO schema_version VALUES ({target})"
                     )
-                version = await self._version(conn)
-                if version > len(MIGRATIONS):
-                    raise StorageError(
-                        f"database {self._where} has schema version {version}, newer than "
-                        f"this chanwatch understands ({len(MIGRATIONS)}); upgrade chanwatch"
-                    )
-                for target in range(version + 1, upgrade_to + 1):
-                    async with conn.transaction():
-                        # Another process may be migrating too: the write lock orders the
-                        # two, and the version is read again under it.
-                        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-                        current = await self._version(conn)
-                        if current >= target:
-                            continue
-                        if current == 0:
-                            await self._refuse_foreign_tables(conn)
-                        logger.info(
-                            "database %s: migrating to schema version %d", self._where, target
-                        )
-                        await conn.execute(MIGRATIONS[target - 1].postgres)
-                        await conn.execute(
-                            "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);"
-                            "DELETE FROM schema_version;"
-                            f"INSERT INTO schema_version VALUES ({target})"
-                        )
 
     async def _version(self, conn: Connection) -> int:
-        if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        # Not to_regclass(): it answers from a cache that misses a table another process
+        # created while this one waited for the migration lock.
+        exists = await conn.fetchval(
+            "SELECT count(*) FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'schema_version'"
+        )
+        if not exists:
             return 0
         return int(await conn.fetchval("SELECT max(version) FROM schema_version") or 0)
 
@@ -332,7 +345,6 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Writer]:
         async with self._connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             yield PostgresWriter(conn, self._where)
 
     @asynccontextmanager
@@ -349,7 +361,9 @@ class PostgresDatabase(Database):
                     await conn.reset()
 
 
-class PostgresWriter(Writer):
+class _Statements:
+    """`?` statements on one connection, errors named after the database."""
+
     def __init__(self, conn: Connection, where: str) -> None:
         self._conn = conn
         self._where = where
@@ -378,7 +392,15 @@ class PostgresWriter(Writer):
             return list(await self._conn.fetch(numbered(sql), *params))
 
 
-class PostgresSession(PostgresWriter):
+class PostgresWriter(_Statements, Writer):
+    async def lock(self, *keys: str) -> None:
+        # One order for every caller: two transactions locking the same keys cannot deadlock.
+        for key in sorted(set(keys)):
+            with _named_errors(self._where):
+                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
+
+
+class PostgresSession(_Statements):
     """Statements on one held connection, each committed on its own (no transaction)."""
 
     @property

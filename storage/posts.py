@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from storage.channels import channel_key
 from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
 from storage.outbox import queue_messages
@@ -99,8 +100,11 @@ class Posts:
         """
         new_posts = edited = new_matches = demoted = 0
         async with self._db.transaction() as tx:
-            # Stamped once the write lock is held, so the stamp is at most one transaction
-            # older than the commit (digest windows rely on it, see bot.digests.SETTLE).
+            # Another save of this channel (an import beside `run`) waits: both read what is
+            # stored and the cursor first. Stamped once the lock is held, so the stamp is at
+            # most one transaction older than the commit (digest windows rely on it, see
+            # bot.digests.SETTLE).
+            await tx.lock(channel_key(handle))
             now = to_db(now_utc())
             channel = await tx.fetchone(
                 "SELECT id, last_post_id, first_sight_post_id FROM channels WHERE handle = ?",

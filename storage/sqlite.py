@@ -214,6 +214,9 @@ class SQLiteWriter(Writer):
         self._conn = conn
         self._path = path
 
+    async def lock(self, *keys: str) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already keeps every other writer out."""
+
     @contextmanager
     def _named_errors(self) -> Iterator[None]:
         # A read-only or damaged file often shows only at the first write, inside a

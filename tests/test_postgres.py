@@ -14,7 +14,9 @@ import pytest
 
 from chanwatch.cli import main
 from storage import Store, TopicSpec, open_database
+from storage.channels import channel_key
 from storage.errors import StorageError
+from storage.migrations import LATEST
 from storage.models import PostRecord
 from storage.postgres import PostgresDatabase
 from tests.conftest import PostgresServer
@@ -91,11 +93,17 @@ def test_run_with_the_server_down_exits_with_one_line(
 
 async def test_writers_in_two_processes_take_turns(postgres_url: str) -> None:
     """Two pools stand for two processes storing the same posts at once: one stores each
-    post, the other finds it stored; neither fails on the other's rows."""
+    post, the other finds it stored; neither fails on the other's rows, and the cursor ends
+    at the newest."""
     first, second = await Store.open(postgres_url), await Store.open(postgres_url)
     try:
-        await first.topics.sync_config([TopicSpec("visit", ("визит",))])
-        await first.channels.sync_config([("pul_1", "web")])
+        # Both start with the same config at the same moment.
+        topics = [TopicSpec("visit", ("визит",)), TopicSpec("Ким", ("Ким", "КНДР"))]
+        await asyncio.gather(
+            *(store.topics.sync_config(topics) for store in (first, second)),
+            *(store.channels.sync_config([("pul_1", "web")]) for store in (first, second)),
+        )
+        assert [t.terms for t in await second.topics.live()] == [("визит",), ("Ким", "КНДР")]
         batch = [PostRecord(i, T0, f"визит {i}", "визит", ()) for i in range(1, 41)]
         results = await asyncio.gather(
             *(
@@ -110,6 +118,46 @@ async def test_writers_in_two_processes_take_turns(postgres_url: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+def test_processes_starting_together_on_an_empty_database_migrate_it_once(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create(empty=True)
+
+    async def start_two() -> list[int]:
+        stores = await asyncio.gather(Store.open(url), Store.open(url))
+        versions = [await store.db.schema_version() for store in stores]
+        for store in stores:
+            await store.close()
+        return versions
+
+    try:
+        assert asyncio.run(start_two()) == [LATEST, LATEST]
+    finally:
+        postgres_server.drop(url)
+
+
+async def test_writes_to_different_channels_do_not_wait_for_each_other(
+    postgres_url: str,
+) -> None:
+    """A transaction holding one channel (a slow save, another process's import) delays
+    only that channel's writes; the others go on."""
+    busy, other = await Store.open(postgres_url), await Store.open(postgres_url)
+    try:
+        await busy.channels.sync_config([("pul_1", "web"), ("rian_ru", "web")])
+        post = [PostRecord(1, T0, "визит", "визит", ())]
+        async with busy.db.transaction() as tx:
+            await tx.lock(channel_key("pul_1"))
+            saved = await asyncio.wait_for(other.posts.save("rian_ru", post, history=True), 5)
+            assert saved.new_posts == 1
+            waiting = asyncio.create_task(other.posts.save("pul_1", post, history=True))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+        assert (await asyncio.wait_for(waiting, 5)).new_posts == 1
+    finally:
+        await busy.close()
+        await other.close()
 
 
 async def test_a_session_holds_advisory_locks_and_hears_notifications(
