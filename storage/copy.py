@@ -20,10 +20,12 @@ from typing import Final
 
 from storage.database import now_utc, to_db
 from storage.errors import StorageError
-from storage.postgres import PostgresDatabase
+from storage.postgres import PostgresDatabase, lock_id
 from storage.sqlite import SQLiteDatabase
 
 BATCH: Final = 1000
+COPYING: Final = lock_id("migrate-storage")
+"""Held (at session level) by the one copy that may run into a database at a time."""
 FIRST_ROWID: Final = -(2**63)
 """Below every rowid: `subscribers` is keyed by chat id, and group chat ids are negative."""
 
@@ -220,29 +222,44 @@ async def copy_database(
     try:
         target = await PostgresDatabase.open(target_url)
         try:
-            tables = await plan(source)
-            state = await _claim(source, target, tables)
-            counts = tuple((table.name, table.rows) for table in tables)
-            if "verified" in state:
-                return CopyReport(counts, already=True)
-            done = 0
-            for table in tables:
-                done += int(await target.scalar(f"SELECT count(*) FROM {table.name}"))
-            started(sum(table.rows for table in tables), done)
-            for table in tables:
-                after = int(state.get(f"rowid:{table.name}", FIRST_ROWID))
-                await _copy_table(source, target, table, after, batch, progress)
-            await _advance_sequences(target)
-            await _verify(source, target, tables)
-            await target.execute(
-                "INSERT INTO storage_copy (key, value) VALUES ('verified', ?)",
-                (to_db(now_utc()),),
-            )
-            return CopyReport(counts)
+            async with target.session() as guard:
+                if not await guard.fetchone("SELECT 1 WHERE pg_try_advisory_lock(?)", (COPYING,)):
+                    raise StorageError(
+                        f"another migrate-storage is copying into {target.name}; "
+                        "let it finish (or stop it) first"
+                    )
+                return await _copy(source, target, batch, started, progress)
         finally:
             await target.close()
     finally:
         await source.close()
+
+
+async def _copy(
+    source: SQLiteDatabase,
+    target: PostgresDatabase,
+    batch: int,
+    started: Callable[[int, int], None],
+    progress: Progress,
+) -> CopyReport:
+    tables = await plan(source)
+    state = await _claim(source, target, tables)
+    counts = tuple((table.name, table.rows) for table in tables)
+    if "verified" in state:
+        return CopyReport(counts, already=True)
+    done = 0
+    for table in tables:
+        done += int(await target.scalar(f"SELECT count(*) FROM {table.name}"))
+    started(sum(table.rows for table in tables), done)
+    for table in tables:
+        after = int(state.get(f"rowid:{table.name}", FIRST_ROWID))
+        await _copy_table(source, target, table, after, batch, progress)
+    await _advance_sequences(target)
+    await _verify(source, target, tables)
+    await target.execute(
+        "INSERT INTO storage_copy (key, value) VALUES ('verified', ?)", (to_db(now_utc()),)
+    )
+    return CopyReport(counts)
 
 
 async def _verify(

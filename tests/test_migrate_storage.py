@@ -13,7 +13,9 @@ import pytest
 
 from chanwatch.cli import main
 from storage import Store, TopicSpec, open_database
+from storage.copy import COPYING
 from storage.models import NewMatch, NewMessage, PostRecord
+from storage.postgres import PostgresDatabase
 from tests.conftest import PostgresServer
 from tests.e2e_harness import command
 
@@ -191,6 +193,23 @@ def test_a_copy_of_another_source_is_not_resumed(
     assert migrate(write_config(second), empty_postgres) == 1
     err = capsys.readouterr().err
     assert f"holds a copy of another chanwatch database ({first / 'db.sqlite'})" in err, err
+
+
+async def test_a_second_copy_at_the_same_time_is_refused(
+    tmp_path: Path, empty_postgres: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    await populate(tmp_path / "db.sqlite", posts=5)
+    db = await open_database(empty_postgres)
+    assert isinstance(db, PostgresDatabase)
+    try:
+        async with db.session() as running:
+            await running.execute("SELECT pg_advisory_lock(?)", (COPYING,))
+            code = await asyncio.to_thread(migrate, config, empty_postgres)
+    finally:
+        await db.close()
+    assert code == 1
+    assert "another migrate-storage is copying into" in capsys.readouterr().err
 
 
 def test_a_missing_source_or_a_bad_url_is_one_line(
