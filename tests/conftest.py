@@ -67,7 +67,11 @@ class PostgresServer:
         _in_own_loop(job)
 
     def start(self) -> None:
-        """Create the template: an empty database migrated to the latest schema."""
+        """Create the template: an empty database migrated to the latest schema.
+
+        Databases an earlier run left behind when it was killed (its process is gone) are
+        dropped first."""
+        self._drop_matching("chanwatch_test_%", only_orphans=True)
         self.admin(f"CREATE DATABASE {self.template} TEMPLATE template0")
 
         async def migrate() -> None:
@@ -87,19 +91,37 @@ class PostgresServer:
         self.admin(f"DROP DATABASE IF EXISTS {urlsplit(url).path.lstrip('/')} WITH (FORCE)")
 
     def stop(self) -> None:
+        self._drop_matching(f"{self.prefix}%")
+
+    def _drop_matching(self, pattern: str, *, only_orphans: bool = False) -> None:
         async def job() -> None:
             conn = await asyncpg.connect(self.admin_url, timeout=5)
             try:
                 names = await conn.fetch(
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1",
-                    f"{self.prefix}%",
+                    "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern
                 )
                 for row in names:
+                    if only_orphans and _alive(row["datname"]):
+                        continue
                     await conn.execute(f"DROP DATABASE IF EXISTS {row['datname']} WITH (FORCE)")
             finally:
                 await conn.close()
 
         _in_own_loop(job)
+
+
+def _alive(name: str) -> bool:
+    """Whether the test run that named the database `name` is still running here."""
+    pid = name.split("_")[2]
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _unreachable(admin_url: str) -> str | None:
