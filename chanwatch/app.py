@@ -119,7 +119,7 @@ async def prepare_store(config: Config) -> Store:
     """Open the database and bring config channels and topics into it."""
     from monitor.matching import LEMMA_VERSION, Lemmatizer
 
-    store = await Store.open(config.storage_path, lemmatizer=Lemmatizer())
+    store = await Store.open(config.database, lemmatizer=Lemmatizer())
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
@@ -254,7 +254,7 @@ async def run(config: Config) -> int:
             "started channels=%d topics=%d database=%s",
             len(await store.channels.handles("web")) + len(telegram_handles),
             len(ingest.matcher.topics),
-            config.storage_path,
+            store.db.name,
         )
         await stop.wait()
         logger.info("stopping")

@@ -102,7 +102,7 @@ async def import_exports(
         handle = normalize_handle(channel)
     # Fail on a bad export before touching the database.
     opened = [read_export(path, handle=handle) for path in exports]
-    store = await Store.open(config.storage_path, lemmatizer=Lemmatizer())
+    store = await Store.open(config.database, lemmatizer=Lemmatizer())
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]

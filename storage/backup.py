@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.database import explain
 from storage.errors import StorageError
+from storage.sqlite import explain
 
 
 @dataclass(frozen=True, slots=True)

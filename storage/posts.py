@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from storage.database import Database, Row, Writer, from_db, now_utc, to_db
+from storage.channels import channel_key
+from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
 from storage.outbox import queue_messages
 from storage.search_index import SearchIndex
 
 logger = logging.getLogger(__name__)
 
-_FTS_TOKEN: Final = re.compile(r"[^\W_]+")
-"""What FTS5's default tokenizer keeps as one token: runs of letters and digits."""
 _CHUNK: Final = 500
-"""Ids per `IN (...)` list: well below SQLite's limit on bound parameters."""
+"""Ids per `IN (...)` list: well below either backend's limit on bound parameters."""
 
 _POST_COLUMNS = (
     "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
@@ -38,24 +36,6 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
         edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
         hits=hits,
     )
-
-
-def fts_query(groups: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query over the lemmas: every group must match, any word within one.
-
-    The index keeps no positions, so a "word" that FTS5 would split into several tokens
-    (it never comes from monitor's lemmas, but the caller may pass anything) asks for all
-    of them rather than for a phrase."""
-    parts = []
-    for group in groups:
-        alternatives = []
-        for word in group:
-            tokens = _FTS_TOKEN.findall(word.lower())
-            if tokens:
-                alternatives.append(" AND ".join(f'"{token}"' for token in tokens))
-        if alternatives:
-            parts.append("(" + " OR ".join(f"({a})" for a in alternatives) + ")")
-    return " AND ".join(parts)
 
 
 def _moment(moment: datetime | None) -> str | None:
@@ -116,7 +96,8 @@ async def _write_matches(
             new += 1
     if new and not is_history:
         await tx.execute(
-            "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+            "INSERT INTO fanout (post, queued_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (post, now),
         )
     return new
 
@@ -160,8 +141,11 @@ class Posts:
         records = list({record.post_id: record for record in records}.values())
         new_posts = edited = new_matches = demoted = 0
         async with self._db.transaction() as tx:
-            # Stamped once the write lock is held, so the stamp is at most one transaction
-            # older than the commit (digest windows rely on it, see bot.digests.SETTLE).
+            # Another save of this channel (an import beside `run`) waits: both read what is
+            # stored and the cursor first. Stamped once the lock is held, so the stamp is at
+            # most one transaction older than the commit (digest windows rely on it, see
+            # bot.digests.SETTLE).
+            await tx.lock(channel_key(handle))
             now = to_db(now_utc())
             channel = await tx.fetchone(
                 "SELECT id, last_post_id, first_sight_post_id FROM channels WHERE handle = ?",
@@ -195,7 +179,7 @@ class Posts:
                         tx, row["id"], record, is_history, topic_ids, now
                     )
             # New posts in a few statements, not several per post: at thousands of posts a
-            # second, each statement's round trip to the database thread counts.
+            # second, each statement's round trip to the database counts.
             await tx.executemany(
                 "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
                 "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -224,9 +208,10 @@ class Posts:
                     )
             newest = max((r.post_id for r in records), default=0)
             await tx.execute(
-                "UPDATE channels SET last_post_id = max(coalesce(last_post_id, 0), ?), "
-                "first_sight_post_id = ?, title = coalesce(?, title) WHERE id = ?",
-                (newest, first_sight, title, channel["id"]),
+                "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
+                "THEN last_post_id ELSE ? END, first_sight_post_id = ?, "
+                "title = coalesce(?, title) WHERE id = ?",
+                (newest, newest, first_sight, title, channel["id"]),
             )
         return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
 
@@ -287,25 +272,19 @@ class Posts:
     async def search(
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
     ) -> tuple[list[StoredPost], int]:
-        """Posts whose words match every group (by lemma), newest first, and the total count."""
-        query = fts_query(groups)
-        if not query:
+        """Posts whose words match every group (by lemma), newest first, and the total count.
+
+        A word without letters or digits can match nothing, and a group left without words
+        asks nothing (both search indexes see only letters and digits)."""
+        searchable = [[w for w in group if any(ch.isalnum() for ch in w)] for group in groups]
+        found = self._db.dialect.post_search([group for group in searchable if group])
+        if found is None:
             return [], 0
-        # The index alone counts fast; only when it may still name deleted posts (deleted
-        # while it was built by another morphology) are its matches checked against posts.
-        if await self._index.has_orphans():
-            count = (
-                "SELECT count(*) FROM posts WHERE id IN "
-                "(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
-            )
-        else:
-            count = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
-        total = int(await self._db.scalar(count, (query,)) or 0)
+        total = await self._index.count([group for group in searchable if group])
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) "
-            "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
-            (query, limit, offset),
+            f"WHERE {found.sql} ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+            (*found.params, limit, offset),
         )
         return await self._with_hits(rows, None), total
 
@@ -321,7 +300,7 @@ class Posts:
             "  JOIN topics t ON t.id = m.topic_id AND t.removed_at IS NULL "
             "  WHERE m.matched_at > ? AND m.matched_at <= ?) "
             "ORDER BY p.date DESC, p.id DESC",
-            (chat_id, to_db(since) if since else "", to_db(until)),
+            (chat_id, to_db(since or EARLIEST), to_db(until)),
         )
         return await self._with_hits(rows, chat_id)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from storage.database import Database, Row, Writer, from_db, now_utc, to_db
+from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.search_index import SearchIndex
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Retention:
         """Delete what the policy says is due, give the space back, and record the pass."""
         now = now or now_utc()
         started = time.monotonic()
-        size_before = await self._file_size()
+        size_before = await self._db.size()
         posts = matched = 0
         if policy.keep_days:
             cutoff = to_db(now - timedelta(days=policy.keep_days))
@@ -106,7 +106,7 @@ class Retention:
             to_db(now - timedelta(days=SENT_MESSAGE_DAYS)), batch, pause
         )
         await self._give_space_back(pause)
-        freed = max(0, size_before - await self._file_size())
+        freed = max(0, size_before - await self._db.size())
         report = RetentionRun(now, posts, matched, messages, freed)
         await self._db.execute(
             "INSERT INTO retention_runs (ran_at, posts, matched_posts, messages, freed_bytes) "
@@ -146,7 +146,7 @@ class Retention:
         deleted = 0
         # (date, id) of the last post looked at: each batch starts there rather than at the
         # oldest post again, past the owed and the kept ones.
-        after = ("", 0)
+        after = (to_db(EARLIEST), 0)
         while True:
             async with self._db.transaction() as tx:
                 rows = await tx.fetchall(
@@ -191,10 +191,6 @@ class Retention:
         while await self._index.merge_step():  # noqa: ASYNC110 - steps of work, not a wait
             await asyncio.sleep(pause)
         await self._db.shrink(pause=pause)
-
-    async def _file_size(self) -> int:
-        pages = int(await self._db.scalar("PRAGMA page_count") or 0)
-        return pages * int(await self._db.scalar("PRAGMA page_size") or 0)
 
 
 def _run(row: Row) -> RetentionRun:

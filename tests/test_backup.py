@@ -114,3 +114,24 @@ async def test_backup_refuses_to_overwrite_without_force_and_names_the_problem(
     assert sorted(os.listdir(tmp_path)) == ["chanwatch.toml", "copy.db", "db.sqlite"]
     code, err = await backup(config, str(tmp_path / "no" / "such" / "copy.db"))
     assert code == 1 and "does not exist" in err and "Traceback" not in err
+
+
+async def test_on_postgresql_backup_runs_pg_dump(tmp_path: Path, postgres_url: str) -> None:
+    config = tmp_path / "chanwatch.toml"
+    config.write_text(f'[storage]\nurl = "{postgres_url}"\n', encoding="utf-8")
+    store = await Store.open(postgres_url)
+    await store.channels.sync_config([("pul_1", "web")])
+    await store.posts.save("pul_1", posts(1, 3), history=True)
+    await store.close()
+
+    code, err = await backup(config, str(tmp_path / "chanwatch.dump"))
+    assert code == 0, err
+    assert "pg_dump --format=custom" in err and "restore with pg_restore" in err
+    listing = await asyncio.create_subprocess_exec(
+        "pg_restore", "--list", str(tmp_path / "chanwatch.dump"), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await listing.communicate()
+    assert listing.returncode == 0
+    assert b"TABLE DATA public posts" in out
+    code, err = await backup(config, str(tmp_path / "chanwatch.dump"))
+    assert code == 1 and "already exists: pass --force" in err

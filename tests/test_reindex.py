@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.matching import LEMMA_VERSION, Lemmatizer
-from storage import Store
+from storage import Location, Store, open_database
 from storage.models import PostRecord
 from tests.e2e_harness import command
 
@@ -26,10 +25,12 @@ class BeforePassiveVoice:
         return " ".join(dict.fromkeys(text.lower().split()))
 
 
-def cursor(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        row = conn.execute("SELECT next_cursor FROM search_index").fetchone()
-    return int(row[0] or 0)
+async def cursor(database: Location) -> int:
+    db = await open_database(database)
+    try:
+        return int(await db.scalar("SELECT next_cursor FROM search_index") or 0)
+    finally:
+        await db.close()
 
 
 async def reindex(config: Path, *args: str) -> asyncio.subprocess.Process:
@@ -39,12 +40,12 @@ async def reindex(config: Path, *args: str) -> asyncio.subprocess.Process:
 
 
 async def test_reindex_killed_half_way_resumes_and_finds_the_passive_voice(
-    tmp_path: Path,
+    tmp_path: Path, database: Location
 ) -> None:
-    db = tmp_path / "db.sqlite"
     config = tmp_path / "chanwatch.toml"
-    config.write_text('[storage]\npath = "db.sqlite"\n', encoding="utf-8")
-    old = await Store.open(db, lemmatizer=BeforePassiveVoice())
+    where = f'url = "{database}"' if isinstance(database, str) else f'path = "{database}"'
+    config.write_text(f"[storage]\n{where}\n", encoding="utf-8")
+    old = await Store.open(database, lemmatizer=BeforePassiveVoice())
     await old.channels.sync_config([("pul_1", "web")])
     texts = [f"Гости приглашаются на приём номер {n}" for n in range(1, POSTS + 1)]
     for start in range(0, POSTS, 500):
@@ -62,11 +63,11 @@ async def test_reindex_killed_half_way_resumes_and_finds_the_passive_voice(
 
     first = await reindex(config, "--batch", "20")
     async with asyncio.timeout(60):
-        while cursor(db) < 200:  # noqa: ASYNC110 - another process's progress, in SQLite
+        while await cursor(database) < 200:  # noqa: ASYNC110 - another process's progress
             await asyncio.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     await first.wait()
-    stopped_at = cursor(db)
+    stopped_at = await cursor(database)
     assert 0 < stopped_at < POSTS
 
     second = await reindex(config, "--no-progress")
@@ -77,7 +78,7 @@ async def test_reindex_killed_half_way_resumes_and_finds_the_passive_voice(
     assert resumed >= stopped_at  # not from the start
     assert f"search index rebuilt: {POSTS:,} posts" in text
 
-    store = await Store.open(db, lemmatizer=Lemmatizer())
+    store = await Store.open(database, lemmatizer=Lemmatizer())
     try:
         assert (await store.search_index.state()).version == LEMMA_VERSION
         found, total = await store.posts.search([["приглашать"]], limit=3)

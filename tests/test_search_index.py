@@ -1,4 +1,5 @@
-"""The compact search index: the migration into it, exact edits, and its online rebuild."""
+"""The search index on both backends: the migration into it, exact edits, and its online
+rebuild."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.matching import LEMMA_VERSION, Lemmatizer, index_lemmas
-from storage import Store, TopicSpec
-from storage.migrations import CORE, DELIVERY, FIRST_SIGHT, LATEST
+from storage import Location, Store, TopicSpec, open_database
+from storage.database import to_db
+from storage.migrations import LATEST
 from storage.models import NewMatch, PostRecord
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -34,33 +36,34 @@ class OldMorphology:
         return " ".join(dict.fromkeys(text.lower().split()))
 
 
-async def test_a_version_3_database_keeps_posts_matches_and_search(tmp_path: Path) -> None:
-    path = tmp_path / "v3.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(CORE + DELIVERY + FIRST_SIGHT)
-        conn.execute(
-            "INSERT INTO channels (handle, source, last_post_id, first_sight_post_id, added_at) "
-            "VALUES ('pul_1', 'web', 3, 1, '2026-01-01T00:00:00+00:00')"
+async def test_a_version_3_database_keeps_posts_matches_and_search(
+    empty_database: Location,
+) -> None:
+    old = await open_database(empty_database, upgrade_to=3)
+    moment = to_db(T0)
+    await old.execute(
+        "INSERT INTO channels (handle, source, last_post_id, first_sight_post_id, added_at) "
+        "VALUES ('pul_1', 'web', 3, 1, ?)",
+        (moment,),
+    )
+    await old.execute(
+        "INSERT INTO topics (name, from_config, created_at) VALUES ('visit', 1, ?)", (moment,)
+    )
+    for post_id, text in ((1, "старый пост"), (2, "Визитом Кима"), (3, "приглашаются гости")):
+        await old.execute(
+            "INSERT INTO posts (id, channel_id, post_id, date, text, lemmas, stored_at) "
+            "VALUES (?, (SELECT id FROM channels), ?, ?, ?, ?, ?)",
+            (post_id * 10, post_id, moment, text, index_lemmas(text), moment),
         )
-        conn.execute(
-            "INSERT INTO topics (name, from_config, created_at) "
-            "VALUES ('visit', 1, '2026-01-01T00:00:00+00:00')"
-        )
-        for post_id, text in ((1, "старый пост"), (2, "Визитом Кима"), (3, "приглашаются гости")):
-            conn.execute(
-                "INSERT INTO posts (id, channel_id, post_id, date, text, lemmas, stored_at) "
-                "VALUES (?, 1, ?, '2026-01-01T00:00:00+00:00', ?, ?, "
-                "'2026-01-01T00:00:00+00:00')",
-                (post_id * 10, post_id, text, index_lemmas(text)),
-            )
-        conn.execute(
-            "INSERT INTO matches (post, topic_id, terms, spans, matched_at) "
-            "VALUES (20, 1, '[\"Визитом\"]', '[[0, 7]]', '2026-01-01T00:00:00+00:00')"
-        )
-        conn.execute("INSERT INTO fanout (post, queued_at) VALUES (20, '2026-01-01T00:00:00Z')")
-        conn.execute("PRAGMA user_version = 3")
+    await old.execute(
+        "INSERT INTO matches (post, topic_id, terms, spans, matched_at) "
+        "VALUES (20, (SELECT id FROM topics), '[\"Визитом\"]', '[[0, 7]]', ?)",
+        (moment,),
+    )
+    await old.execute("INSERT INTO fanout (post, queued_at) VALUES (20, ?)", (moment,))
+    await old.close()
 
-    store = await Store.open(path, lemmatizer=Lemmatizer())
+    store = await Store.open(empty_database, lemmatizer=Lemmatizer())
     try:
         assert await store.db.schema_version() == LATEST
         assert await found(store, "визит") == [2]
@@ -71,27 +74,31 @@ async def test_a_version_3_database_keeps_posts_matches_and_search(tmp_path: Pat
         assert (await store.search_index.state()).version == 1
         await store.posts.save("pul_1", [record(4, "новый визит")], history=False)
         assert await found(store, "визит") == [2, 4]
+        [new] = await store.db.fetchall("SELECT id FROM posts WHERE post_id = 4")
+        if isinstance(empty_database, Path):  # PostgreSQL's identity never reuses one either
+            assert new["id"] == 31  # after the highest id: ids are never reused
     finally:
         await store.close()
-    with sqlite3.connect(path) as conn:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(posts)")}
-        assert "lemmas" not in columns
-        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-        assert conn.execute("SELECT max(id) FROM posts").fetchone()[0] == 31
+    if isinstance(empty_database, Path):
+        with sqlite3.connect(empty_database) as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(posts)")}
+            assert "lemmas" not in columns
+            assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
 
 
-async def test_a_new_database_is_indexed_by_the_current_morphology(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "new.db", lemmatizer=Lemmatizer())
+async def test_a_new_database_is_indexed_by_the_current_morphology(database: Location) -> None:
+    store = await Store.open(database, lemmatizer=Lemmatizer())
     try:
         assert (await store.search_index.state()).version == LEMMA_VERSION
     finally:
         await store.close()
-    with sqlite3.connect(tmp_path / "new.db") as conn:
-        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    if isinstance(database, Path):
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
 
 
-async def test_an_edit_takes_the_old_words_out_of_the_index(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "t.db", lemmatizer=Lemmatizer())
+async def test_an_edit_takes_the_old_words_out_of_the_index(database: Location) -> None:
+    store = await Store.open(database, lemmatizer=Lemmatizer())
     await store.topics.sync_config([TopicSpec("visit", ("визит",))])
     await store.channels.sync_config([("pul_1", "web")])
     try:
@@ -104,11 +111,10 @@ async def test_an_edit_takes_the_old_words_out_of_the_index(tmp_path: Path) -> N
         await store.close()
 
 
-async def test_a_rebuild_swaps_in_the_new_morphology_and_keeps_edits_on_the_way_exact(
-    tmp_path: Path,
+async def test_a_rebuild_brings_in_the_new_morphology_and_keeps_edits_on_the_way_exact(
+    database: Location,
 ) -> None:
-    path = tmp_path / "t.db"
-    old = await Store.open(path, lemmatizer=OldMorphology())
+    old = await Store.open(database, lemmatizer=OldMorphology())
     await old.channels.sync_config([("pul_1", "web")])
     texts = {n: f"Гости приглашаются на приём номер{n}" for n in range(1, 8)}
     await old.posts.save(
@@ -118,7 +124,7 @@ async def test_a_rebuild_swaps_in_the_new_morphology_and_keeps_edits_on_the_way_
     )
     await old.close()
 
-    store = await Store.open(path, lemmatizer=Lemmatizer())
+    store = await Store.open(database, lemmatizer=Lemmatizer())
     try:
         # The old index knows «приглашаются» only as spelled.
         assert await found(store, "приглашать") == []
