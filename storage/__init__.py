@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
 from storage.outbox import Outbox
@@ -22,6 +23,7 @@ class Store:
         self.posts = Posts(db)
         self.subscribers = Subscribers(db)
         self.outbox = Outbox(db)
+        self.activity = Activity(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -143,7 +143,17 @@ UPDATE channels SET first_sight_post_id = coalesce(
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT)
+LANGUAGE_AND_CHARTS: Final = """
+-- The chat's language ('en', 'ru'); NULL until a user's Telegram language decides it.
+ALTER TABLE subscribers ADD COLUMN language TEXT;
+-- A chart to send as a photo with `text` as its caption (JSON: what to draw, already in the
+-- chat's language); NULL for a plain text message.
+ALTER TABLE outbox ADD COLUMN chart TEXT;
+-- Operators' chart of messages sent per day reads the last 30 days of sends.
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT, LANGUAGE_AND_CHARTS)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 
 LATEST: Final = len(MIGRATIONS)
