@@ -6,6 +6,8 @@ transaction. The windows therefore follow each other without gaps or overlaps: a
 in exactly one digest, even across crashes and restarts. An empty window sends nothing
 but still moves the mark.
 
+Digests are written in the chat's stored language and dated in its time zone.
+
 Weekly digests go out on Mondays at the chat's digest time. When the bot was down across
 one or more digest times, `start()` sends one digest covering the whole gap (not one per
 missed day).
@@ -17,14 +19,17 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.clock import Clock
+from bot.dates import day, days, zone
 from bot.delivery import Delivery
+from bot.i18n import load_i18n, speaking
 from bot.render import render_digest
 from storage import Store
 from storage.models import NewMessage, Subscriber
@@ -40,14 +45,6 @@ right as a digest is made may commit a moment later, so it goes into the next di
 instead of possibly into neither. Ten seconds is far longer than any batch commit."""
 MISFIRE_GRACE: Final = 3600
 """A job that could not run at its time (event loop busy, clock jump) still runs this late."""
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("unknown time zone %r; using UTC", name)
-        return ZoneInfo("UTC")
 
 
 def digest_clock_time(value: str) -> time:
@@ -99,11 +96,13 @@ def missed(subscriber: Subscriber, now: datetime, settle: float = 0.0) -> bool:
 
 
 def digest_title(subscriber: Subscriber, since: datetime | None, now: datetime) -> str:
+    """The digest's heading, in the current language, its dates in the chat's zone."""
     tz = zone(subscriber.timezone)
-    today = now.astimezone(tz)
+    today = now.astimezone(tz).date()
     if subscriber.digest_period == "weekly" and since is not None:
-        return f"Weekly digest · {since.astimezone(tz):%d %b} – {today:%d %b %Y}"
-    return f"Digest · {today:%d %b %Y}"
+        first = min(since.astimezone(tz).date(), today)
+        return _("Weekly digest · {days}").format(days=days(first, today))
+    return _("Digest · {day}").format(day=day(today))
 
 
 class DigestScheduler:
@@ -115,8 +114,10 @@ class DigestScheduler:
         clock: Clock | None = None,
         scheduler: AsyncIOScheduler | None = None,
         settle: float = SETTLE,
+        i18n: I18n | None = None,
     ) -> None:
         self._settle = settle
+        self._i18n = i18n or load_i18n()
         self._store = store
         self._delivery = delivery
         self._clock = clock or delivery.clock
@@ -177,10 +178,11 @@ class DigestScheduler:
         if since is not None and until <= since:
             return 0  # a digest was just made (a restart right after one)
         posts = await self._store.posts.matched_between(chat_id, since, until)
-        parts = render_digest(
-            posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
-        )
         start = since.isoformat() if since else "start"
+        with speaking(self._i18n, subscriber.language):
+            parts = render_digest(
+                posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
+            )
         messages = [
             NewMessage(
                 chat_id=chat_id,

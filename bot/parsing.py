@@ -300,3 +300,24 @@ def find_topics(args: str | None, topics: Sequence[Topic], command: str) -> list
             found.append(topic)
     return found
 
+
+_LANGUAGE_WORDS: Final = {
+    "en": "en",
+    "english": "en",
+    "английский": "en",
+    "ru": "ru",
+    "russian": "ru",
+    "русский": "ru",
+}
+
+
+def parse_language(args: str | None) -> str | None:
+    """`/language ru|en` (their names in English or Russian work too); None: show it."""
+    words = [word.lower() for word in _words(args)]
+    if not words:
+        return None
+    if len(words) != 1 or words[0] not in _LANGUAGE_WORDS:
+        raise CommandError(
+            N_("I speak English (en) and Russian (ru). Write /language ru or /language en.")
+        )
+    return _LANGUAGE_WORDS[words[0]]

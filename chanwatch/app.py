@@ -42,7 +42,7 @@ class _Listener:
     async def source_failed(self, channel: str, message: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_failed_notice(channel, message),
+                lambda: texts.source_failed_notice(channel, message),
                 # Storage already says this is a new outage; the key only has to be unique
                 # (the monotonic clock restarts with the process, wall time does not).
                 key=f"source-error:{channel}:{time.time_ns()}",
@@ -51,7 +51,7 @@ class _Listener:
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_recovered_notice(channel),
+                lambda: texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
@@ -136,6 +136,7 @@ async def run(config: Config) -> int:
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
+    from bot.i18n import load_i18n
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
@@ -146,6 +147,7 @@ async def run(config: Config) -> int:
 
     telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
+    i18n = load_i18n()
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
@@ -156,9 +158,9 @@ async def run(config: Config) -> int:
         listener = _Listener()
         ingest = await Ingest.open(store, listener)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock)
+        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock, i18n=i18n)
         listener.delivery = delivery
-        digests = DigestScheduler(store, delivery, clock=clock)
+        digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
         web = web_source(config, ingest)
         telegram: Any = None
@@ -201,7 +203,12 @@ async def run(config: Config) -> int:
         await digests.start()
 
         async def poll_bot() -> None:
-            await register_commands(bot, admins=config.bot.admins)
+            languages = {
+                admin: subscriber.language
+                for admin in config.bot.admins
+                if (subscriber := await store.subscribers.get(admin)) is not None
+            }
+            await register_commands(bot, i18n, config.bot.admins, languages)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
         parts: dict[str, Callable[[], Awaitable[None]]] = {

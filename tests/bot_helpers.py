@@ -63,11 +63,23 @@ class Conversation:
     delivery: Delivery
 
     async def say(
-        self, text: str, *, chat_id: int = ALICE, user_id: int | None = None, count: int = 1
+        self,
+        text: str,
+        *,
+        chat_id: int = ALICE,
+        user_id: int | None = None,
+        count: int = 1,
+        language_code: str | None = None,
     ) -> list[SentMessage]:
-        """Send `text` as a user and return the bot's next `count` messages to that chat."""
+        """Send `text` as a user (whose Telegram app is in `language_code`, if given) and
+        return the bot's next `count` messages to that chat."""
         before = len(self.api.messages_to(chat_id))
-        await self.api.user_sends(chat_id, text, user_id=chat_id if user_id is None else user_id)
+        await self.api.user_sends(
+            chat_id,
+            text,
+            user_id=chat_id if user_id is None else user_id,
+            language_code=language_code,
+        )
         sent = await self.api.wait_for_messages(
             before + count, chat_id=chat_id, timeout=WAIT_LIMIT
         )
@@ -127,6 +139,8 @@ async def store_post(
 
 @asynccontextmanager
 async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
+    """The bot over `tmp_path`/bot.db: a second conversation on the same folder is the bot
+    after a restart."""
     # Everything opened is closed in reverse order, also when a later step fails: a store left
     # open keeps an aiosqlite thread that outlives the test's event loop.
     async with AsyncExitStack() as stack:

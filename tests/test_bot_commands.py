@@ -13,6 +13,7 @@ from bot.parsing import (
     parse_channel,
     parse_count,
     parse_digest,
+    parse_language,
     parse_mode,
     parse_search,
     parse_timezone,
@@ -161,7 +162,7 @@ async def test_subscribe_by_name_all_and_unknown(tmp_path: Path) -> None:
         await c.ask("/subscribe")
         assert len(await c.store.subscribers.topic_ids(ALICE)) == 2
         assert "Unsubscribed from <b>Выборы</b>" in await c.ask("/unsubscribe ВЫБОРЫ")
-        assert "Unsubscribed from all 1" in await c.ask("/unsubscribe")
+        assert "Unsubscribed from 1 topic." in await c.ask("/unsubscribe")
         assert await c.store.subscribers.topic_ids(ALICE) == set()
 
 
@@ -258,3 +259,12 @@ async def test_user_text_is_escaped(tmp_path: Path) -> None:
     async with conversation(tmp_path) as c:
         answer = await c.ask("/subscribe <b>x</b>")
         assert "&lt;b&gt;x&lt;/b&gt;" in answer
+
+
+def test_language_argument() -> None:
+    assert parse_language(None) is None
+    assert parse_language("RU") == parse_language("русский") == "ru"
+    assert parse_language("english") == "en"
+    for bad in ("de", "ru en"):
+        with pytest.raises(CommandError, match="/language ru"):
+            parse_language(bad)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot import texts
+from bot.dates import zone
 from bot.errors import CommandError
 from bot.filters import IsOperator
 from bot.handlers.replies import answer_blocks
@@ -16,6 +15,8 @@ from bot.parsing import check_topic_name, parse_channel, parse_handle, parse_top
 from bot.topic_control import ChannelControl, TopicControl
 from monitor.matching import validate_term
 from storage import Store
+from storage.errors import N_
+from storage.models import Subscriber
 
 
 async def add_channel(
@@ -33,13 +34,16 @@ async def remove_channel(
 ) -> None:
     handle = parse_handle(command.args, "removechannel")
     if not await store.channels.remove(handle):
-        raise CommandError(f"@{handle} is not watched. /channels lists the watched channels.")
+        raise CommandError(
+            N_("@{channel} is not watched. /channels lists the watched channels."), channel=handle
+        )
     await channels.channels_changed()
-    await message.answer(f"Stopped watching @{escape(handle)}. Its stored posts stay searchable.")
+    await message.answer(texts.channel_removed_text(handle))
 
 
-async def list_channels(message: Message, store: Store) -> None:
-    await answer_blocks(message, texts.channels_text(await store.channels.watched()))
+async def list_channels(message: Message, store: Store, subscriber: Subscriber) -> None:
+    watched = await store.channels.watched()
+    await answer_blocks(message, texts.channels_text(watched, zone(subscriber.timezone)))
 
 
 async def add_topic(
@@ -58,20 +62,23 @@ async def remove_topic(
     message: Message, command: CommandObject, store: Store, topics: TopicControl
 ) -> None:
     if not (command.args or "").strip():
-        raise CommandError("Write /removetopic NAME, e.g. /removetopic Выборы.")
+        raise CommandError(N_("Write /removetopic NAME, e.g. /removetopic Выборы."))
     name = check_topic_name(command.args or "")
     if not await store.topics.remove(name):
-        known = ", ".join(topic.name for topic in await store.topics.live()) or "none"
-        raise CommandError(f"There is no topic “{name}”. Topics: {known}.")
+        raise CommandError(
+            N_("There is no topic “{topic}”. Topics: {known}."),
+            topic=name,
+            known=", ".join(topic.name for topic in await store.topics.live()) or "—",
+        )
     await topics.topics_changed()
-    await message.answer(
-        f"Topic <b>{escape(name)}</b> removed; its subscribers no longer get its alerts."
-    )
+    await message.answer(texts.topic_removed_text(name))
 
 
-async def stats(message: Message, store: Store) -> None:
+async def stats(message: Message, store: Store, subscriber: Subscriber) -> None:
     failing = [channel for channel in await store.channels.watched() if channel.last_error]
-    await message.answer(texts.stats_text(await store.outbox.stats(), failing))
+    await message.answer(
+        texts.stats_text(await store.outbox.stats(), failing, zone(subscriber.timezone))
+    )
 
 
 def build_router() -> Router:
