@@ -32,6 +32,7 @@ PUBLIC_COMMANDS: Final = (
     "unsubscribe",
     "recent",
     "search",
+    "trend",
     "digest",
     "mode",
     "timezone",
@@ -72,6 +73,7 @@ def describe(command: str) -> str:
         "unsubscribe": _("Unsubscribe from all or /unsubscribe NAME"),
         "recent": _("Latest matches for your topics: /recent [N]"),
         "search": _("Search all stored posts: /search WORDS"),
+        "trend": _("Chart of matches per day: /trend [TOPIC] [7d|30d|90d]"),
         "digest": _("Digest time: /digest HH:MM [daily|weekly] or off"),
         "mode": _("Alerts: /mode instant|digest|both"),
         "timezone": _("Your time zone: /timezone Area/City"),
@@ -82,7 +84,7 @@ def describe(command: str) -> str:
         "channels": _("Watched channels and their health"),
         "addtopic": _("Add or replace a topic: /addtopic NAME: terms"),
         "removetopic": _("Remove a topic: /removetopic NAME"),
-        "stats": _("Posts, matches, subscribers, queue, source health"),
+        "stats": _("Posts, matches, subscribers, queue; /stats chart"),
     }
     return descriptions[command]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
 
+from bot.charts.renderer import ChartRenderer
 from bot.clock import Clock, SystemClock
 from bot.fanout import fan_out
 from bot.i18n import load_i18n, speaking
@@ -41,9 +42,14 @@ class Delivery:
         backoff_max: float = 600.0,
         poll_interval: float = 30.0,
         i18n: I18n | None = None,
+        charts: ChartRenderer | None = None,
     ) -> None:
+        """`charts` draws the charts of queued messages (weekly digests); without one, a
+        renderer of Delivery's own is made and stopped when `run()` ends."""
         self._store = store
         self._i18n = i18n or load_i18n()
+        self._own_charts = charts is None
+        self._charts = charts or ChartRenderer()
         self._admins = tuple(dict.fromkeys(admins))
         self._clock = clock or SystemClock()
         self._poll = poll_interval
@@ -59,6 +65,7 @@ class Delivery:
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             poll_interval=poll_interval,
+            charts=self._charts,
         )
 
     @property
@@ -71,9 +78,13 @@ class Delivery:
 
     async def run(self) -> None:
         """Queue alerts and send, until cancelled (in-flight sends finish and are recorded)."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._fan_out_loop(), name="alert fan-out")
-            tasks.create_task(self._sender.run(), name="outbox sender")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._fan_out_loop(), name="alert fan-out")
+                tasks.create_task(self._sender.run(), name="outbox sender")
+        finally:
+            if self._own_charts:
+                await self._charts.close()
 
     def wake(self) -> None:
         """New matches or outbox rows exist: handle them now, not at the next poll."""

@@ -6,7 +6,9 @@ transaction. The windows therefore follow each other without gaps or overlaps: a
 in exactly one digest, even across crashes and restarts. An empty window sends nothing
 but still moves the mark.
 
-Digests are written in the chat's stored language and dated in its time zone.
+Digests are written in the chat's stored language and dated in its time zone. A weekly
+digest starts with a chart of its week (matching posts per day per topic), queued with the
+list in the same transaction; the outbox row holds what to draw, and the sender draws it.
 
 Weekly digests go out on Mondays at the chat's digest time. When the bot was down across
 one or more digest times, `start()` sends one digest covering the whole gap (not one per
@@ -31,8 +33,9 @@ from bot.dates import day, days, zone
 from bot.delivery import Delivery
 from bot.i18n import load_i18n, speaking
 from bot.render import render_digest
+from bot.trends import Period, topic_trend, trend_chart
 from storage import Store
-from storage.models import NewMessage, Subscriber
+from storage.models import NewMessage, StoredPost, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ SETTLE: Final = 10.0
 whole seconds and stamps a batch's matches when its transaction starts; a match stamped
 right as a digest is made may commit a moment later, so it goes into the next digest
 instead of possibly into neither. Ten seconds is far longer than any batch commit."""
+WEEK_DAYS: Final = 7
 MISFIRE_GRACE: Final = 3600
 """A job that could not run at its time (event loop busy, clock jump) still runs this late."""
 
@@ -183,6 +187,9 @@ class DigestScheduler:
             parts = render_digest(
                 posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
             )
+            chart = await self._week_chart(
+                subscriber, posts, now, key=f"digest:{chat_id}:{start}:chart"
+            )
         messages = [
             NewMessage(
                 chat_id=chat_id,
@@ -193,11 +200,38 @@ class DigestScheduler:
             )
             for index, text in enumerate(parts)
         ]
+        if chart is not None:
+            # First in the outbox, so the chart arrives above the list.
+            messages.insert(0, chart)
         queued = await self._store.outbox.enqueue_digest(chat_id, messages, until)
         if queued:
             logger.info("chat %d: digest of %d posts queued", chat_id, len(posts))
             self._delivery.wake()
         return queued
+
+    async def _week_chart(
+        self, subscriber: Subscriber, posts: list[StoredPost], now: datetime, *, key: str
+    ) -> NewMessage | None:
+        """A weekly digest's chart of the seven days before it (None: not weekly, or an
+        empty week). Made inside the chat's language."""
+        if subscriber.digest_period != "weekly" or not posts:
+            return None
+        tz = zone(subscriber.timezone)
+        period = Period.ending(now.astimezone(tz).date() - timedelta(days=1), WEEK_DAYS, tz)
+        followed = await self._store.subscribers.topic_ids(subscriber.chat_id)
+        topics = [topic for topic in await self._store.topics.live() if topic.id in followed]
+        trend = await topic_trend(self._store, topics, period)
+        if trend.total == 0:
+            return None
+        spec, caption = trend_chart(trend, week=True)
+        return NewMessage(
+            chat_id=subscriber.chat_id,
+            kind="digest",
+            dedup_key=key,
+            text=caption,
+            disable_notification=subscriber.quiet,
+            chart=spec.to_json(),
+        )
 
     def _schedule(self, subscriber: Subscriber) -> bool:
         if not (subscriber.active and subscriber.wants_digest):

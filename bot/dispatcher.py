@@ -14,6 +14,7 @@ from aiogram.enums import ParseMode
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 
+from bot.charts.renderer import ChartRenderer
 from bot.commands import register_commands
 from bot.handlers import (
     common,
@@ -26,6 +27,7 @@ from bot.handlers import (
     refusals,
     search,
     subscriptions,
+    trend,
 )
 from bot.i18n import ChatLanguage, language_for
 from bot.settings import BotSettings
@@ -86,6 +88,7 @@ def build_dispatcher(
     digests: DigestScheduler,
     topics: TopicControl,
     channels: ChannelControl,
+    charts: ChartRenderer,
 ) -> Dispatcher:
     """The dispatcher with every conversation router; the dependencies are workflow data."""
     i18n: I18n = delivery.i18n
@@ -96,6 +99,7 @@ def build_dispatcher(
         digests=digests,
         topics=topics,
         channels=channels,
+        charts=charts,
         i18n=i18n,
     )
     ensure = EnsureSubscriber()
@@ -117,6 +121,7 @@ def build_dispatcher(
                 preferences,
                 recent,
                 search,
+                trend,
                 language,
                 operators,
                 refusals,

@@ -321,3 +321,50 @@ def parse_language(args: str | None) -> str | None:
             N_("I speak English (en) and Russian (ru). Write /language ru or /language en.")
         )
     return _LANGUAGE_WORDS[words[0]]
+
+
+TREND_PERIODS: Final = {"7d": 7, "30d": 30, "90d": 90}
+TREND_DEFAULT_DAYS: Final = 30
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRequest:
+    """`/trend [TOPIC …] [7d|30d|90d]`: the topics named (empty: the chat's own) and days."""
+
+    topics: tuple[Topic, ...]
+    days: int = TREND_DEFAULT_DAYS
+
+
+def parse_trend(args: str | None, topics: Sequence[Topic]) -> TrendRequest:
+    """Topic names (case-insensitive; several words each, or comma-separated) and a period.
+
+    Names are read greedily, longest first, so "Ким Чен Ын visit" finds both topics.
+    """
+    words = _words((args or "").replace(",", " "))
+    days = TREND_DEFAULT_DAYS
+    if words and words[-1].lower() in TREND_PERIODS:
+        days = TREND_PERIODS[words.pop().lower()]
+    usage = N_("Write /trend, /trend 7d, or name topics: /trend visit invitation 90d.")
+    if any(word.lower() in TREND_PERIODS for word in words):
+        raise CommandError(N_("Give the period once, at the end."), usage=usage)
+    by_name = {tuple(topic.name.casefold().split()): topic for topic in topics}
+    longest = max((len(key) for key in by_name), default=1)
+    chosen: list[Topic] = []
+    position = 0
+    while position < len(words):
+        for size in range(min(longest, len(words) - position), 0, -1):
+            key = tuple(word.casefold() for word in words[position : position + size])
+            topic = by_name.get(key)
+            if topic is not None:
+                break
+        else:
+            raise CommandError(
+                N_("There is no topic “{topic}”. Topics: {known}."),
+                usage=usage,
+                topic=words[position],
+                known=", ".join(topic.name for topic in topics) or "—",
+            )
+        if topic not in chosen:
+            chosen.append(topic)
+        position += size
+    return TrendRequest(tuple(chosen), days)

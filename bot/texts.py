@@ -8,11 +8,13 @@ a text: README, "Adding or changing a text the bot sends".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
+from bot import dates
+from bot.charts.spec import Series
 from bot.dates import moment
 from bot.errors import CommandError
 from bot.i18n import ENGLISH, RUSSIAN
@@ -446,6 +448,10 @@ def stats_text(stats: Stats, failing: Sequence[Channel], tz: tzinfo | None) -> s
     return "\n".join(lines)
 
 
+def stats_chart_button() -> str:
+    return _("📈 Last 30 days")
+
+
 def other_bot_command(mention: str) -> str:
     return _(
         "That command is addressed to @{bot}, not to me. Send /help to see what I can do."
@@ -488,3 +494,81 @@ def source_failed_notice(channel: str, message: str) -> str:
 def source_recovered_notice(channel: str) -> str:
     """To operators when a failing channel works again."""
     return _("✅ Channel <b>{channel}</b> works again.").format(channel=escape(channel))
+
+
+CAPTION_NAME_MAX = 48
+"""Characters of a topic name in a chart caption: eight of them stay far below Telegram's
+1,024-character caption limit."""
+
+
+def _clip_name(name: str) -> str:
+    return name if len(name) <= CAPTION_NAME_MAX else name[: CAPTION_NAME_MAX - 1] + "…"
+
+
+def trend_title(days: int) -> str:
+    return _(
+        "Matching posts per day, last {days} day",
+        "Matching posts per day, last {days} days",
+        days,
+    ).format(days=days)
+
+
+def week_chart_title(first: date, last: date) -> str:
+    return _("Matching posts per day, {span}").format(span=dates.days(first, last))
+
+
+def _totals(series: Sequence[Series]) -> str:
+    return " · ".join(f"{escape(_clip_name(item.name))}: <b>{item.total}</b>" for item in series)
+
+
+def trend_caption(title: str, series: Sequence[Series], hidden: int) -> str:
+    total = sum(item.total for item in series)
+    lines = [
+        "📈 " + title,
+        _totals(series),
+        _("Total: {count} matching post", "Total: {count} matching posts", total).format(
+            count=total
+        ),
+    ]
+    if hidden:
+        lines.append(
+            _(
+                "{count} more topic is not shown (the quietest). "
+                "Name the ones to draw: /trend NAME NAME 30d",
+                "{count} more topics are not shown (the quietest). "
+                "Name the ones to draw: /trend NAME NAME 30d",
+                hidden,
+            ).format(count=hidden)
+        )
+    return "\n".join(lines)
+
+
+def trend_empty(topics: Sequence[Topic], days: int) -> str:
+    return _(
+        "No post matched {topics} in the last {days} day.",
+        "No post matched {topics} in the last {days} days.",
+        days,
+    ).format(topics=_names(topics), days=days)
+
+
+def trend_no_topics() -> str:
+    return _(
+        "You follow no topics yet, so there is nothing to draw. "
+        "Name topics (/trend visit 7d) or /subscribe to some."
+    )
+
+
+def chart_failed() -> str:
+    return _("(The chart could not be drawn this time; the figures are above.)")
+
+
+def activity_names() -> tuple[str, str, str]:
+    return (_("Posts published"), _("Matches"), _("Alerts sent"))
+
+
+def activity_title(days: int) -> str:
+    return _("Last {days} day", "Last {days} days", days).format(days=days)
+
+
+def activity_caption(series: Sequence[Series], days: int) -> str:
+    return "📊 " + activity_title(days) + "\n" + _totals(series)

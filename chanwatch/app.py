@@ -132,6 +132,7 @@ async def run(config: Config) -> int:
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
         )
+    from bot.charts.renderer import ChartRenderer
     from bot.clock import SystemClock
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
@@ -148,6 +149,7 @@ async def run(config: Config) -> int:
     telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
     i18n = load_i18n()
+    charts = ChartRenderer()
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
@@ -158,7 +160,9 @@ async def run(config: Config) -> int:
         listener = _Listener()
         ingest = await Ingest.open(store, listener)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock, i18n=i18n)
+        delivery = Delivery(
+            bot, store, admins=config.bot.admins, clock=clock, i18n=i18n, charts=charts
+        )
         listener.delivery = delivery
         digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
@@ -199,6 +203,7 @@ async def run(config: Config) -> int:
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
 
@@ -243,6 +248,8 @@ async def run(config: Config) -> int:
         if digests is not None:
             with contextlib.suppress(Exception):
                 await digests.shutdown()
+        with contextlib.suppress(Exception):
+            await charts.close()
         with contextlib.suppress(Exception):
             await bot.session.close()
         if telegram_client is not None:

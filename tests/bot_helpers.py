@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
 
+from bot.charts.renderer import ChartRenderer
 from bot.delivery import Delivery
 from bot.digests import DigestScheduler
 from bot.dispatcher import build_dispatcher, make_bot
@@ -61,6 +62,7 @@ class Conversation:
     digests: DigestScheduler
     controls: Controls
     delivery: Delivery
+    charts: ChartRenderer
 
     async def say(
         self,
@@ -138,9 +140,11 @@ async def store_post(
 
 
 @asynccontextmanager
-async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
+async def conversation(
+    tmp_path: Path, *, charts: ChartRenderer | None = None
+) -> AsyncIterator[Conversation]:
     """The bot over `tmp_path`/bot.db: a second conversation on the same folder is the bot
-    after a restart."""
+    after a restart. `charts` replaces the chart renderer (tests of failing charts)."""
     # Everything opened is closed in reverse order, also when a later step fails: a store left
     # open keeps an aiosqlite thread that outlives the test's event loop.
     async with AsyncExitStack() as stack:
@@ -149,7 +153,9 @@ async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
         stack.push_async_callback(store.close)
         bot = make_bot(BOT_TOKEN, api.base_url)
         stack.push_async_callback(bot.session.close)
-        delivery = Delivery(bot, store, admins=[OPERATOR])
+        charts = charts or ChartRenderer()
+        stack.push_async_callback(charts.close)
+        delivery = Delivery(bot, store, admins=[OPERATOR], charts=charts)
         digests = DigestScheduler(store, delivery)
         controls = Controls()
         dp = build_dispatcher(
@@ -161,11 +167,12 @@ async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
         stack.push_async_callback(digests.shutdown)
         await stack.enter_async_context(_polling(dp, bot))
-        yield Conversation(api, store, bot, dp, digests, controls, delivery)
+        yield Conversation(api, store, bot, dp, digests, controls, delivery, charts)
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ import pytest
 from bot.errors import CommandError
 from bot.parsing import (
     DigestRequest,
+    TrendRequest,
     find_topics,
     parse_channel,
     parse_count,
@@ -18,6 +19,7 @@ from bot.parsing import (
     parse_search,
     parse_timezone,
     parse_topic,
+    parse_trend,
     split_terms,
 )
 from monitor.errors import SourceError, TermError
@@ -259,6 +261,22 @@ async def test_user_text_is_escaped(tmp_path: Path) -> None:
     async with conversation(tmp_path) as c:
         answer = await c.ask("/subscribe <b>x</b>")
         assert "&lt;b&gt;x&lt;/b&gt;" in answer
+
+
+def test_trend_arguments_name_topics_of_several_words_and_a_period() -> None:
+    topics = [
+        Topic(1, "Kim Jong Un", ("Ким Чен Ын",), (), (), True),
+        Topic(2, "Kim", ("Ким",), (), (), True),
+        Topic(3, "visit", ("визит",), (), (), True),
+    ]
+    request = parse_trend("kim jong un, VISIT kim 90D", topics)
+    assert [t.id for t in request.topics] == [1, 3, 2] and request.days == 90
+    assert parse_trend(None, topics) == TrendRequest((), 30)
+    assert parse_trend("7d", topics).days == 7
+    with pytest.raises(CommandError, match="no topic “jong”"):
+        parse_trend("jong", topics)
+    with pytest.raises(CommandError, match="period once"):
+        parse_trend("7d visit 30d", topics)
 
 
 def test_language_argument() -> None:

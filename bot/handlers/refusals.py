@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.commands import MANAGE_COMMANDS, OPERATOR_COMMANDS
+from bot.handlers.operators import StatsChart
 from bot.handlers.subscriptions import TopicToggle
 
 
@@ -27,10 +28,15 @@ async def not_chat_admin_button(query: CallbackQuery) -> None:
     await query.answer(texts.not_chat_admin(), show_alert=True)
 
 
+async def not_operator_button(query: CallbackQuery) -> None:
+    await query.answer(texts.not_operator(), show_alert=True)
+
+
 def build_router() -> Router:
     """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
     router = Router(name=__name__)
     router.message.register(not_operator, Command(*OPERATOR_COMMANDS))
     router.message.register(not_chat_admin, Command(*MANAGE_COMMANDS))
     router.callback_query.register(not_chat_admin_button, TopicToggle.filter())
+    router.callback_query.register(not_operator_button, StatsChart.filter())
     return router
