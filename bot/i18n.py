@@ -31,6 +31,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from storage import Store
+from storage.errors import ChanwatchError
 from storage.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,10 @@ def load_i18n(path: Path = LOCALES) -> I18n:
     i18n = Catalogs(path=path, default_locale=ENGLISH, domain=DOMAIN)
     missing = set(LANGUAGES) - {ENGLISH} - set(i18n.available_locales)
     if missing:
-        raise RuntimeError(f"translation catalogs missing for {sorted(missing)} in {path}")
+        raise ChanwatchError(
+            f"translation catalogs missing for {sorted(missing)} in {path}: "
+            "reinstall chanwatch (the .po files are package data)"
+        )
     return i18n
 
 
