@@ -72,6 +72,7 @@ class Conversation:
         user_id: int | None = None,
         count: int = 1,
         language_code: str | None = None,
+        timeout: float = WAIT_LIMIT,  # noqa: ASYNC109
     ) -> list[SentMessage]:
         """Send `text` as a user (whose Telegram app is in `language_code`, if given) and
         return the bot's next `count` messages to that chat."""
@@ -82,9 +83,7 @@ class Conversation:
             user_id=chat_id if user_id is None else user_id,
             language_code=language_code,
         )
-        sent = await self.api.wait_for_messages(
-            before + count, chat_id=chat_id, timeout=WAIT_LIMIT
-        )
+        sent = await self.api.wait_for_messages(before + count, chat_id=chat_id, timeout=timeout)
         return sent[before : before + count]
 
     async def ask(self, text: str, **kwargs: Any) -> str:

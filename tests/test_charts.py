@@ -23,6 +23,8 @@ from tests.fakes.bot_api import FakeBotAPI, SentMessage, image_size
 from tests.test_chart_worker import misbehaving
 
 NOW = datetime.now(UTC)
+CHART_WAIT = 30.0
+"""A chart may start its worker first (matplotlib's import): slower on a loaded machine."""
 
 
 def assert_phone_sized_png(message: SentMessage) -> None:
@@ -59,13 +61,13 @@ async def test_trend_answers_with_a_png_photo_and_totals(tmp_path: Path) -> None
     async with conversation(tmp_path) as c:
         await topics_with_posts(c, ["visit", "invitation"])
         await c.ask("/subscribe")
-        (photo,) = await c.say("/trend 7d")
+        (photo,) = await c.say("/trend 7d", timeout=CHART_WAIT)
         assert_phone_sized_png(photo)
         assert photo.visible_text.startswith("📈 Matching posts per day, last 7 days")
         assert "invitation: 4 · visit: 3" in photo.visible_text  # busiest first
         assert "Total: 7 matching posts" in photo.visible_text
         await c.ask("/language ru")
-        (russian,) = await c.say("/trend invitation 90d")
+        (russian,) = await c.say("/trend invitation 90d", timeout=CHART_WAIT)
         assert_phone_sized_png(russian)
         assert "последние 90 дней" in russian.visible_text
         assert "Всего: 4 подходящих поста" in russian.visible_text
@@ -86,7 +88,7 @@ async def test_too_many_topics_are_limited_with_a_note(tmp_path: Path) -> None:
     async with conversation(tmp_path) as c:
         await topics_with_posts(c, names, per_topic=1)
         await c.ask("/subscribe")
-        (photo,) = await c.say("/trend")
+        (photo,) = await c.say("/trend", timeout=CHART_WAIT)
         assert_phone_sized_png(photo)
         assert "3 more topics are not shown (the quietest)" in photo.visible_text
         assert len(photo.visible_text) <= 1024
@@ -95,7 +97,7 @@ async def test_too_many_topics_are_limited_with_a_note(tmp_path: Path) -> None:
 async def test_a_failed_chart_still_sends_its_figures(tmp_path: Path) -> None:
     async with conversation(tmp_path, charts=misbehaving("crash")) as c:
         await topics_with_posts(c, ["visit"])
-        (answer,) = await c.say("/trend visit")
+        (answer,) = await c.say("/trend visit", timeout=CHART_WAIT)
         assert answer.method == "sendMessage"
         assert "visit: 3" in answer.visible_text and "could not be drawn" in answer.visible_text
 
@@ -103,13 +105,15 @@ async def test_a_failed_chart_still_sends_its_figures(tmp_path: Path) -> None:
 async def test_operators_stats_chart(tmp_path: Path) -> None:
     async with conversation(tmp_path) as c:
         await topics_with_posts(c, ["visit"])
-        (photo,) = await c.say("/stats chart", chat_id=OPERATOR)
+        (photo,) = await c.say("/stats chart", chat_id=OPERATOR, timeout=CHART_WAIT)
         assert_phone_sized_png(photo)
         assert "Posts published: 3 · Matches: 3 · Alerts sent: 0" in photo.visible_text
         (stats,) = await c.say("/stats", chat_id=OPERATOR)
         before = len(c.api.messages_to(OPERATOR))
         await c.press(stats, stats.button("30"), user_id=OPERATOR)
-        pressed = (await c.api.wait_for_messages(before + 1, chat_id=OPERATOR))[-1]
+        pressed = (
+            await c.api.wait_for_messages(before + 1, chat_id=OPERATOR, timeout=CHART_WAIT)
+        )[-1]
         assert_phone_sized_png(pressed)
         refusal = await c.ask("/stats chart", chat_id=ALICE)
         assert "only the bot's operators" in refusal
