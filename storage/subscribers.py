@@ -57,8 +57,9 @@ class Subscribers:
                 "INSERT INTO subscribers (chat_id, chat_type, title, digest_time, timezone, "
                 "last_digest_at, created_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET active = 1, blocked_at = NULL, "
-                "title = coalesce(excluded.title, title), chat_type = excluded.chat_type, "
-                "language = coalesce(language, excluded.language)",
+                "title = coalesce(excluded.title, subscribers.title), "
+                "chat_type = excluded.chat_type, "
+                "language = coalesce(subscribers.language, excluded.language)",
                 (chat_id, chat_type, title, digest_time, timezone, now, now, language),
             )
         found = await self.get(chat_id)
@@ -83,7 +84,8 @@ class Subscribers:
         async with self._db.transaction() as tx:
             for topic_id in topic_ids:
                 added += await tx.execute(
-                    "INSERT OR IGNORE INTO subscriptions (chat_id, topic_id) VALUES (?, ?)",
+                    "INSERT INTO subscriptions (chat_id, topic_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (chat_id, topic_id),
                 )
         return added
