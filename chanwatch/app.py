@@ -47,7 +47,7 @@ class _Listener:
     async def source_failed(self, channel: str, message: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_failed_notice(channel, message),
+                lambda: texts.source_failed_notice(channel, message),
                 # Storage already says this is a new outage; the key only has to be unique
                 # (the monotonic clock restarts with the process, wall time does not).
                 key=f"source-error:{channel}:{time.time_ns()}",
@@ -56,7 +56,7 @@ class _Listener:
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_recovered_notice(channel),
+                lambda: texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
@@ -159,10 +159,12 @@ async def run(config: Config) -> int:
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
         )
+    from bot.charts.renderer import ChartRenderer
     from bot.clock import SystemClock
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
+    from bot.i18n import load_i18n
     from bot.observer import watch_polling
     from bot.settings import BotSettings
 
@@ -178,6 +180,8 @@ async def run(config: Config) -> int:
     metrics = Metrics(health)
     watch_polling(bot, metrics)
     status = _status_server(config, metrics, health, store)
+    i18n = load_i18n()
+    charts = ChartRenderer()
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
@@ -191,9 +195,17 @@ async def run(config: Config) -> int:
         ingest = await Ingest.open(store, listener)
         metrics.known_topics(ingest.matcher.topics)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock, observer=metrics)
+        delivery = Delivery(
+            bot,
+            store,
+            admins=config.bot.admins,
+            clock=clock,
+            observer=metrics,
+            i18n=i18n,
+            charts=charts,
+        )
         listener.delivery = delivery
-        digests = DigestScheduler(store, delivery, clock=clock)
+        digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
         web = web_source(config, ingest)
         telegram: Any = None
@@ -233,11 +245,17 @@ async def run(config: Config) -> int:
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
 
         async def poll_bot() -> None:
-            await register_commands(bot, admins=config.bot.admins)
+            languages = {
+                admin: subscriber.language
+                for admin in config.bot.admins
+                if (subscriber := await store.subscribers.get(admin)) is not None
+            }
+            await register_commands(bot, i18n, config.bot.admins, languages)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
         parts: dict[str, Callable[[], Awaitable[None]]] = {
@@ -273,6 +291,8 @@ async def run(config: Config) -> int:
         if digests is not None:
             with contextlib.suppress(Exception):
                 await digests.shutdown()
+        with contextlib.suppress(Exception):
+            await charts.close()
         with contextlib.suppress(Exception):
             await bot.session.close()
         if status is not None:

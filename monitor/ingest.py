@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from typing import Protocol
 
-from monitor.matching import Lemmatizer, Matcher, TopicRule
+from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
@@ -73,9 +73,10 @@ def rules_from_topics(topics: Sequence[Topic]) -> list[TopicRule]:
 
 
 def to_record(
-    post: IncomingPost, matcher: Matcher, lemmatizer: Callable[[str], str]
+    post: IncomingPost, matcher: Matcher, lemmatizer: Callable[[str], str] = index_lemmas
 ) -> PostRecord:
-    """Match one post and prepare it for storage (CPU only, no I/O)."""
+    """Match one post and prepare it for storage (CPU only, no I/O). A pipeline passes its
+    `Lemmatizer`, which remembers the words it has seen."""
     matches = []
     for found in matcher.match(post.text):
         words: dict[str, None] = {}

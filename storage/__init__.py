@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
 from storage.outbox import Outbox
@@ -62,6 +63,7 @@ class Store:
         self.subscribers = Subscribers(db)
         self.outbox = Outbox(db)
         self.retention = Retention(db, self.search_index)
+        self.activity = Activity(db)
 
     @classmethod
     async def open(cls, location: Location, *, lemmatizer: Lemmatizer | None = None) -> Store:

@@ -17,7 +17,7 @@ How PostgreSQL spells what SQLite says (see the first two steps):
   portable SQL writes `active = 1` and `1 - quiet`, which PostgreSQL refuses on booleans.
 - `COLLATE NOCASE` -> `COLLATE nocase`, an ICU collation that ignores case (created in step 1).
 - The search index: SQLite's contentless FTS5 table `posts_fts` -> a table `posts_fts` of one
-  `tsvector` per post with a GIN index (from step 4; until then a generated column of posts).
+  `tsvector` per post with a GIN index (from step 5; until then a generated column of posts).
 """
 
 from __future__ import annotations
@@ -289,6 +289,22 @@ UPDATE channels SET first_sight_post_id = coalesce(
 );
 """
 
+LANGUAGE_AND_CHARTS: Final = """
+-- The chat's language ('en', 'ru'); NULL until a user's Telegram language decides it.
+ALTER TABLE subscribers ADD COLUMN language TEXT;
+-- A chart to send as a photo with `text` as its caption (JSON: what to draw, already in the
+-- chat's language); NULL for a plain text message.
+ALTER TABLE outbox ADD COLUMN chart TEXT;
+-- Operators' chart of messages sent per day reads the last 30 days of sends.
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
+"""
+
+LANGUAGE_AND_CHARTS_POSTGRES: Final = """
+ALTER TABLE subscribers ADD COLUMN language text;
+ALTER TABLE outbox ADD COLUMN chart text;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
+"""
+
 COMPACT_SEARCH: Final = """
 -- Posts keep their text once: the lemmas move into a contentless full-text index, which
 -- keeps only which post has which lemma (no copy of them, no positions: a search asks
@@ -399,6 +415,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=CORE, postgres=CORE_POSTGRES),
     Migration(sqlite=DELIVERY, postgres=DELIVERY_POSTGRES),
     Migration(sqlite=FIRST_SIGHT, postgres=FIRST_SIGHT_POSTGRES),
+    Migration(sqlite=LANGUAGE_AND_CHARTS, postgres=LANGUAGE_AND_CHARTS_POSTGRES),
     Migration(sqlite=COMPACT_SEARCH, postgres=COMPACT_SEARCH_POSTGRES),
     Migration(sqlite=RETENTION, postgres=RETENTION_POSTGRES),
 )

@@ -190,6 +190,9 @@ class PostgresDialect(Dialect):
         sql, params = query
         return Condition(f"p.id IN (SELECT post FROM posts_fts WHERE lemma_tsv @@ {sql})", params)
 
+    def minute(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI')"
+
 
 class PostgresDatabase(Database):
     """A connection pool: reads and transactions run side by side on its connections."""
