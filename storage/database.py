@@ -66,8 +66,10 @@ class Dialect(ABC):
     def post_search(self, groups: Sequence[Sequence[str]]) -> Condition | None:
         """A condition on posts aliased `p`: every group has a word among the post's lemmas.
 
-        Words are whole lemmas (a word of several tokens is a phrase) and every group has
-        one at least; None when there is no group, which matches nothing."""
+        Words are whole lemmas (a word of several tokens, which lemmas never are, asks for
+        all of them: as a phrase on PostgreSQL, anywhere in the post on SQLite, whose index
+        keeps no positions) and every group has one at least; None when there is no group,
+        which matches nothing."""
 
     @abstractmethod
     def minute(self, column: str) -> str:
