@@ -50,7 +50,8 @@ class Lemmatizer:
         if None in forms:
             for index, token in enumerate(tokens):
                 if forms[index] is None:
-                    forms[index] = self._learn(token)
+                    # A number is its own normal form (and too varied to be worth keeping).
+                    forms[index] = (token,) if token.isdigit() else self._learn(token)
         # A word repeated in a post is indexed once: search asks whether a post has a word,
         # not how often.
         return " ".join(dict.fromkeys(chain.from_iterable(forms)))  # type: ignore[arg-type]
