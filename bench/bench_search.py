@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import re
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60, help="searches of each kind")
     parser.add_argument("--db", type=Path, help="keep the database here (reused if present)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # first-sight warnings are not news here
     posts = load(args.data, args.posts)
     queries = make_queries(posts, args.queries)
     print(f"load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
