@@ -78,11 +78,7 @@ class TsvectorSearchIndex(SearchIndex):
             await tx.lock("search-index")
             state = await read_state(tx)
             if state.next_version != lemmatizer.version:
-                await tx.execute(
-                    "UPDATE search_index SET next_version = ?, next_cursor = 0, "
-                    "next_until = (SELECT coalesce(max(id), 0) FROM posts) WHERE id = 1",
-                    (lemmatizer.version,),
-                )
+                await self._start(tx, lemmatizer.version)
             return await self._count_rebuilt(tx)
 
     async def rebuild_step(self, batch: int) -> tuple[int, bool]:
@@ -103,14 +99,5 @@ class TsvectorSearchIndex(SearchIndex):
             empty = [(post,) for post, lemmas in entries if not lemmas]
             if empty:
                 await tx.executemany("DELETE FROM posts_fts WHERE post = ?", empty)
-            finished = len(entries) < batch
-            if finished:
-                await tx.execute(
-                    "UPDATE search_index SET version = next_version, orphans = 0, "
-                    "next_version = NULL, next_cursor = NULL, next_until = NULL WHERE id = 1"
-                )
-            else:
-                await tx.execute(
-                    "UPDATE search_index SET next_cursor = ? WHERE id = 1", (entries[-1][0],)
-                )
+            finished = await self._record_step(tx, entries, batch)
         return len(entries), finished

@@ -134,6 +134,28 @@ class SearchIndex(ABC):
         assert row is not None
         return ReindexProgress(done=int(row["done"]), total=int(row["total"]))
 
+    async def _start(self, tx: Writer, version: int) -> None:
+        """Begin a rebuild with `version` from the first post (the newest is its goal)."""
+        await tx.execute(
+            "UPDATE search_index SET next_version = ?, next_cursor = 0, "
+            "next_until = (SELECT coalesce(max(id), 0) FROM posts) WHERE id = 1",
+            (version,),
+        )
+
+    async def _record_step(
+        self, tx: Writer, entries: Sequence[tuple[int, str]], batch: int
+    ) -> bool:
+        """Move the rebuild's cursor past `entries`; when fewer than `batch` were left, the
+        rebuild is done: the index is the new version's. Returns whether it is done."""
+        if len(entries) < batch:
+            await tx.execute(
+                "UPDATE search_index SET version = next_version, orphans = 0, "
+                "next_version = NULL, next_cursor = NULL, next_until = NULL WHERE id = 1"
+            )
+            return True
+        await tx.execute("UPDATE search_index SET next_cursor = ? WHERE id = 1", (entries[-1][0],))
+        return False
+
     async def _posts_after(self, tx: Writer, cursor: int, batch: int) -> list[tuple[int, str]]:
         """The next `batch` posts after `cursor` with their lemmas (for a rebuild step)."""
         lemmatizer = self._require()

@@ -127,11 +127,7 @@ class FtsSearchIndex(SearchIndex):
                     "INSERT INTO posts_fts_next (posts_fts_next, rank) VALUES ('automerge', ?)",
                     (AUTOMERGE,),
                 )
-                await tx.execute(
-                    "UPDATE search_index SET next_version = ?, next_cursor = 0, "
-                    "next_until = (SELECT coalesce(max(id), 0) FROM posts) WHERE id = 1",
-                    (lemmatizer.version,),
-                )
+                await self._start(tx, lemmatizer.version)
             return await self._count_rebuilt(tx)
 
     async def rebuild_step(self, batch: int) -> tuple[int, bool]:
@@ -147,18 +143,10 @@ class FtsSearchIndex(SearchIndex):
                 "INSERT INTO posts_fts_next (rowid, lemmas) VALUES (?, ?)",
                 [entry for entry in entries if entry[1]],
             )
-            finished = len(entries) < batch
-            if finished:
+            if len(entries) < batch:
                 await tx.execute("DROP TABLE posts_fts")
                 await tx.execute("ALTER TABLE posts_fts_next RENAME TO posts_fts")
-                await tx.execute(
-                    "UPDATE search_index SET version = next_version, orphans = 0, "
-                    "next_version = NULL, next_cursor = NULL, next_until = NULL WHERE id = 1"
-                )
-            else:
-                await tx.execute(
-                    "UPDATE search_index SET next_cursor = ? WHERE id = 1", (entries[-1][0],)
-                )
+            finished = await self._record_step(tx, entries, batch)
         return len(entries), finished
 
     def _tables(self, state: IndexState, post: int) -> list[tuple[str, bool]]:
