@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.accounts import Accounts
 from storage.channels import Channels
 from storage.database import Database
 from storage.outbox import Outbox
@@ -18,6 +19,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.channels = Channels(db)
+        self.accounts = Accounts(db)
         self.topics = Topics(db)
         self.posts = Posts(db)
         self.subscribers = Subscribers(db)

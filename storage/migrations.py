@@ -143,7 +143,26 @@ UPDATE channels SET first_sight_post_id = coalesce(
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT)
+ACCOUNTS: Final = """
+-- The Telegram user accounts that read `telegram` channels, as the config names them. A row
+-- outlives its config entry (configured = 0) so that channels it held can say where they were.
+CREATE TABLE accounts (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    capacity    INTEGER NOT NULL,        -- telegram.channels_per_account when last started
+    configured  INTEGER NOT NULL DEFAULT 1,
+    down_reason TEXT,                    -- NULL: usable; else why it stopped working
+    down_at     TEXT,
+    added_at    TEXT NOT NULL
+);
+-- Which account reads a channel. Kept across restarts so that a channel is joined once and
+-- moves only when its account stops working, leaves the config or is over capacity.
+ALTER TABLE channels ADD COLUMN account_id INTEGER REFERENCES accounts (id);
+ALTER TABLE channels ADD COLUMN unassigned_reason TEXT;  -- why no account reads it
+CREATE INDEX channels_by_account ON channels (account_id);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT, ACCOUNTS)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 
 LATEST: Final = len(MIGRATIONS)
