@@ -17,7 +17,7 @@ import pytest
 from telethon import errors
 from telethon.tl import types
 
-from monitor.errors import SourceError
+from monitor.errors import AccountUnusable, SourceError
 from monitor.sources.telegram import TelegramSource
 from monitor.sources.telegram_login import login, open_client, session_file
 from monitor.sources.telegram_posts import to_post, to_posts
@@ -194,7 +194,7 @@ async def test_first_sight_is_history_then_live_posts_alert(
 async def test_live_update_before_the_first_read_leaves_first_sight_history(
     client: FakeTelegramClient, news: types.Channel
 ) -> None:
-    other = client.add_channel("other_chan", 4_444_444)
+    client.add_channel("other_chan", 4_444_444)
     for i in range(1, 4):
         client.post(news, f"post {i}")
     live: list[asyncio.Task[None]] = []
@@ -208,7 +208,7 @@ async def test_live_update_before_the_first_read_leaves_first_sight_history(
     async with running(make_source(client, sink, [NEWS, "other_chan"])):
         await sink.wait_until(lambda: NEWS in sink.oks and "other_chan" in sink.oks)
         await asyncio.gather(*live)
-    assert other.left is False and live
+    assert "other_chan" in client.joined and live
     assert [(p.post_id, history) for batch, history in sink.calls for p in batch] == [
         (1, True),
         (2, True),
@@ -493,7 +493,7 @@ async def test_login_refuses_a_malformed_phone_before_asking_anything(tmp_path: 
 
 
 async def test_open_client_without_a_session_file_says_to_log_in(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="run `chanwatch login` first") as caught:
+    with pytest.raises(AccountUnusable, match="run `chanwatch login` first") as caught:
         await open_client(1, "hash", tmp_path / "missing.session")
     assert "missing.session" in str(caught.value)
 
@@ -507,7 +507,7 @@ async def test_open_client_with_a_logged_out_session_says_to_log_in(tmp_path: Pa
         clients.append(FakeLoginClient(session, api_id, api_hash, authorized=False))
         return clients[-1]
 
-    with pytest.raises(SourceError, match="run `chanwatch login` first"):
+    with pytest.raises(AccountUnusable, match="run `chanwatch login` first"):
         await open_client(1, "hash", path, client_factory=factory)
     assert clients[0].disconnected
 
