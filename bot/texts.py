@@ -8,7 +8,15 @@ from html import escape
 from typing import Final
 
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
-from storage.models import Channel, Stats, Subscriber, Topic
+from storage.models import (
+    UNASSIGNED_FULL,
+    Account,
+    Assignment,
+    Channel,
+    Stats,
+    Subscriber,
+    Topic,
+)
 
 NOT_OPERATOR: Final = "Sorry, only the bot's operators can use this command."
 NOT_CHAT_ADMIN: Final = (
@@ -222,10 +230,30 @@ def channel_added_text(channel: Channel, added: bool) -> str:
     name = escape(channel.handle)
     if not added:
         return f"@{name} is already watched ({channel.source})."
-    return (
-        f"Now watching @{name} ({channel.source}). The first read stores its recent posts "
-        "as history without alerts; new posts after that are matched and alerted."
+    text = (
+        f"Now watching @{name} ({_source_line(channel)}). The first read stores its recent "
+        "posts as history without alerts; new posts after that are matched and alerted."
     )
+    if channel.unassigned:
+        text += f"\n⚠️ Not read yet: {unassigned_reason(channel.unassigned)}."
+    return text
+
+
+def unassigned_reason(code: str | None) -> str:
+    """Why no Telegram account reads a channel, for operators."""
+    if code == UNASSIGNED_FULL:
+        return (
+            "no Telegram account has room: every working account already reads "
+            "telegram.channels_per_account channels; add an account or raise the limit"
+        )
+    return "no Telegram account is working: see /stats, log one in and restart chanwatch"
+
+
+def _source_line(channel: Channel) -> str:
+    source = channel.source
+    if channel.account:
+        source += f" (account {escape(channel.account)})"
+    return source + (", from config" if channel.from_config else "")
 
 
 def channels_text(channels: Sequence[Channel]) -> list[str]:
@@ -237,11 +265,13 @@ def channels_text(channels: Sequence[Channel]) -> list[str]:
         title = f" — {escape(channel.title)}" if channel.title else ""
         lines = [
             f"<b>@{escape(channel.handle)}</b>{title}",
-            f"source: {channel.source}{', from config' if channel.from_config else ''}; "
+            f"source: {_source_line(channel)}; "
             f"posts stored: {channel.post_count}; "
             f"last post seen: {channel.last_post_id if channel.last_post_id else 'none yet'}",
             f"last ok: {when(channel.last_ok_at)}",
         ]
+        if channel.unassigned:
+            lines.append(f"⚠️ unassigned, not read: {unassigned_reason(channel.unassigned)}")
         if channel.last_error:
             lines.append(
                 f"⚠️ last error ({when(channel.last_error_at)}): {escape(channel.last_error)}"
@@ -258,7 +288,20 @@ def topic_saved_text(name: str, created: bool, terms: int) -> str:
     )
 
 
-def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
+def _account_line(account: Account) -> str:
+    load = f"{escape(account.name)}: {account.channels}/{account.capacity} channels"
+    if account.working:
+        return f"{load}, working"
+    return f"⚠️ {load}, down since {when(account.down_at)}: {escape(account.down_reason or '')}"
+
+
+def stats_text(
+    stats: Stats,
+    failing: Sequence[Channel],
+    accounts: Sequence[Account] = (),
+    unassigned: int = 0,
+) -> str:
+    """`accounts`: the Telegram accounts' load, shown when telegram channels are watched."""
     lines = [
         "<b>Statistics</b>",
         f"Channels watched: {stats.channels}",
@@ -275,6 +318,14 @@ def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
         )
     else:
         lines.append("All channels healthy.")
+    if accounts:
+        lines.append("\n<b>Telegram accounts</b>")
+        lines.extend(_account_line(account) for account in accounts)
+    if unassigned:
+        lines.append(
+            f"⚠️ {unassigned} telegram channel{'s' if unassigned != 1 else ''} without an "
+            "account, not read (see /channels)"
+        )
     return "\n".join(lines)
 
 
@@ -305,3 +356,49 @@ def source_failed_notice(channel: str, message: str) -> str:
 def source_recovered_notice(channel: str) -> str:
     """To operators when a failing channel works again."""
     return f"✅ Channel <b>{escape(channel)}</b> works again."
+
+
+def _moves(moves: Sequence[Assignment]) -> str:
+    moved = [m for m in moves if m.after is not None]
+    stranded = [m for m in moves if m.after is None]
+    parts = []
+    if moved:
+        parts.append(
+            "Now read by other accounts: "
+            + ", ".join(f"@{escape(m.handle)} → {escape(m.after or '')}" for m in moved)
+            + "."
+        )
+    if stranded:
+        names = ", ".join(f"@{escape(m.handle)}" for m in stranded)
+        verb = "is" if len(stranded) == 1 else "are"
+        parts.append(f"{names} {verb} not read now: {unassigned_reason(stranded[0].unassigned)}.")
+    if not parts:
+        parts.append("It read no channels.")
+    return " ".join(parts)
+
+
+def account_down_notice(
+    account: str, reason: str, moves: Sequence[Assignment], *, final: bool
+) -> str:
+    """To operators, once, when a Telegram account stops working.
+
+    `final`: Telegram refused the account itself (it needs a new login); else it kept failing
+    and is tried again on its own."""
+    name = escape(account)
+    after = (
+        f"To use it again: <code>chanwatch login --account {name}</code>, then restart chanwatch."
+        if final
+        else "It is tried again and takes channels once it works."
+    )
+    return (
+        f"⚠️ Telegram account <b>{name}</b> stopped working: {escape(reason)}. "
+        f"{_moves(moves)} {after}"
+    )
+
+
+def account_recovered_notice(account: str, moves: Sequence[Assignment]) -> str:
+    """To operators when a Telegram account that was down works again."""
+    taken = (
+        " It now reads " + ", ".join(f"@{escape(m.handle)}" for m in moves) + "." if moves else ""
+    )
+    return f"✅ Telegram account <b>{escape(account)}</b> works again.{taken}"

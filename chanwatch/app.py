@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -15,12 +15,15 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot import texts
 from chanwatch.config import Config
-from monitor.errors import SourceError
+from monitor.errors import AccountUnusable
 from monitor.ingest import Ingest
 from storage import Store, TopicSpec
 from storage.errors import ChanwatchError
+from storage.models import Assignment
 
 if TYPE_CHECKING:
+    from monitor.sources.telegram_accounts import AccountPool
+    from monitor.sources.telegram_login import ClientFactory
     from monitor.sources.web import WebSource
 
 logger = logging.getLogger("chanwatch.app")
@@ -53,6 +56,23 @@ class _Listener:
             await self.delivery.notify_operators(
                 texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{time.time_ns()}",
+            )
+
+    async def account_down(
+        self, account: str, reason: str, moves: Sequence[Assignment], *, final: bool
+    ) -> None:
+        if self.delivery is not None:
+            # Storage said this account was working until now, so this is news once.
+            await self.delivery.notify_operators(
+                texts.account_down_notice(account, reason, moves, final=final),
+                key=f"account-down:{account}:{time.time_ns()}",
+            )
+
+    async def account_recovered(self, account: str, moves: Sequence[Assignment]) -> None:
+        if self.delivery is not None:
+            await self.delivery.notify_operators(
+                texts.account_recovered_notice(account, moves),
+                key=f"account-ok:{account}:{time.time_ns()}",
             )
 
 
@@ -107,6 +127,10 @@ async def prepare_store(config: Config) -> Store:
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
         )
         await store.channels.sync_config([(c.handle, c.source) for c in config.channels])
+        await store.accounts.sync_config(
+            [account.name for account in config.telegram.accounts],
+            config.telegram.channels_per_account,
+        )
     except BaseException:
         await store.close()
         raise
@@ -127,7 +151,17 @@ def web_source(config: Config, ingest: Ingest) -> WebSource:
     )
 
 
-async def run(config: Config) -> int:
+async def run(
+    config: Config,
+    *,
+    client_factory: ClientFactory | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM (or until `stop` is set).
+
+    `client_factory` builds the Telethon clients (TelegramClient unless given): the seam
+    through which tests run the real wiring against an in-memory Telegram.
+    """
     if not config.bot.token:
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
@@ -139,20 +173,18 @@ async def run(config: Config) -> int:
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
+    telegram: AccountPool | None = None
     try:
         telegram_handles = await store.channels.handles("telegram")
-        if telegram_handles:
-            telegram_client = await _open_telegram(config)
         listener = _Listener()
         ingest = await Ingest.open(store, listener)
         clock = SystemClock()
@@ -161,23 +193,15 @@ async def run(config: Config) -> int:
         digests = DigestScheduler(store, delivery, clock=clock)
 
         web = web_source(config, ingest)
-        telegram: Any = None
-        if telegram_client is not None:
-            from monitor.sources.telegram import TelegramSource
-
-            telegram = TelegramSource(
-                telegram_client,
-                sink=ingest,
-                cursor=ingest,
-                watchlist=ingest,
-                reconcile_seconds=config.telegram.reconcile_seconds,
-                join_pause_seconds=config.telegram.join_pause_seconds,
-            )
+        if telegram_handles:
+            telegram = telegram_pool(config, store, ingest, listener, client_factory)
+            await telegram.start()
 
         async def wake_sources() -> None:
             web.wake()
-            # The Telethon source re-reads the watch list on its next reconciliation pass.
-            if telegram is None:
+            if telegram is not None:
+                await telegram.channels_changed()
+            else:
                 for handle in await store.channels.handles("telegram"):
                     await ingest.source_error(
                         handle,
@@ -238,24 +262,39 @@ async def run(config: Config) -> int:
                 await digests.shutdown()
         with contextlib.suppress(Exception):
             await bot.session.close()
-        if telegram_client is not None:
-            with contextlib.suppress(Exception):
-                await telegram_client.disconnect()
+        if telegram is not None:
+            await telegram.close()
         await store.close()
         logger.info("stopped")
     return 0
 
 
-async def _open_telegram(config: Config) -> Any:
-    if not config.telegram.configured:
-        raise SourceError(
-            "telegram channels are configured but telegram.api_id/api_hash are not set: "
-            "get them at https://my.telegram.org, then run `chanwatch login`"
-        )
-    from monitor.sources.telegram_login import open_client
+def telegram_pool(
+    config: Config,
+    store: Store,
+    ingest: Ingest,
+    listener: _Listener,
+    client_factory: ClientFactory | None,
+) -> AccountPool:
+    """One Telethon source per configured account, placed by the assignment in storage."""
+    from chanwatch.telegram import credentials_missing, open_account
+    from monitor.sources.telegram_accounts import AccountPool
 
-    return await open_client(
-        api_id=config.telegram.api_id,
-        api_hash=config.telegram.api_hash,
-        session_path=config.telegram.session,
+    async def opener(name: str) -> Any:
+        account = config.telegram.account(name)
+        assert account is not None
+        problem = credentials_missing(config, account)
+        if problem:
+            raise AccountUnusable(problem)
+        return await open_account(config, account, client_factory)
+
+    return AccountPool(
+        [account.name for account in config.telegram.accounts],
+        opener=opener,
+        book=store.accounts,
+        sink=ingest,
+        cursor=ingest,
+        listener=listener,
+        reconcile_seconds=config.telegram.reconcile_seconds,
+        join_pause_seconds=config.telegram.join_pause_seconds,
     )

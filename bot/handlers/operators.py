@@ -25,6 +25,8 @@ async def add_channel(
     channel, added = await store.channels.add(handle, source)
     if added:
         await channels.channels_changed()
+        # Placing a telegram channel on an account happens in channels_changed().
+        channel = await store.channels.get(handle) or channel
     await message.answer(texts.channel_added_text(channel, added))
 
 
@@ -70,8 +72,18 @@ async def remove_topic(
 
 
 async def stats(message: Message, store: Store) -> None:
-    failing = [channel for channel in await store.channels.watched() if channel.last_error]
-    await message.answer(texts.stats_text(await store.outbox.stats(), failing))
+    watched = await store.channels.watched()
+    failing = [channel for channel in watched if channel.last_error]
+    unassigned = sum(1 for channel in watched if channel.unassigned)
+    # Accounts matter only while some channel is read through Telegram.
+    accounts = (
+        await store.accounts.configured()
+        if any(channel.source == "telegram" for channel in watched)
+        else []
+    )
+    await message.answer(
+        texts.stats_text(await store.outbox.stats(), failing, accounts, unassigned)
+    )
 
 
 def build_router() -> Router:
