@@ -187,6 +187,10 @@ async def test_five_channels_over_three_accounts_and_a_banned_account_hands_them
             assert f"{banned}: 0/2 channels, down since" in stats
             assert "1 telegram channel without an account" in stats
             assert not any(f"t.me/{stranded[0]}/" in m.text for m in api.messages_to(ALICE))
+            added = await ask(api, OPERATOR, "/addchannel @chan_new")
+            assert "Now watching @chan_new (telegram)" in added
+            assert "Not read yet: no Telegram account has room" in added
+            after["chan_new"] = None
 
         # Started again, the banned account still fails: nothing moves, nobody is told twice.
         async with running(config, api, world) as store:

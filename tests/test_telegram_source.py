@@ -23,6 +23,7 @@ from monitor.sources.telegram_login import login, open_client, session_file
 from monitor.sources.telegram_posts import to_post, to_posts
 from tests.fakes.telethon_client import (
     BASE_DATE,
+    SAFETY_NET_SECONDS,
     FakeTelegramClient,
     MutableWatchList,
     RecordingSink,
@@ -375,6 +376,25 @@ async def test_watchlist_changes_are_picked_up_by_the_next_pass(
         ("other_chan", "new post"),
     ]
     assert [history for _, history in sink.calls] == [True, False]
+
+
+async def test_a_logged_out_account_ends_the_source_and_blames_no_channel(
+    client: FakeTelegramClient, news: types.Channel
+) -> None:
+    client.add_channel("later_chan", 5_555_555)
+    watchlist = MutableWatchList([NEWS])
+    sink = RecordingSink({NEWS: 0})
+    source = make_source(client, sink, watchlist)
+    task = asyncio.create_task(source.run())
+    await sink.wait_until(lambda: NEWS in sink.oks)
+    # Telethon has not noticed yet: the next request (resolving the new channel) is the first
+    # to be refused, inside the per-channel error handling.
+    client.world.revoke("main", noticed=False)
+    watchlist.telegram.append("later_chan")
+    source.wake()
+    with pytest.raises(AccountUnusable, match=r"logged out \(AUTH_KEY_UNREGISTERED\)"):
+        await asyncio.wait_for(task, SAFETY_NET_SECONDS)
+    assert sink.errors == []
 
 
 async def test_numeric_channel_id_is_resolved(client: FakeTelegramClient) -> None:

@@ -195,24 +195,25 @@ class FakeTelegram:
             account = self.add_account(path.stem, path, logged_in=False)
         return FakeTelegramClient(world=self, account=account)
 
-    def kill(self, name: str, error: type[errors.RPCError]) -> None:
+    def kill(self, name: str, error: type[errors.RPCError], *, noticed: bool = True) -> None:
         """From now on Telegram answers every request of account `name` with `error`.
 
-        Like Telethon, whose update loop gets the same answer and then disconnects, its
-        connected clients are disconnected (the `disconnected` future resolves).
+        `noticed`: like Telethon, whose update loop gets the same answer when it next asks
+        for updates and then disconnects, its connected clients are disconnected (the
+        `disconnected` future resolves). False: the next request is the first to hear it.
         """
         account = self.account(name)
         account.dead = error
         for client in account.clients:
-            if client.connected:
+            if client.connected and noticed:
                 client.lose_session()
 
-    def ban(self, name: str) -> None:
-        self.kill(name, errors.UserDeactivatedBanError)
+    def ban(self, name: str, *, noticed: bool = True) -> None:
+        self.kill(name, errors.UserDeactivatedBanError, noticed=noticed)
 
-    def revoke(self, name: str) -> None:
-        """The user terminated this session from another device."""
-        self.kill(name, errors.AuthKeyUnregisteredError)
+    def revoke(self, name: str, *, noticed: bool = True) -> None:
+        """The session was logged out (e.g. terminated from another device)."""
+        self.kill(name, errors.AuthKeyUnregisteredError, noticed=noticed)
 
     def channel_state(self, channel_id: int) -> _FakeChannel:
         return self._by_id[channel_id]
