@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -530,6 +531,20 @@ async def test_open_client_with_a_logged_out_session_says_to_log_in(tmp_path: Pa
     with pytest.raises(AccountUnusable, match="run `chanwatch login` first"):
         await open_client(1, "hash", path, client_factory=factory)
     assert clients[0].disconnected
+
+
+async def test_open_client_with_a_session_in_use_names_it(tmp_path: Path) -> None:
+    path = session_file(tmp_path / "second")
+    path.write_bytes(b"")
+
+    def factory(session: str, api_id: int, api_hash: str) -> FakeLoginClient:
+        raise sqlite3.OperationalError("database is locked")  # as Telethon's SQLiteSession
+
+    with pytest.raises(AccountUnusable, match=r"database is locked.*another chanwatch") as caught:
+        await open_client(
+            1, "hash", path, client_factory=factory, login_command="chanwatch login --account b"
+        )
+    assert str(path) in str(caught.value) and "--account b" in str(caught.value)
 
 
 async def test_open_client_returns_the_connected_client(tmp_path: Path) -> None:

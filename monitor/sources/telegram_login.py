@@ -7,6 +7,7 @@ It is therefore kept readable by its owner only, and neither it nor the api_hash
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
@@ -121,7 +122,15 @@ async def open_client(
     if not path.is_file():
         raise AccountUnusable(not_logged_in)
     protect_session(path)
-    client = (client_factory or TelegramClient)(str(path), api_id, api_hash)
+    try:
+        # Telethon opens the session (an SQLite file) here: another process holding it, or a
+        # damaged file, fails now, for this account only.
+        client = (client_factory or TelegramClient)(str(path), api_id, api_hash)
+    except sqlite3.Error as exc:
+        raise AccountUnusable(
+            f"Telegram session {path} cannot be opened ({exc}): another chanwatch may be "
+            f"using it, or it is damaged; run `{login_command}` to write a new one"
+        ) from None
     try:
         await client.connect()
         authorized = await client.is_user_authorized()
