@@ -29,7 +29,7 @@ FAILURES_BEFORE_DOWN: Final = 3
 RETRY_SECONDS: Final = (5.0, 300.0)
 """First and longest pause before an account that failed is tried again."""
 CONNECT_ATTEMPTS: Final = 8
-"""Failed connection attempts (with backoff, about four minutes) that count as one failure."""
+"""Failed connection attempts (1 s doubling: about two minutes) that count as one failure."""
 
 
 Opener = Callable[[str], Awaitable[TelegramClientLike]]
