@@ -75,6 +75,10 @@ class Accounts:
         with no room anywhere is left unassigned with the reason.
         """
         async with self._db.transaction() as tx:
+            # Touching every account row first makes concurrent assign() calls take turns
+            # where writers are not serialised anyway (PostgreSQL: row locks until commit;
+            # each later statement then reads what the previous turn committed).
+            await tx.execute("UPDATE accounts SET capacity = capacity")
             accounts = await tx.fetchall(
                 "SELECT id, name, capacity, configured, down_reason FROM accounts ORDER BY id"
             )
