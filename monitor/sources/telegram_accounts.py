@@ -138,13 +138,16 @@ class AccountPool:
         results = await asyncio.gather(
             *(self._opener(account.name) for account in self._accounts), return_exceptions=True
         )
+        crash: BaseException | None = None
         for account, result in zip(self._accounts, results, strict=True):
             if isinstance(result, ChanwatchError):
                 account.opening_error = result
             elif isinstance(result, BaseException):
-                raise result
+                crash = crash or result
             else:
                 account.client = result
+        if crash is not None:
+            raise crash  # the clients that did open are disconnected by close()
         if all(account.client is None for account in self._accounts):
             errors = [a for a in self._accounts if a.opening_error is not None]
             if len(errors) == 1:
@@ -192,7 +195,6 @@ class AccountPool:
     # -- one account ---------------------------------------------------------------------------
 
     async def _run_account(self, account: _Account) -> None:
-        pause = self._retry[0]
         while True:
             try:
                 if account.client is None:
@@ -209,8 +211,9 @@ class AccountPool:
             finally:
                 account.source = None
                 account.working = False
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, self._retry[1])
+            # Back off while it keeps failing; a completed pass resets `failures`.
+            first, longest = self._retry
+            await asyncio.sleep(min(first * 2 ** max(account.failures - 1, 0), longest))
 
     def _source(self, account: _Account) -> TelegramSource:
         async def passed() -> None:
