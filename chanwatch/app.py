@@ -121,7 +121,7 @@ async def _supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
 
 async def prepare_store(config: Config) -> Store:
     """Open the database and bring config channels and topics into it."""
-    store = await Store.open(config.storage_path)
+    store = await Store.open(config.database)
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
@@ -241,7 +241,7 @@ async def run(
             "started channels=%d topics=%d database=%s",
             len(await store.channels.handles("web")) + len(telegram_handles),
             len(ingest.matcher.topics),
-            config.storage_path,
+            store.db.name,
         )
         await stop.wait()
         logger.info("stopping")

@@ -15,6 +15,8 @@ from storage.models import UNASSIGNED_FULL, UNASSIGNED_NO_ACCOUNT, Account, Assi
 
 _READ: Final = "c.source = 'telegram' AND c.removed_at IS NULL"
 """The channels an account can hold: watched and read through Telegram."""
+ACCOUNTS_KEY: Final = "accounts"
+"""The `Writer.lock` key of the accounts and of which channel each one reads."""
 
 
 class Accounts:
@@ -29,6 +31,7 @@ class Accounts:
         """
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(ACCOUNTS_KEY)
             for name in names:
                 await tx.execute(
                     "INSERT INTO accounts (name, capacity, added_at) VALUES (?, ?, ?) "
@@ -75,10 +78,7 @@ class Accounts:
         with no room anywhere is left unassigned with the reason.
         """
         async with self._db.transaction() as tx:
-            # Touching every account row first makes concurrent assign() calls take turns
-            # where writers are not serialised anyway (PostgreSQL: row locks until commit;
-            # each later statement then reads what the previous turn committed).
-            await tx.execute("UPDATE accounts SET capacity = capacity")
+            await tx.lock(ACCOUNTS_KEY)  # placements decided from one reading, one at a time
             accounts = await tx.fetchall(
                 "SELECT id, name, capacity, configured, down_reason FROM accounts ORDER BY id"
             )

@@ -14,6 +14,11 @@ _COLUMNS = (
 _FROM = "channels c LEFT JOIN accounts a ON a.id = c.account_id"
 
 
+def channel_key(handle: str) -> str:
+    """The `Writer.lock` key of a channel: its row, cursor and posts change one at a time."""
+    return f"channel:{handle.lower()}"
+
+
 def _channel(row: Row, post_count: int = 0) -> Channel:
     return Channel(
         id=row["id"],
@@ -44,6 +49,7 @@ class Channels:
         wanted = {handle.lower(): source for handle, source in channels}
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(*(channel_key(handle) for handle in wanted))
             rows = await tx.fetchall(
                 "SELECT handle, source, from_config, removed_at FROM channels"
             )
@@ -53,7 +59,7 @@ class Channels:
                 if row is None:
                     await tx.execute(
                         "INSERT INTO channels (handle, source, from_config, added_at) "
-                        "VALUES (?, ?, 1, ?)",
+                        "VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
                         (handle, source, now),
                     )
                 elif row["removed_at"] is None and row["source"] != source:
@@ -62,8 +68,11 @@ class Channels:
                     )
             for handle, row in known.items():
                 if row["from_config"] and row["removed_at"] is None and handle not in wanted:
+                    # Not locked: the conditions are checked again as the row is written.
                     await tx.execute(
-                        "UPDATE channels SET removed_at = ? WHERE handle = ?", (now, handle)
+                        "UPDATE channels SET removed_at = ? "
+                        "WHERE handle = ? AND from_config = 1 AND removed_at IS NULL",
+                        (now, handle),
                     )
 
     async def add(self, handle: str, source: str) -> tuple[Channel, bool]:
@@ -74,6 +83,7 @@ class Channels:
         """
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone(
                 "SELECT id, removed_at, source FROM channels WHERE handle = ?", (handle,)
             )
@@ -139,9 +149,10 @@ class Channels:
         """The channel's row for storing posts (`import`); a new one is known but not watched."""
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             await tx.execute(
-                "INSERT OR IGNORE INTO channels (handle, source, title, added_at, removed_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO channels (handle, source, title, added_at, removed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (handle, source, title, now, now),
             )
             if title:
@@ -158,6 +169,7 @@ class Channels:
         One outage is one piece of news: its retries and changing symptoms only update the
         stored text that /channels shows, so operators are not told again on every poll."""
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone("SELECT last_error FROM channels WHERE handle = ?", (handle,))
             if row is None:
                 return False
@@ -170,6 +182,7 @@ class Channels:
     async def record_ok(self, handle: str) -> bool:
         """Clear the error; True when there was one (the channel recovered)."""
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone("SELECT last_error FROM channels WHERE handle = ?", (handle,))
             await tx.execute(
                 "UPDATE channels SET last_error = NULL, last_error_at = NULL, last_ok_at = ? "

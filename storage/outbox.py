@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, Row, Writer, now_utc, to_db
+from storage.database import Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats
 
 
@@ -46,8 +46,8 @@ async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
     queued = 0
     for message in messages:
         queued += await tx.execute(
-            "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
-            "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (chat_id, kind, dedup_key, text, disable_notification, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 message.chat_id,
                 message.kind,
@@ -111,7 +111,7 @@ class Outbox:
             "SELECT min(not_before) FROM outbox WHERE status = 'pending' AND not_before > ?",
             (to_db(after),),
         )
-        return None if value is None else datetime.fromisoformat(value)
+        return None if value is None else from_db(value)
 
     async def enqueue_digest(
         self, chat_id: int, messages: Sequence[NewMessage], until: datetime
@@ -152,7 +152,7 @@ class Outbox:
         value = await self._db.scalar(
             "SELECT min(not_before) FROM outbox WHERE status = 'pending'"
         )
-        return None if value is None else datetime.fromisoformat(value)
+        return None if value is None else from_db(value)
 
     async def mark_sent(self, item_id: int, message_id: int | None) -> None:
         await self._db.execute(

@@ -54,7 +54,8 @@ class Subscribers:
                 "INSERT INTO subscribers (chat_id, chat_type, title, digest_time, timezone, "
                 "last_digest_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET active = 1, blocked_at = NULL, "
-                "title = coalesce(excluded.title, title), chat_type = excluded.chat_type",
+                "title = coalesce(excluded.title, subscribers.title), "
+                "chat_type = excluded.chat_type",
                 (chat_id, chat_type, title, digest_time, timezone, now, now),
             )
         found = await self.get(chat_id)
@@ -79,7 +80,8 @@ class Subscribers:
         async with self._db.transaction() as tx:
             for topic_id in topic_ids:
                 added += await tx.execute(
-                    "INSERT OR IGNORE INTO subscriptions (chat_id, topic_id) VALUES (?, ?)",
+                    "INSERT INTO subscriptions (chat_id, topic_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (chat_id, topic_id),
                 )
         return added

@@ -1,6 +1,6 @@
 """A running conversation for tests: the real dispatcher polling the shared fake Bot API
-(tests/fakes/bot_api.py) on 127.0.0.1, over a real SQLite store, with the real Delivery and
-DigestScheduler.
+(tests/fakes/bot_api.py) on 127.0.0.1, over a real store (a SQLite file unless a PostgreSQL
+URL is given), with the real Delivery and DigestScheduler.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.digests import DigestScheduler
 from bot.dispatcher import build_dispatcher, make_bot
 from bot.settings import BotSettings
 from monitor.matching import index_lemmas
-from storage import Store
+from storage import Location, Store
 from storage.models import NewMatch, PostRecord
 from tests.fakes.bot_api import CallbackAnswer, FakeBotAPI, SentMessage
 
@@ -126,12 +126,14 @@ async def store_post(
 
 
 @asynccontextmanager
-async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
+async def conversation(
+    tmp_path: Path, database: Location | None = None
+) -> AsyncIterator[Conversation]:
     # Everything opened is closed in reverse order, also when a later step fails: a store left
     # open keeps an aiosqlite thread that outlives the test's event loop.
     async with AsyncExitStack() as stack:
         api = await stack.enter_async_context(FakeBotAPI(token=BOT_TOKEN, username=BOT_USERNAME))
-        store = await Store.open(tmp_path / "bot.db")
+        store = await Store.open(database or tmp_path / "bot.db")
         stack.push_async_callback(store.close)
         bot = make_bot(BOT_TOKEN, api.base_url)
         stack.push_async_callback(bot.session.close)

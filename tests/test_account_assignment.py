@@ -1,19 +1,18 @@
-"""Which Telegram account reads which channel: storage's assignment, on a real database."""
+"""Which Telegram account reads which channel: storage's assignment, on both backends."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from storage import Store
+from storage import Location, Store
 from storage.models import UNASSIGNED_FULL, UNASSIGNED_NO_ACCOUNT, Assignment
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "accounts.db")
+async def store(database: Location) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     try:
         yield store
     finally:

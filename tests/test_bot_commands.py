@@ -21,7 +21,7 @@ from bot.parsing import (
 )
 from monitor.errors import SourceError, TermError
 from monitor.matching import validate_term
-from storage import Store, TopicSpec
+from storage import Location, Store, TopicSpec
 from storage.models import Topic
 from tests.bot_helpers import ALICE, BOT_USERNAME, conversation, store_post
 
@@ -165,8 +165,8 @@ async def test_subscribe_by_name_all_and_unknown(tmp_path: Path) -> None:
         assert await c.store.subscribers.topic_ids(ALICE) == set()
 
 
-async def test_recent_lists_matches_newest_first(tmp_path: Path) -> None:
-    async with conversation(tmp_path) as c:
+async def test_recent_lists_matches_newest_first(tmp_path: Path, database: Location) -> None:
+    async with conversation(tmp_path, database) as c:
         await _topics(c.store)
         await c.store.channels.add("news_ch", "web")
         assert "not subscribed" in await c.ask("/recent")
@@ -183,8 +183,8 @@ async def test_recent_lists_matches_newest_first(tmp_path: Path) -> None:
         assert "from 1 to 50" in await c.ask("/recent 0")
 
 
-async def test_search_finds_inflected_forms_and_pages(tmp_path: Path) -> None:
-    async with conversation(tmp_path) as c:
+async def test_search_finds_inflected_forms_and_pages(tmp_path: Path, database: Location) -> None:
+    async with conversation(tmp_path, database) as c:
         await c.store.channels.add("news_ch", "web")
         for post_id in range(1, 8):
             await store_post(c.store, "news_ch", post_id, f"Сообщение {post_id} о выборах в думу")

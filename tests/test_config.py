@@ -58,7 +58,7 @@ def test_relative_paths_are_relative_to_the_config_file(
     (tmp_path / "c.toml").write_text(GOOD, encoding="utf-8")
     code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
     assert code == 0
-    assert f"database: {tmp_path / 'x.db'}" in out
+    assert f"database: {tmp_path / 'x.db'} (SQLite)" in out
     assert "pul_1 [web] via https://t.me/s/pul_1" in out
 
 
@@ -173,6 +173,23 @@ BAD = [
         GOOD.replace("[[channels]]", "[telegram]\nchannels_per_account = 0\n[[channels]]"),
         "telegram.channels_per_account: expected 1 to 1000",
     ),
+    (
+        "storage url scheme",
+        GOOD.replace("[storage]", '[storage]\nurl = "mysql://u:pw@h/db"'),
+        "storage.url: expected a URL like postgresql://user@host:5432/dbname, "
+        "got 'mysql://u@h/db' (leave it out to use the SQLite file at storage.path)",
+    ),
+    (
+        "storage url without database",
+        GOOD.replace("[storage]", '[storage]\nurl = "postgresql://u:pw@h:5432/"'),
+        "storage.url: 'postgresql://u@h:5432/' names no database: add its name, as in "
+        "postgresql://u@h:5432/chanwatch",
+    ),
+    (
+        "storage url port",
+        GOOD.replace("[storage]", '[storage]\nurl = "postgresql://u:pw@h:99999/db"'),
+        "storage.url: 'postgresql://u@h:99999/db': the port must be a number",
+    ),
 ]
 
 
@@ -213,6 +230,18 @@ def test_check_lists_accounts_and_which_still_need_a_login(
     assert f"  second: session {tmp_path / 'sessions' / 'second'}" in out
     assert "run `chanwatch login --account second` first" in out
     assert "--account main" not in out  # its session exists
+
+
+def test_a_postgresql_url_selects_postgresql_and_hides_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = 'url = "postgresql://chanwatch:s3cret@db.example.org:5432/chanwatch?sslmode=require"'
+    (tmp_path / "c.toml").write_text(GOOD.replace("[storage]", f"[storage]\n{url}"), "utf-8")
+    code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
+    assert code == 0
+    expected = "postgresql://chanwatch@db.example.org:5432/chanwatch?sslmode=require (PostgreSQL)"
+    assert f"database: {expected}" in out, out
+    assert "s3cret" not in out
 
 
 def test_bad_api_id_in_environment_names_the_variable(

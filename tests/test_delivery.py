@@ -1,4 +1,4 @@
-"""Alerts and the outbox sender: real SQLite, real aiogram Bot, fake Bot API on 127.0.0.1."""
+"""Alerts and the outbox sender: real databases, real aiogram Bot, fake Bot API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from bot.delivery import Delivery
 from bot.fanout import fan_out
-from storage import Store, TopicSpec
+from storage import Location, Store, TopicSpec
 from storage.models import NewMatch, NewMessage, PostRecord
 from storage.outbox import OutboxRecord
 
@@ -30,8 +29,8 @@ ALICE, BOB, CAROL = 101, 102, 103
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "t.db")
+async def store(database: Location) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     await store.channels.add("news_ch", "web")
     await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))
@@ -280,7 +279,7 @@ async def test_bad_request_fails_that_message_logs_it_and_others_continue(
 
 
 async def test_restart_mid_queue_sends_the_rest_and_nothing_twice(
-    tmp_path: Path, store: Store, api: FakeBotAPI
+    database: Location, store: Store, api: FakeBotAPI
 ) -> None:
     chats = [ALICE, BOB, CAROL]
     await queue_notes(store, chats, per_chat=4)
@@ -294,7 +293,7 @@ async def test_restart_mid_queue_sends_the_rest_and_nothing_twice(
     sent_rows = [r for chat in chats for r in await rows(store, chat) if r.status == "sent"]
     assert len(sent_rows) == stopped_at
 
-    reopened = await Store.open(store.db.path)
+    reopened = await Store.open(database)
     second = make_bot(api)
     try:
         async with running(fast(second, reopened)):

@@ -27,7 +27,7 @@ from chanwatch.app import run
 from chanwatch.cli import main
 from chanwatch.config import load_config
 from monitor.sources.telegram_accounts import AccountPool
-from storage import Store
+from storage import Location, Store
 from storage.models import Assignment
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.telethon_client import FakeTelegram, FakeTelegramClient, RecordingSink
@@ -39,7 +39,15 @@ WAIT: Final = 15.0
 """A guard against a hung test; every wait ends as soon as its condition holds."""
 
 
-def write_config(folder: Path, api: FakeBotAPI, accounts: list[str], handles: list[str]) -> Path:
+def write_config(
+    folder: Path,
+    api: FakeBotAPI,
+    accounts: list[str],
+    handles: list[str],
+    database: Location | None = None,
+) -> Path:
+    """Accounts of capacity 2 with sessions in `folder`; the database at `database` (a
+    PostgreSQL URL) or in `folder`."""
     tables = "".join(
         f'[[telegram.accounts]]\nname = "{name}"\nsession = "sessions/{name}"\n'
         for name in accounts
@@ -49,7 +57,8 @@ def write_config(folder: Path, api: FakeBotAPI, accounts: list[str], handles: li
     path.write_text(
         f'[bot]\ntoken = "{TOKEN}"\napi_base = "{api.base_url}"\nadmins = [{OPERATOR}]\n'
         '[storage]\npath = "db.sqlite"\n'
-        '[telegram]\napi_id = 1\napi_hash = "0123456789abcdef"\nchannels_per_account = 2\n'
+        + (f'url = "{database}"\n' if isinstance(database, str) else "")
+        + '[telegram]\napi_id = 1\napi_hash = "0123456789abcdef"\nchannels_per_account = 2\n'
         "join_pause_seconds = 0\nreconcile_seconds = 10\n"
         f'{tables}{channels}[[topics]]\nname = "visit"\nterms = ["визит"]\n',
         encoding="utf-8",
@@ -88,7 +97,7 @@ async def running(config: Path, api: FakeBotAPI, world: FakeTelegram) -> AsyncIt
         app.result()  # the start-up error
         raise AssertionError("chanwatch run returned at start")
     started.result()
-    store = await Store.open(config.parent / "db.sqlite")
+    store = await Store.open(load_config(config).database)
     try:
         yield store
     finally:
@@ -129,12 +138,12 @@ def notices(api: FakeBotAPI, marker: str) -> list[str]:
 
 
 async def test_five_channels_over_three_accounts_and_a_banned_account_hands_them_over(
-    tmp_path: Path,
+    tmp_path: Path, database: Location
 ) -> None:
     accounts, handles = ["a", "b", "c"], [f"chan_{n}" for n in range(1, 6)]
     world = telegram_with(tmp_path, accounts, handles)
     async with FakeBotAPI() as api:
-        config = write_config(tmp_path, api, accounts, handles)
+        config = write_config(tmp_path, api, accounts, handles, database)
         async with running(config, api, world) as store:
             await until(lambda: all_read(store), "all channels read")
             placed = await holders(store)
