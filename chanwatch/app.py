@@ -45,7 +45,7 @@ class _Listener:
     async def source_failed(self, channel: str, message: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_failed_notice(channel, message),
+                lambda: texts.source_failed_notice(channel, message),
                 # Storage already says this is a new outage; the key only has to be unique
                 # (the monotonic clock restarts with the process, wall time does not).
                 key=f"source-error:{channel}:{time.time_ns()}",
@@ -54,7 +54,7 @@ class _Listener:
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_recovered_notice(channel),
+                lambda: texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
@@ -64,14 +64,14 @@ class _Listener:
         if self.delivery is not None:
             # Storage said this account was working until now, so this is news once.
             await self.delivery.notify_operators(
-                texts.account_down_notice(account, reason, moves, final=final),
+                lambda: texts.account_down_notice(account, reason, moves, final=final),
                 key=f"account-down:{account}:{time.time_ns()}",
             )
 
     async def account_recovered(self, account: str, moves: Sequence[Assignment]) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.account_recovered_notice(account, moves),
+                lambda: texts.account_recovered_notice(account, moves),
                 key=f"account-ok:{account}:{time.time_ns()}",
             )
 
@@ -166,10 +166,12 @@ async def run(
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
         )
+    from bot.charts.renderer import ChartRenderer
     from bot.clock import SystemClock
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
+    from bot.i18n import load_i18n
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
@@ -179,6 +181,8 @@ async def run(
         loop.add_signal_handler(signum, stop.set)
 
     bot = make_bot(config.bot.token, config.bot.api_base)
+    i18n = load_i18n()
+    charts = ChartRenderer()
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
@@ -188,9 +192,11 @@ async def run(
         listener = _Listener()
         ingest = await Ingest.open(store, listener)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock)
+        delivery = Delivery(
+            bot, store, admins=config.bot.admins, clock=clock, i18n=i18n, charts=charts
+        )
         listener.delivery = delivery
-        digests = DigestScheduler(store, delivery, clock=clock)
+        digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
         web = web_source(config, ingest)
         if telegram_handles:
@@ -221,11 +227,17 @@ async def run(
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
 
         async def poll_bot() -> None:
-            await register_commands(bot, admins=config.bot.admins)
+            languages = {
+                admin: subscriber.language
+                for admin in config.bot.admins
+                if (subscriber := await store.subscribers.get(admin)) is not None
+            }
+            await register_commands(bot, i18n, config.bot.admins, languages)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
         parts: dict[str, Callable[[], Awaitable[None]]] = {
@@ -260,6 +272,8 @@ async def run(
         if digests is not None:
             with contextlib.suppress(Exception):
                 await digests.shutdown()
+        with contextlib.suppress(Exception):
+            await charts.close()
         with contextlib.suppress(Exception):
             await bot.session.close()
         if telegram is not None:

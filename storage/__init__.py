@@ -28,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.accounts import Accounts
+from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
 from storage.outbox import Outbox
@@ -60,6 +61,7 @@ class Store:
         self.posts = Posts(db)
         self.subscribers = Subscribers(db)
         self.outbox = Outbox(db)
+        self.activity = Activity(db)
 
     @classmethod
     async def open(cls, location: Location) -> Store:

@@ -66,6 +66,11 @@ class Dialect(ABC):
         Words are whole lemmas (a word of several tokens is a phrase) and every group has
         one at least; None when there is no group, which matches nothing."""
 
+    @abstractmethod
+    def minute(self, column: str) -> str:
+        """An expression for the UTC minute of a moment column, as "YYYY-MM-DDTHH:MM" text
+        (to count things per minute with GROUP BY)."""
+
 
 class Writer(ABC):
     """Statements inside one open transaction."""

@@ -288,6 +288,22 @@ UPDATE channels SET first_sight_post_id = coalesce(
 );
 """
 
+LANGUAGE_AND_CHARTS: Final = """
+-- The chat's language ('en', 'ru'); NULL until a user's Telegram language decides it.
+ALTER TABLE subscribers ADD COLUMN language TEXT;
+-- A chart to send as a photo with `text` as its caption (JSON: what to draw, already in the
+-- chat's language); NULL for a plain text message.
+ALTER TABLE outbox ADD COLUMN chart TEXT;
+-- Operators' chart of messages sent per day reads the last 30 days of sends.
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
+"""
+
+LANGUAGE_AND_CHARTS_POSTGRES: Final = """
+ALTER TABLE subscribers ADD COLUMN language text;
+ALTER TABLE outbox ADD COLUMN chart text;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
+"""
+
 ACCOUNTS: Final = """
 -- The Telegram user accounts that read `telegram` channels, as the config names them. A row
 -- outlives its config entry (configured = 0) so that channels it held can say where they were.
@@ -326,6 +342,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=CORE, postgres=CORE_POSTGRES),
     Migration(sqlite=DELIVERY, postgres=DELIVERY_POSTGRES),
     Migration(sqlite=FIRST_SIGHT, postgres=FIRST_SIGHT_POSTGRES),
+    Migration(sqlite=LANGUAGE_AND_CHARTS, postgres=LANGUAGE_AND_CHARTS_POSTGRES),
     Migration(sqlite=ACCOUNTS, postgres=ACCOUNTS_POSTGRES),
 )
 """MIGRATIONS[i] takes a database from schema version i to i + 1."""

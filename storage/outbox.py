@@ -33,6 +33,7 @@ def _item(row: Row) -> OutboxItem:
         text=row["text"],
         disable_notification=bool(row["disable_notification"]),
         attempts=row["attempts"],
+        chart=row["chart"],
     )
 
 
@@ -47,13 +48,14 @@ async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
     for message in messages:
         queued += await tx.execute(
             "INSERT INTO outbox (chat_id, kind, dedup_key, text, disable_notification, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "chart, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 message.chat_id,
                 message.kind,
                 message.dedup_key,
                 message.text,
                 int(message.disable_notification),
+                message.chart,
                 now,
             ),
         )
@@ -73,22 +75,12 @@ class Outbox:
     async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
         """Pending messages whose retry time has come, oldest first."""
         rows = await self._db.fetchall(
-            "SELECT id, chat_id, kind, text, disable_notification, attempts FROM outbox "
+            "SELECT id, chat_id, kind, text, disable_notification, attempts, chart FROM outbox "
             "WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?) "
             "ORDER BY id LIMIT ?",
             (to_db(now or now_utc()), limit),
         )
-        return [
-            OutboxItem(
-                id=row["id"],
-                chat_id=row["chat_id"],
-                kind=row["kind"],
-                text=row["text"],
-                disable_notification=bool(row["disable_notification"]),
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+        return [_item(row) for row in rows]
 
     async def heads(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
         """The oldest pending message of each chat, when it is due, oldest first.
@@ -97,9 +89,9 @@ class Outbox:
         retry, its later ones wait too. One busy chat yields one row, not the whole batch.
         """
         rows = await self._db.fetchall(
-            "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts "
-            "FROM outbox o JOIN (SELECT min(id) AS id FROM outbox WHERE status = 'pending' "
-            "GROUP BY chat_id) head ON head.id = o.id "
+            "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts, "
+            "o.chart FROM outbox o JOIN (SELECT min(id) AS id FROM outbox "
+            "WHERE status = 'pending' GROUP BY chat_id) head ON head.id = o.id "
             "WHERE o.not_before IS NULL OR o.not_before <= ? ORDER BY o.id LIMIT ?",
             (to_db(now or now_utc()), limit),
         )

@@ -197,6 +197,9 @@ class PostgresDialect(Dialect):
             return None
         return Condition(f"p.lemma_tsv @@ ({' && '.join(alternatives)})", tuple(params))
 
+    def minute(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI')"
+
 
 class PostgresDatabase(Database):
     """A connection pool: reads and transactions run side by side on its connections."""

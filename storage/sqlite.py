@@ -86,6 +86,10 @@ class SQLiteDialect(Dialect):
             return None
         return Condition("p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)", (query,))
 
+    def minute(self, column: str) -> str:
+        # Moments are stored as UTC ISO text: the minute is its first 16 characters.
+        return f"substr({column}, 1, 16)"
+
 
 class SQLiteDatabase(Database):
     """Owns the connection. Writes go through `transaction()`, one at a time."""

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
 
+from bot.charts.renderer import ChartRenderer
 from bot.delivery import Delivery
 from bot.digests import DigestScheduler
 from bot.dispatcher import build_dispatcher, make_bot
@@ -61,16 +62,28 @@ class Conversation:
     digests: DigestScheduler
     controls: Controls
     delivery: Delivery
+    charts: ChartRenderer
 
     async def say(
-        self, text: str, *, chat_id: int = ALICE, user_id: int | None = None, count: int = 1
+        self,
+        text: str,
+        *,
+        chat_id: int = ALICE,
+        user_id: int | None = None,
+        count: int = 1,
+        language_code: str | None = None,
+        timeout: float = WAIT_LIMIT,  # noqa: ASYNC109
     ) -> list[SentMessage]:
-        """Send `text` as a user and return the bot's next `count` messages to that chat."""
+        """Send `text` as a user (whose Telegram app is in `language_code`, if given) and
+        return the bot's next `count` messages to that chat."""
         before = len(self.api.messages_to(chat_id))
-        await self.api.user_sends(chat_id, text, user_id=chat_id if user_id is None else user_id)
-        sent = await self.api.wait_for_messages(
-            before + count, chat_id=chat_id, timeout=WAIT_LIMIT
+        await self.api.user_sends(
+            chat_id,
+            text,
+            user_id=chat_id if user_id is None else user_id,
+            language_code=language_code,
         )
+        sent = await self.api.wait_for_messages(before + count, chat_id=chat_id, timeout=timeout)
         return sent[before : before + count]
 
     async def ask(self, text: str, **kwargs: Any) -> str:
@@ -127,8 +140,14 @@ async def store_post(
 
 @asynccontextmanager
 async def conversation(
-    tmp_path: Path, database: Location | None = None
+    tmp_path: Path,
+    database: Location | None = None,
+    *,
+    charts: ChartRenderer | None = None,
 ) -> AsyncIterator[Conversation]:
+    """The bot over `database` (default: `tmp_path`/bot.db): a second conversation on the same
+    database is the bot after a restart. `charts` replaces the chart renderer (tests of
+    failing charts)."""
     # Everything opened is closed in reverse order, also when a later step fails: a store left
     # open keeps an aiosqlite thread that outlives the test's event loop.
     async with AsyncExitStack() as stack:
@@ -137,7 +156,9 @@ async def conversation(
         stack.push_async_callback(store.close)
         bot = make_bot(BOT_TOKEN, api.base_url)
         stack.push_async_callback(bot.session.close)
-        delivery = Delivery(bot, store, admins=[OPERATOR])
+        charts = charts or ChartRenderer()
+        stack.push_async_callback(charts.close)
+        delivery = Delivery(bot, store, admins=[OPERATOR], charts=charts)
         digests = DigestScheduler(store, delivery)
         controls = Controls()
         dp = build_dispatcher(
@@ -149,11 +170,12 @@ async def conversation(
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
         stack.push_async_callback(digests.shutdown)
         await stack.enter_async_context(_polling(dp, bot))
-        yield Conversation(api, store, bot, dp, digests, controls, delivery)
+        yield Conversation(api, store, bot, dp, digests, controls, delivery, charts)
 
 
 @asynccontextmanager

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.delivery import Delivery
 from bot.fanout import fan_out
+from bot.i18n import load_i18n
 from storage import Location, Store, TopicSpec
 from storage.models import NewMatch, NewMessage, PostRecord
 from storage.outbox import OutboxRecord
@@ -132,7 +133,7 @@ async def test_one_alert_per_post_per_subscriber_naming_only_their_topics(store:
     text = "Банк поднял ставку"
     await save(store, 5, text, match(text, "Rates", "ставку"), match(text, "Banks", "Банк"))
 
-    assert await fan_out(store) == 2
+    assert await fan_out(store, load_i18n()) == 2
     (alice,) = await rows(store, ALICE)
     assert alice.dedup_key.startswith(f"alert:{ALICE}:")
     assert "Rates, Banks" in alice.text
@@ -142,14 +143,14 @@ async def test_one_alert_per_post_per_subscriber_naming_only_their_topics(store:
     assert "🏷 Banks\n" in bob.text and "Rates" not in bob.text
     assert "<b>Банк</b>" in bob.text and "<b>ставку</b>" not in bob.text
     assert await rows(store, CAROL) == []  # digest only
-    assert await fan_out(store) == 0  # nothing owed twice
+    assert await fan_out(store, load_i18n()) == 0  # nothing owed twice
 
 
 async def test_history_posts_raise_no_alerts(store: Store) -> None:
     await subscribe(store, ALICE, "Rates")
     text = "старая ставка"
     await save(store, 1, text, match(text, "Rates", "ставка"), history=True)
-    assert await fan_out(store) == 0
+    assert await fan_out(store, load_i18n()) == 0
     assert await rows(store, ALICE) == []
 
 
@@ -158,10 +159,10 @@ async def test_an_edit_that_newly_matches_never_alerts_twice(store: Store) -> No
     await subscribe(store, BOB, "Banks")
     text = "ставка выросла"
     await save(store, 9, text, match(text, "Rates", "ставка"))
-    assert await fan_out(store) == 1
+    assert await fan_out(store, load_i18n()) == 1
     edited = "ставка выросла, банк доволен"
     await save(store, 9, edited, match(edited, "Rates", "ставка"), match(edited, "Banks", "банк"))
-    assert await fan_out(store) == 1  # Bob's first alert; Alice already had hers
+    assert await fan_out(store, load_i18n()) == 1  # Bob's first alert; Alice already had hers
     assert len(await rows(store, ALICE)) == 1
     assert len(await rows(store, BOB)) == 1
 
@@ -171,7 +172,7 @@ async def test_quiet_subscribers_get_silent_alerts(store: Store) -> None:
     await store.subscribers.update(ALICE, quiet=True)
     text = "ставка"
     await save(store, 1, text, match(text, "Rates", "ставка"))
-    await fan_out(store)
+    await fan_out(store, load_i18n())
     (item,) = await store.outbox.heads(10)
     assert item.disable_notification
 
@@ -311,8 +312,8 @@ async def test_operator_notices_go_to_every_admin_once_per_key(
     store: Store, api: FakeBotAPI, bot: Bot
 ) -> None:
     delivery = Delivery(bot, store, admins=(ALICE, BOB, ALICE), per_chat_interval=0.01)
-    await delivery.notify_operators("<b>source down</b>", key="down:news_ch")
-    await delivery.notify_operators("<b>source down</b>", key="down:news_ch")
+    await delivery.notify_operators(lambda: "<b>source down</b>", key="down:news_ch")
+    await delivery.notify_operators(lambda: "<b>source down</b>", key="down:news_ch")
     async with running(delivery):
         await api.wait_for_messages(2)
         await drained(store)

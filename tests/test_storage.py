@@ -356,3 +356,62 @@ async def test_outbox_survives_reopening(database: Location) -> None:
     await store.outbox.mark_sent(item.id, 99)
     assert await store.outbox.due(10) == []
     await store.close()
+
+
+async def test_activity_is_tallied_per_minute_within_its_window(store: Store) -> None:
+    kim = NewMatch(topic="Kim", terms=("Ким",), spans=((0, 3),))
+    posts = [
+        record(1, "визит", visit(), minutes=1),
+        record(2, "визит Ким", visit(), kim, minutes=1),  # the same minute as post 1
+        record(3, "визит", visit(), minutes=90),
+        record(4, "пусто", minutes=2),
+    ]
+    await store.posts.save("pul_1", posts, history=True)
+    topics = {topic.name: topic.id for topic in await store.topics.live()}
+    window = (T0, T0 + timedelta(hours=1))  # [12:00, 13:00): post 3 is outside
+    tallies = await store.activity.topic_matches(list(topics.values()), *window)
+    assert sorted((t.key, t.minute, t.count) for t in tallies) == sorted(
+        [
+            (topics["visit"], T0 + timedelta(minutes=1), 2),
+            (topics["Kim"], T0 + timedelta(minutes=1), 1),
+        ]
+    )
+    assert [(t.minute.minute, t.count) for t in await store.activity.posts(*window)] == [
+        (1, 2),
+        (2, 1),
+    ]
+    assert sum(t.count for t in await store.activity.matches(*window)) == 3
+    await store.outbox.enqueue(
+        [NewMessage(1, "alert", "a", "x"), NewMessage(1, "notice", "n", "y")]
+    )
+    for row in await store.outbox.for_chat(1):
+        await store.outbox.mark_sent(row.id, 7)
+    now = datetime.now(UTC)
+    sent = await store.activity.sent(
+        "alert", now - timedelta(minutes=5), now + timedelta(minutes=5)
+    )
+    assert [t.count for t in sent] == [1]
+
+
+async def test_a_chats_first_language_sticks_and_an_outbox_row_keeps_its_chart(
+    store: Store,
+) -> None:
+    async def talk(language: str | None) -> str | None:
+        found = await store.subscribers.ensure(
+            7, chat_type="group", title="G", digest_time="09:00", timezone="UTC", language=language
+        )
+        return found.language
+
+    assert await talk(None) is None  # no user's language known yet (a channel post, say)
+    assert await talk("ru") == "ru"  # the first user decides
+    assert await talk("en") == "ru"  # later users do not
+    await store.subscribers.update(7, language="en")  # /language en
+    assert await talk("ru") == "en"
+    await store.outbox.enqueue(
+        [
+            NewMessage(7, "digest", "d:chart", "📈", chart='{"x": 1}'),
+            NewMessage(7, "digest", "d:0", "list"),
+        ]
+    )
+    (head,) = await store.outbox.heads(10)
+    assert (head.text, head.chart) == ("📈", '{"x": 1}')

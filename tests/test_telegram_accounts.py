@@ -152,7 +152,7 @@ async def test_five_channels_over_three_accounts_and_a_banned_account_hands_them
             for name in accounts:  # each channel joined once, by the account that reads it
                 assert sorted(world.account(name).joins) == sorted(load[name])
             listing = await ask(api, OPERATOR, "/channels")
-            assert all(f"account {placed[h]}" in listing for h in handles)
+            assert all(f"read by Telegram account {placed[h]}" in listing for h in handles)
             stats = await ask(api, OPERATOR, "/stats")
             assert "Telegram accounts" in stats and "a: 2/2 channels, working" in stats
             await ask(api, ALICE, "/subscribe")
@@ -191,14 +191,14 @@ async def test_five_channels_over_three_accounts_and_a_banned_account_hands_them
                 timeout=WAIT,
             )
             listing = await ask(api, OPERATOR, "/channels")
-            assert "unassigned, not read: no Telegram account has room" in listing
+            assert "⚠️ not read: no Telegram account has room" in listing
             stats = await ask(api, OPERATOR, "/stats")
             assert f"{banned}: 0/2 channels, down since" in stats
-            assert "1 telegram channel without an account" in stats
+            assert "1 telegram channel has no account and is not read" in stats
             assert not any(f"t.me/{stranded[0]}/" in m.text for m in api.messages_to(ALICE))
             added = await ask(api, OPERATOR, "/addchannel @chan_new")
             assert "Now watching @chan_new (telegram)" in added
-            assert "Not read yet: no Telegram account has room" in added
+            assert "⚠️ not read: no Telegram account has room" in added
             after["chan_new"] = None
 
         # Started again, the banned account still fails: nothing moves, nobody is told twice.
