@@ -34,15 +34,19 @@ _ENGLISH_SUFFIXES: Final = (
 )
 
 # Endings of unknown nouns (names the dictionary has never seen, such as "Ын"), keyed by
-# what the word ends with; "" is a consonant. Chosen to cover how the press declines
-# foreign names; extra forms cost nothing but an automaton key.
-_UNKNOWN_NOUN_ENDINGS: Final[dict[str, tuple[str, ...]]] = {
-    "": ("а", "у", "ом", "ем", "е", "ы", "и", "ов", "ам", "ами", "ах"),
-    "а": ("ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах"),
-    "я": ("и", "е", "ю", "ей", "ёй", "ям", "ями", "ях"),
-    "й": ("я", "ю", "ем", "ём", "е", "и", "ев", "ям", "ями", "ях"),
-    "ь": ("я", "ю", "ем", "ём", "е", "и", "ей", "ью", "ям", "ями", "ях"),
+# what the word ends with; "" is a consonant: (singular endings, endings only a plural has).
+# Chosen to cover how the press declines foreign names; extra forms cost nothing but an
+# automaton key.
+_UNKNOWN_NOUN_ENDINGS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "": (("а", "у", "ом", "ем", "е"), ("ы", "и", "ов", "ам", "ами", "ах")),
+    "а": (("ы", "и", "е", "у", "ой", "ою"), ("ам", "ами", "ах")),
+    "я": (("и", "е", "ю", "ей", "ёй"), ("ям", "ями", "ях")),
+    "й": (("я", "ю", "ем", "ём", "е"), ("и", "ев", "ям", "ями", "ях")),
+    "ь": (("я", "ю", "ем", "ём", "е", "и", "ью"), ("ей", "ям", "ями", "ях")),
 }
+# A surname in -ов/-ев/-ин also declines the Russian way (Нурмагомедовым, Токаевой).
+_SURNAME_SUFFIXES: Final = ("ов", "ев", "ёв", "ин", "ын")
+_SURNAME_ENDINGS: Final = (("а", "у", "ым", "е", "ой"), ("ы", "ых", "ыми"))
 _INDECLINABLE_FINALS: Final = frozenset("оеёуюиыэ")
 
 
@@ -97,32 +101,71 @@ def word_forms(word: str, *, name: bool = False) -> WordForms:
 
 
 def _russian_forms(word: str, capitalised: bool, name: bool) -> WordForms:
-    morph = shared_analyzer()
-    parses = morph.parse(word)
+    chosen, guessed, capitalised_only = _readings(word, capitalised, name)
+    ordinary = [p for p in chosen if not NAME_GRAMMEMES & p.tag.grammemes]
+    forms = {word}
+    forms.update(_lexeme_words(chosen))
+    forms.update(_lexeme_words(_passive_voice(chosen)))
+    if guessed:
+        forms.update(unknown_noun_forms(word))
+    name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
+    return WordForms(frozenset(forms), capitalised_only, name_forms)
+
+
+def _readings(word: str, capitalised: bool, name: bool) -> tuple[list[Any], bool, bool]:
+    """The dictionary readings a term's word stands for, whether it also takes the paradigm
+    of a noun the dictionary lacks (`unknown_noun_forms`), and whether only capitalised
+    occurrences count."""
+    parses = shared_analyzer().parse(word)
     known = [p for p in parses if p.is_known]
     folded = fold(word)
-    if known:
-        # A term written as a dictionary form means that word only ("мороз", not "морозить");
-        # any other form means every known word it can be a form of ("нашли": найти, наслать).
-        chosen = [p for p in known if fold(p.normal_form) == folded] or known
-    else:
+    own = [p for p in known if fold(p.normal_form) == folded]
+    if own:
+        # A term written as a dictionary form means that word only ("мороз", not "морозить").
+        # A name the dictionary only has as an indeclinable feminine one ("Эммануэль") is
+        # declined as well: news decline it for a man (Эммануэлем Макроном).
+        chosen = own
+        guessed = capitalised and all(_indeclinable_name(p) for p in own)
+    elif not known:
         # A guess is only trusted when it keeps the word as its own normal form.
         chosen = [p for p in parses if fold(p.normal_form) == folded and _inflects(p)]
+        guessed = True
+    elif not capitalised:
+        # Any other form means every known word it can be a form of ("нашли": найти, наслать).
+        chosen, guessed = known, False
+    else:
+        # A capitalised word the dictionary has only as a form of other words: a genitive
+        # plural of a noun ("Илон" of Илона, "Кир" of Кира, "Токаев" of токай) is never what
+        # a term means, so it is a name the dictionary lacks and declines like one (Илоном,
+        # Киром, Токаевым). An oblique form of a name still means that name ("Трампа":
+        # Трамп), and a nominative plural its noun ("Штаты", "Госуслуги").
+        chosen = [p for p in known if not _not_a_term_reading(p)]
+        guessed = not any(not NAME_GRAMMEMES & p.tag.grammemes for p in chosen)
     names = [p for p in chosen if NAME_GRAMMEMES & p.tag.grammemes]
-    capitalised_only = capitalised and (name or bool(names) or not known)
+    capitalised_only = capitalised and (name or bool(names) or guessed)
     ordinary = [p for p in chosen if not NAME_GRAMMEMES & p.tag.grammemes]
     if capitalised_only and names:
         chosen = names
     elif not capitalised and ordinary:
         # A lower-case term is the ordinary word: "мороз" (frost), not the surname Мороз.
         chosen = ordinary
-    forms = {word}
-    forms.update(_lexeme_words(chosen))
-    forms.update(_lexeme_words(_passive_voice(chosen)))
-    if not known:
-        forms.update(unknown_noun_forms(word))
-    name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
-    return WordForms(frozenset(forms), capitalised_only, name_forms)
+    return chosen, guessed, capitalised_only
+
+
+_PERSON_NAME: Final = frozenset({"Name", "Surn", "Patr"})
+
+
+def _not_a_term_reading(parse: Any) -> bool:
+    """A reading no capitalised term means: a noun's genitive plural or a vocative."""
+    tag = parse.tag
+    if "voct" in tag.grammemes:
+        return True
+    return tag.POS == "NOUN" and tag.number == "plur" and tag.case in ("gent", "accs")
+
+
+def _indeclinable_name(parse: Any) -> bool:
+    grammemes = parse.tag.grammemes
+    return "Fixd" in grammemes and bool(_PERSON_NAME & grammemes)
 
 
 def _name_forms(forms: Iterable[str]) -> frozenset[str]:
@@ -176,16 +219,26 @@ def _lexeme_words(parses: Iterable[Any]) -> set[str]:
 
 def unknown_noun_forms(word: str) -> set[str]:
     """Noun forms for a word the dictionary does not know (declined like a foreign name)."""
-    if len(word) < 2 or not word.isalpha():
-        return set()
+    singular, plural = unknown_noun_paradigm(word)
+    return singular | plural
+
+
+def unknown_noun_paradigm(word: str) -> tuple[set[str], set[str]]:
+    """(singular oblique forms, forms only a plural has) of a noun the dictionary does not
+    know, by its ending: «Маск» Маска, Маском… / Маски, Масков…; none when indeclinable."""
+    if len(word) < 2 or not word.isalpha() or word[-1] in _INDECLINABLE_FINALS:
+        return set(), set()
     last = word[-1]
-    if last in _INDECLINABLE_FINALS:
-        return set()
     if last in _UNKNOWN_NOUN_ENDINGS:
-        stem, endings = word[:-1], _UNKNOWN_NOUN_ENDINGS[last]
+        stem, (singular, plural) = word[:-1], _UNKNOWN_NOUN_ENDINGS[last]
     else:
-        stem, endings = word, _UNKNOWN_NOUN_ENDINGS[""]
-    return {stem + ending for ending in endings}
+        stem, (singular, plural) = word, _UNKNOWN_NOUN_ENDINGS[""]
+    forms = {stem + ending for ending in singular}, {stem + ending for ending in plural}
+    if word.endswith(_SURNAME_SUFFIXES):
+        forms[0].update(word + ending for ending in _SURNAME_ENDINGS[0])
+        forms[1].update(word + ending for ending in _SURNAME_ENDINGS[1])
+    forms[1].difference_update(forms[0])
+    return forms
 
 
 def english_forms(word: str) -> set[str]:
