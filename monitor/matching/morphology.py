@@ -297,7 +297,13 @@ def normal_forms(word: str) -> tuple[str, ...]:
     if script != "ru":
         return (fold(word),)
     seen: dict[str, None] = {}
-    for p in shared_analyzer().parse(word):
+    parses = shared_analyzer().parse(word)
+    known = [p for p in parses if p.is_known]
+    if known and all(_not_a_term_reading(p) for p in known):
+        # As in matching, a genitive plural can be a name the dictionary lacks ("Илон",
+        # "Кир"), so «Илон Маск» finds «Илоном Маском» (indexed as илон).
+        seen[fold(word)] = None
+    for p in parses:
         # FTS5 tokens must stay letters and digits only.
         lemma = "".join(ch for ch in fold(p.normal_form) if ch.isalnum())
         if lemma:
