@@ -1,5 +1,5 @@
 """Names through the matcher's public API, on sentences taken from real channel posts:
-foreign names the dictionary does not know."""
+foreign names the dictionary does not know, and surnames that are also ordinary nouns."""
 
 from __future__ import annotations
 
@@ -96,3 +96,63 @@ def test_a_name_read_anew_keeps_no_other_word() -> None:
     assert hits("Илон", "Когда правда вскрылась, с Илоной поговорили в полиции") == []
     # A nominative plural is still the dictionary's word: "Штаты" are штат's.
     assert hits("Штаты", "Поставки в Штатах выросли") == ["Штатах"]
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        (
+            "Маск",
+            "Вор обокрал пять коттеджей. Маска фантомасу не помогла, и его в Апрелевке задержали.",
+        ),
+        (
+            "Маск",
+            "Маски квадроберов и игрушечные лошадки для хоббихорсинга просят российские дети",
+        ),
+        ("name:Волк", "Волки стали менее защищённым видом в Европе"),
+        ("name:Волк", "Сюжет: Волк-детектив охотится на Зайца, который стал серийным маньяком."),
+        ("Пол", "Пол декоративного вагона рухнул во время съемок фильма «Василий Тёркин»"),
+        ("name:Долина", "Природный парк «Долина реки Сходни в Куркино»"),
+        (
+            "name:Долина",
+            "Togas, Medsleep, Micasa, Belpol, AlViTek, «Долина снов», Dargez, Kariguz",
+        ),
+        ("name:Долина", "писал о ленте кинокритик Антон Долин (в реестре «иноагентов»)"),
+        ("Лада", "В Подольске гонщик на «Ладе» сбил женщину с ребенком во дворе."),
+    ],
+)
+def test_the_noun_is_not_the_surname_where_the_sentence_says_so(term: str, text: str) -> None:
+    assert hits(term, text) == []
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "found"),
+    [
+        ("Маск", "Маск заявил, что такие беспилотные автомобили будут безопаснее", "Маск"),
+        # Plural verb: «Маска» cannot be the noun as subject, so it is the object.
+        ("Маск", "Маска выдвинули на Нобелевскую премию мира", "Маска"),
+        ("Маск", "Маску предрекли ключевую роль в перестройке NASA", "Маску"),
+        # Feminine verb, masculine noun: the woman Ирина Волк.
+        ("name:Волк", "Волк отметила, что, несмотря на рост нагрузки на личный состав", "Волк"),
+        ("name:Долина", "Долина отдала всё, что нажито непосильным трудом", "Долина"),
+        ("name:Долина", "Лариса Долина пытается оспорить сделку по продаже квартиры.", "Долина"),
+        ("Пол", "Пол провёл 12 боксёрских поединков и одержал 11 побед", "Пол"),
+        # Quoted speech starts a sentence; it is not a title.
+        ("Путин", "«Путин прямо сейчас наносит ракетный удар по Киеву», — написал Ермак", "Путин"),
+    ],
+)
+def test_the_surname_still_counts_at_a_sentence_start(term: str, text: str, found: str) -> None:
+    assert hits(term, text) == [found]
+
+
+def test_a_quoted_title_counts_only_when_the_post_names_the_person() -> None:
+    title = "В Мытищах в ЖК «Кит» с фасада вниз летят части плит."
+    assert hits("Кит", title) == []
+    assert hits("Кит", "Спецпосланником назначен Кит Келлог. " + title) == ["Кит", "Кит"]
+
+
+def test_hits_settled_by_the_sentence_stay_in_text_order() -> None:
+    matcher = Matcher.compile([TopicRule("t", ("Маск",))])
+    text = "Маска выдвинули на премию. Комитет поддержал Маска, а Маск промолчал."
+    [match] = matcher.match(text)
+    assert [(h.start, h.text) for h in match.hits] == [(0, "Маска"), (45, "Маска"), (54, "Маск")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -204,7 +204,11 @@ def _inflects(parse: Any) -> bool:
 
 
 def _lexeme_words(parses: Iterable[Any]) -> set[str]:
-    words: set[str] = set()
+    return {f.word for f in _lexeme_parses(parses)}
+
+
+def _lexeme_parses(parses: Iterable[Any]) -> Iterator[Any]:
+    """Every form (as a parse, with its tag) of every distinct lexeme of `parses`."""
     seen: set[tuple[object, ...]] = set()
     for p in parses:
         method = p.methods_stack[0]
@@ -213,8 +217,71 @@ def _lexeme_words(parses: Iterable[Any]) -> set[str]:
         if key in seen:
             continue
         seen.add(key)
-        words.update(f.word for f in p.lexeme)
-    return words
+        yield from p.lexeme
+
+
+@dataclass(frozen=True, slots=True)
+class Homonym:
+    """A form of a one-word name that is also a form of an ordinary noun ("Маска": Маск's
+    genitive and the noun маска), with what each reading can be in a sentence."""
+
+    subject: bool
+    """A nominative singular of the name: it can be a sentence's subject («Мороз заявил»)."""
+    oblique: bool
+    """A singular oblique case of the name: it can be an object («Маска выдвинули»)."""
+    noun: tuple[tuple[str, str, str | None], ...]
+    """(case, number, gender) of each reading as the ordinary noun."""
+
+
+@functools.lru_cache(maxsize=4096)
+def name_homonyms(word: str, *, name: bool = False) -> dict[str, Homonym | None]:
+    """For a one-word term naming a person: each of its forms that an ordinary noun shares
+    (lower case, as in `word_forms`), with its readings; None for a form that is only a plural
+    of the name, which a term for one person never means («Маски», «Долин» are the nouns).
+    Empty for other terms: a place or a brand («Волга», «Восток») is the word in any sense."""
+    forms = word_forms(word, name=name)
+    if not forms.capitalised_only or script_of(word) != "ru":
+        return {}
+    lower = word.lower()
+    chosen, guessed, _ = _readings(lower, True, name)
+    if not (name or guessed or any(_PERSON_NAME & p.tag.grammemes for p in chosen)):
+        return {}
+    # The subject is the nominative of the term's own gender: "Путина" is Путин's genitive,
+    # and the nominative only of another person (a namesake's wife).
+    genders = {p.tag.gender for p in chosen}
+    subject = {lower} if guessed else set()
+    oblique: set[str] = set()
+    plural: set[str] = set()
+    for form in _lexeme_parses(chosen):
+        tag = form.tag
+        if tag.number == "plur":
+            plural.add(form.word)
+        elif tag.case != "nomn":
+            oblique.add(form.word)
+        elif tag.gender in genders:
+            subject.add(form.word)
+    if guessed:
+        singular, plural_only = unknown_noun_paradigm(lower)
+        oblique.update(singular)
+        plural.update(plural_only)
+    plural -= subject | oblique
+    morph = shared_analyzer()
+    homonyms: dict[str, Homonym | None] = {}
+    for form in forms.forms:
+        if not morph.word_is_known(form):  # a cheap lookup; parsing would guess at it
+            continue
+        noun = {
+            (p.tag.case, p.tag.number, p.tag.gender)
+            for p in morph.parse(form)
+            if p.is_known and p.tag.POS == "NOUN" and not NAME_GRAMMEMES & p.tag.grammemes
+        }
+        if noun:
+            homonyms[form] = (
+                None
+                if form in plural
+                else Homonym(form in subject, form in oblique, tuple(sorted(noun, key=str)))
+            )
+    return homonyms
 
 
 def unknown_noun_forms(word: str) -> set[str]:
