@@ -145,6 +145,14 @@ class Ingest:
                 result.new_matches,
                 history,
             )
+        if result.demoted:
+            logger.warning(
+                "posts at or below the channel's first sight arrived as new; stored as history "
+                "channel=%s count=%d first_sight=%s",
+                channel,
+                result.demoted,
+                result.first_sight,
+            )
         if result.new_matches and not history:
             self._listener.new_matches()
         return result
@@ -163,6 +171,9 @@ class Ingest:
 
     async def last_post_id(self, channel: str) -> int | None:
         return await self._store.channels.last_post_id(channel)
+
+    async def known_post_ids(self, channel: str, post_ids: Sequence[int]) -> set[int]:
+        return set(await self._store.posts.known_texts(channel, post_ids))
 
     # WatchList
 

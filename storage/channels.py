@@ -83,7 +83,8 @@ class Channels:
             elif row["removed_at"] is not None:
                 await tx.execute(
                     "UPDATE channels SET removed_at = NULL, source = ?, last_post_id = NULL, "
-                    "from_config = 0, last_error = NULL, last_error_at = NULL WHERE id = ?",
+                    "first_sight_post_id = NULL, from_config = 0, last_error = NULL, "
+                    "last_error_at = NULL WHERE id = ?",
                     (source, row["id"]),
                 )
                 added = True

@@ -130,7 +130,20 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY)
+FIRST_SIGHT: Final = """
+-- The newest post id seen when the channel was first read (NULL: not read yet). A post at or
+-- below it is history whichever path brings it, so a server that returns more than it was
+-- asked can never get a months-old post alerted.
+ALTER TABLE channels ADD COLUMN first_sight_post_id INTEGER;
+-- Existing channels: everything below their first live post was first sight or older; a
+-- channel with no live post yet has seen only history, up to its cursor.
+UPDATE channels SET first_sight_post_id = coalesce(
+    (SELECT min(p.post_id) - 1 FROM posts p WHERE p.channel_id = channels.id AND p.is_history = 0),
+    last_post_id
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (CORE, DELIVERY, FIRST_SIGHT)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 
 LATEST: Final = len(MIGRATIONS)

@@ -83,6 +83,10 @@ class SaveResult:
     new_posts: int
     edited_posts: int
     new_matches: int
+    demoted: int = 0
+    """Posts handed as live that were at or below the channel's first sight: kept as history."""
+    first_sight: int | None = None
+    """The channel's first-sight post id (the mark `demoted` posts were at or below)."""
 
 
 @dataclass(frozen=True, slots=True)

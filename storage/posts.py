@@ -102,18 +102,27 @@ class Posts:
         Everything happens in one transaction: a crash leaves either the whole batch with
         its owed alerts (the `fanout` rows) or none of it. An empty batch still marks the
         channel as read, so its first sight is not repeated.
+
+        A post at or below the channel's first-sight mark (the newest post id of its first
+        read, which this call records) is history even when handed as live: whatever a server
+        or a source returns, a post older than chanwatch's first look is never alerted.
         """
-        new_posts = edited = new_matches = 0
+        new_posts = edited = new_matches = demoted = 0
         async with self._db.transaction() as tx:
             # Stamped once the write lock is held, so the stamp is at most one transaction
             # older than the commit (digest windows rely on it, see bot.digests.SETTLE).
             now = to_db(now_utc())
             channel = await tx.fetchone(
-                "SELECT id, last_post_id FROM channels WHERE handle = ?", (handle,)
+                "SELECT id, last_post_id, first_sight_post_id FROM channels WHERE handle = ?",
+                (handle,),
             )
             if channel is None:
                 logger.warning("posts for unknown channel %s were not stored", handle)
                 return SaveResult(0, 0, 0)
+            first_sight: int | None = channel["first_sight_post_id"]
+            if channel["last_post_id"] is None:
+                # This is the channel's first read: everything in it is what was there before.
+                first_sight = max((r.post_id for r in records), default=0)
             live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
             topic_ids = {row["name"].casefold(): row["id"] for row in live}
             ids = [record.post_id for record in records]
@@ -129,7 +138,9 @@ class Posts:
             for record in records:
                 row = stored.get(record.post_id)
                 edit_date = to_db(record.edit_date) if record.edit_date else None
+                is_history = history or (first_sight is not None and record.post_id <= first_sight)
                 if row is None:
+                    demoted += int(is_history and not history)
                     post = await tx.insert(
                         "INSERT INTO posts (channel_id, post_id, date, text, edit_date, lemmas, "
                         "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,7 +151,7 @@ class Posts:
                             record.text,
                             edit_date,
                             record.lemmas,
-                            int(history),
+                            int(is_history),
                             now,
                         ),
                     )
@@ -158,17 +169,17 @@ class Posts:
                     continue
                 added = await _write_matches(tx, post, record.matches, topic_ids, now)
                 new_matches += added
-                if added and not history:
+                if added and not is_history:
                     await tx.execute(
                         "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
                     )
             newest = max((r.post_id for r in records), default=0)
             await tx.execute(
                 "UPDATE channels SET last_post_id = max(coalesce(last_post_id, 0), ?), "
-                "title = coalesce(?, title) WHERE id = ?",
-                (newest, title, channel["id"]),
+                "first_sight_post_id = ?, title = coalesce(?, title) WHERE id = ?",
+                (newest, first_sight, title, channel["id"]),
             )
-        return SaveResult(new_posts, edited, new_matches)
+        return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
 
     async def _hits(
         self, posts: Sequence[int], chat_id: int | None = None

@@ -120,6 +120,8 @@ async def store_post(
         lemmas=index_lemmas(text),
         matches=matches,
     )
+    if await store.channels.last_post_id(handle) is None:
+        await store.posts.save(handle, [], history=True)  # the first read comes first
     await store.posts.save(handle, [record], history=False)
 
 

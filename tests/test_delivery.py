@@ -33,6 +33,7 @@ ALICE, BOB, CAROL = 101, 102, 103
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     store = await Store.open(tmp_path / "t.db")
     await store.channels.add("news_ch", "web")
+    await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))
     await store.topics.put(TopicSpec("Banks", ("банк",)))
     yield store

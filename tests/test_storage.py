@@ -12,7 +12,7 @@ import pytest
 
 from storage import Store, TopicSpec
 from storage.errors import StorageError
-from storage.migrations import CORE, LATEST
+from storage.migrations import CORE, DELIVERY, LATEST
 from storage.models import NewMatch, NewMessage, PostRecord
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -71,6 +71,43 @@ async def test_version_1_database_keeps_its_data_when_migrated(tmp_path: Path) -
     await store.close()
 
 
+async def test_version_2_database_gets_first_sight_marks_from_its_posts(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(CORE + DELIVERY)
+        for handle, last in (("live", 7), ("quiet", 9), ("unread", None)):
+            conn.execute(
+                "INSERT INTO channels (handle, source, last_post_id, added_at) "
+                "VALUES (?, 'telegram', ?, '2026-01-01T00:00:00+00:00')",
+                (handle, last),
+            )
+        posts = [("live", 4, 1), ("live", 5, 1), ("live", 6, 0), ("live", 7, 0), ("quiet", 9, 1)]
+        for handle, post_id, history in posts:
+            conn.execute(
+                "INSERT INTO posts (channel_id, post_id, date, text, is_history, stored_at) "
+                "SELECT id, ?, '2026-01-01T00:00:00+00:00', 'x', ?, '2026-01-01T00:00:00+00:00' "
+                "FROM channels WHERE handle = ?",
+                (post_id, history, handle),
+            )
+        conn.execute("PRAGMA user_version = 2")
+    store = await Store.open(path)
+    await store.topics.sync_config([TopicSpec("visit", ("визит",))])
+    try:
+        # live: first sight is below its first live post (5); quiet: its cursor (9);
+        # unread: whatever its first read will hold (5).
+        await store.posts.save("unread", [record(5, "ничего")], history=True)
+        for handle, older, newer in (("live", 3, 8), ("quiet", 8, 10), ("unread", 4, 6)):
+            result = await store.posts.save(
+                handle,
+                [record(older, "визит", visit()), record(newer, "визит", visit())],
+                history=False,
+            )
+            assert result.demoted == 1, handle
+        assert sorted(p.post_id for p in await store.posts.pending_fanout()) == [6, 8, 10]
+    finally:
+        await store.close()
+
+
 async def test_newer_schema_than_this_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as conn:
@@ -125,7 +162,43 @@ async def test_history_owes_no_alerts_and_live_matches_do(store: Store) -> None:
     assert [h.topic for h in pending[0].hits] == ["visit"]
 
 
+async def test_a_post_at_or_below_first_sight_is_history_whatever_path_brings_it(
+    store: Store,
+) -> None:
+    await store.subscribers.ensure(
+        7, chat_type="private", title=None, digest_time="09:00", timezone="UTC"
+    )
+    await store.subscribers.subscribe(7, [t.id for t in await store.topics.live()])
+    first = await store.posts.save(
+        "pul_1", [record(9, "ничего"), record(10, "пусто")], history=True
+    )
+    assert first.first_sight == 10
+
+    late = await store.posts.save(
+        "pul_1", [record(3, "визит", visit()), record(11, "визит", visit())], history=False
+    )
+    assert (late.new_posts, late.new_matches, late.demoted) == (2, 2, 1)
+    # A first-sight post edited so that it now matches owes nothing either.
+    await store.posts.save("pul_1", [record(10, "визит", visit())], history=False)
+
+    assert [p.post_id for p in await store.posts.pending_fanout()] == [11]
+    digest = await store.posts.matched_between(7, None, T0 + timedelta(days=365 * 10))
+    assert [p.post_id for p in digest] == [11]
+    found, total = await store.posts.search([["визит"]], limit=10)
+    assert total == 3 and {p.post_id for p in found} == {3, 10, 11}  # stored and searchable
+
+
+async def test_a_channel_added_again_gets_a_new_first_sight(store: Store) -> None:
+    await store.posts.save("pul_1", [record(10, "ничего")], history=True)
+    await store.channels.remove("pul_1")
+    await store.channels.add("pul_1", "telegram")
+    await store.posts.save("pul_1", [record(20, "ничего")], history=True)
+    late = await store.posts.save("pul_1", [record(15, "визит", visit())], history=False)
+    assert late.demoted == 1 and await store.posts.pending_fanout() == []
+
+
 async def test_fanout_is_atomic_and_dedup_keys_prevent_a_second_alert(store: Store) -> None:
+    await store.posts.save("pul_1", [record(4, "первый взгляд")], history=True)
     await store.posts.save("pul_1", [record(5, "визит", visit())], history=False)
     [post] = await store.posts.pending_fanout()
     message = NewMessage(chat_id=7, kind="alert", dedup_key=f"alert:7:{post.id}", text="x")

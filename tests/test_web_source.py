@@ -68,6 +68,9 @@ class StoredCursor:
         ids = [post_id for name, post_id in self._sink.stored if name == channel]
         return max(ids, default=None)
 
+    async def known_post_ids(self, channel: str, post_ids: Sequence[int]) -> set[int]:
+        return {post_id for post_id in post_ids if (channel, post_id) in self._sink.stored}
+
 
 class MutableWatchList:
     def __init__(self, *handles: str) -> None:

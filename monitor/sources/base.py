@@ -50,6 +50,9 @@ class ChannelCursor(Protocol):
     async def last_post_id(self, channel: str) -> int | None:
         """The newest stored post id, or None when the channel was never read (first sight)."""
 
+    async def known_post_ids(self, channel: str, post_ids: Sequence[int]) -> set[int]:
+        """Which of these posts of the channel are already stored."""
+
 
 class WatchList(Protocol):
     """Which channels a source must watch right now (operators change it while running)."""

@@ -500,9 +500,7 @@ class TelegramSource:
                 lambda: self._client.get_messages(channel.entity, limit=self._first_sight_posts),
             )
             messages = list(latest or ())
-            posts = to_posts(messages, channel=channel.handle, channel_title=channel.title)
-            if posts:
-                await self._sink.handle_posts(posts, history=True)
+            await self._hand(channel, messages, history=True)
             channel.last_id = max((m.id for m in messages), default=0)
         else:
             channel.last_id = max(stored or 0, channel.last_id)
@@ -522,10 +520,28 @@ class TelegramSource:
         )
         async with aclosing(batches):
             async for batch in batches:
-                posts = to_posts(batch, channel=channel.handle, channel_title=channel.title)
-                if posts:
-                    await self._sink.handle_posts(posts, history=False)
+                # Only what is newer than the cursor was asked for; a server (or a future
+                # Telethon) that ignores min_id returns older posts too, which are kept as
+                # history rather than alerted as new.
+                outside = [m for m in batch if m.id <= channel.last_id]
+                if outside:
+                    logger.warning(
+                        "Telegram channel %s: asked for posts after %d, got %d at or below it; "
+                        "kept as history, not alerted",
+                        channel_label(channel.handle),
+                        channel.last_id,
+                        len(outside),
+                    )
+                    await self._hand(channel, outside, history=True)
+                await self._hand(channel, [m for m in batch if m.id > channel.last_id])
                 channel.last_id = max(channel.last_id, max(m.id for m in batch))
+
+    async def _hand(
+        self, channel: _Channel, messages: list[Any], *, history: bool = False
+    ) -> None:
+        posts = to_posts(messages, channel=channel.handle, channel_title=channel.title)
+        if posts:
+            await self._sink.handle_posts(posts, history=history)
 
     # -- live updates -------------------------------------------------------------------------
 
@@ -572,9 +588,7 @@ class TelegramSource:
             # read the history so that posts stay in order; it contains `fresh` too.
             await self._fetch_missing(channel)
             return
-        posts = to_posts(fresh, channel=channel.handle, channel_title=channel.title)
-        if posts:
-            await self._sink.handle_posts(posts, history=False)
+        await self._hand(channel, fresh)
         channel.last_id = max(m.id for m in fresh)
 
     async def _live_edit(self, channel: _Channel, message: Any) -> None:

@@ -276,8 +276,24 @@ class WebSource:
             pages.append(page)
             oldest = page.oldest_id
         posts = _merge(pages)
-        if posts:
-            await self._sink.handle_posts(posts, history=False)
+        # Posts up to the cursor are read again only to notice edits of posts already stored;
+        # one never stored is older than what this poll asked for (a page repeating old posts):
+        # it is kept as history, never alerted, whatever the page claims.
+        seen = [post.post_id for post in posts if post.post_id <= last_seen]
+        known = await self._cursor.known_post_ids(handle, seen) if seen else set()
+        outside = [p for p in posts if p.post_id <= last_seen and p.post_id not in known]
+        if outside:
+            logger.warning(
+                "web source: channel %s: the page returned %d posts at or below post %d that "
+                "were never stored; kept as history, not alerted",
+                handle,
+                len(outside),
+                last_seen,
+            )
+            await self._sink.handle_posts(outside, history=True)
+        asked = [p for p in posts if p.post_id > last_seen or p.post_id in known]
+        if asked:
+            await self._sink.handle_posts(asked, history=False)
 
     async def _poll_limited(self, handle: str) -> None:
         async with self._concurrency:

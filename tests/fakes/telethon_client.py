@@ -52,6 +52,9 @@ class FakeTelegramClient:
         self.other_channel_dialogs = 0
         self.on_iter_messages: Callable[[], Awaitable[None]] | None = None
         """Awaited when an iter_messages starts: lets a test fire live updates mid catch-up."""
+        self.ignores_min_id = False
+        """Answer history requests with the whole channel, as one independent MTProto server
+        did: a catch-up then receives posts older than it asked for."""
         self.on_join: Callable[[types.Channel], Awaitable[None]] | None = None
         """Awaited after a successful join, when Telegram starts pushing the channel's updates."""
         self._by_id: dict[int, _FakeChannel] = {}
@@ -264,7 +267,7 @@ class FakeTelegramClient:
         history = [
             m
             for m in self._by_id[entity.id].history
-            if m.id > min_id and (not max_id or m.id < max_id)
+            if (self.ignores_min_id or m.id > min_id) and (not max_id or m.id < max_id)
         ]
         if reverse:
             if offset_id:
@@ -419,6 +422,10 @@ class RecordingSink:
 
     async def last_post_id(self, channel: str) -> int | None:
         return self._stored.get(channel)
+
+    async def known_post_ids(self, channel: str, post_ids: Sequence[int]) -> set[int]:
+        handed = {p.post_id for p in self.posts if p.channel == channel}
+        return {post_id for post_id in post_ids if post_id in handed}
 
     def stored(self) -> dict[str, int]:
         return dict(self._stored)

@@ -86,6 +86,8 @@ class _Channel:
     title: str
     posts: dict[int, FakePost] = field(default_factory=dict)
     next_id: int = 1
+    repeated: tuple[int, ...] = ()
+    """Old posts the newest page shows besides its own (a misbehaving server or proxy)."""
 
 
 class TmeServer:
@@ -150,6 +152,10 @@ class TmeServer:
             self._channels[key] = _Channel(handle, title or handle, next_id=first_id)
         elif title is not None:
             self._channels[key].title = title
+
+    def repeat_old_posts(self, handle: str, post_ids: Iterable[int]) -> None:
+        """From now on the newest page also shows these old posts, as a broken cache might."""
+        self._channels[handle.lower()].repeated = tuple(post_ids)
 
     def remove_channel(self, handle: str) -> None:
         """Make the channel vanish: its page redirects to the contact page, as t.me does."""
@@ -337,12 +343,20 @@ def _visible(channel: _Channel, before: int | None) -> list[FakePost]:
 
 
 def _page_posts(channel: _Channel, before: int | None) -> list[FakePost]:
-    return _visible(channel, before)[-PAGE_SIZE:]
+    page = _visible(channel, before)[-PAGE_SIZE:]
+    if before is None and channel.repeated:
+        extra = [channel.posts[post_id] for post_id in channel.repeated]
+        page = sorted({post.post_id: post for post in [*extra, *page]}.values(), key=_post_id)
+    return page
+
+
+def _post_id(post: FakePost) -> int:
+    return post.post_id
 
 
 def _render_channel(channel: _Channel, before: int | None) -> str:
     visible = _visible(channel, before)
-    page = visible[-PAGE_SIZE:]
+    page = _page_posts(channel, before)
     has_older = len(visible) > len(page)
     handle = html.escape(channel.handle)
     title = html.escape(channel.title)
