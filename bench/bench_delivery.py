@@ -116,6 +116,8 @@ async def prepare(path: Path, chats: Sequence[int]) -> Store:
     start = POST_TEXT.index(WORD)
     match = NewMatch(TOPIC, (WORD,), ((start, start + len(WORD)),))
     record = PostRecord(1, datetime.now(UTC), POST_TEXT, "", (match,))
+    # The channel's first read comes first: a post at or below first sight is history.
+    await store.posts.save(CHANNEL, [], history=True)
     await store.posts.save(CHANNEL, [record], history=False)
     return store
 

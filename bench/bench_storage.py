@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.ingest import Ingest, SilentListener  # noqa: E402
 from monitor.matching import markdown_to_plain  # noqa: E402
 from monitor.sources.base import IncomingPost  # noqa: E402
-from storage import Store, TopicSpec  # noqa: E402
+from storage import Location, Store, TopicSpec  # noqa: E402
 
 TOPICS = [
     TopicSpec("visit", ("визит", "посетить", "посещение", "visit")),
@@ -57,8 +57,9 @@ def load(data: Path, wanted: int) -> list[IncomingPost]:
     return posts
 
 
-async def ingest(posts: list[IncomingPost], path: Path) -> float:
-    store = await Store.open(path)
+async def ingest(posts: list[IncomingPost], location: Location) -> float:
+    """Seconds the pipeline takes to store and match `posts` into a new database."""
+    store = await Store.open(location)
     await store.topics.sync_config(TOPICS)
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram import Bot
+from aiogram.utils.i18n import I18n
 
+from bot.charts.renderer import ChartRenderer
 from bot.clock import Clock, SystemClock
 from bot.fanout import fan_out
+from bot.i18n import load_i18n, speaking
 from bot.sender import GLOBAL_RATE, Sender
 from storage import Store
 from storage.models import NewMessage
@@ -38,8 +41,15 @@ class Delivery:
         backoff_base: float = 2.0,
         backoff_max: float = 600.0,
         poll_interval: float = 30.0,
+        i18n: I18n | None = None,
+        charts: ChartRenderer | None = None,
     ) -> None:
+        """`charts` draws the charts of queued messages (weekly digests); without one, a
+        renderer of Delivery's own is made and stopped when `run()` ends."""
         self._store = store
+        self._i18n = i18n or load_i18n()
+        self._own_charts = charts is None
+        self._charts = charts or ChartRenderer()
         self._admins = tuple(dict.fromkeys(admins))
         self._clock = clock or SystemClock()
         self._poll = poll_interval
@@ -55,39 +65,58 @@ class Delivery:
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             poll_interval=poll_interval,
+            charts=self._charts,
         )
 
     @property
     def clock(self) -> Clock:
         return self._clock
 
+    @property
+    def i18n(self) -> I18n:
+        return self._i18n
+
     async def run(self) -> None:
         """Queue alerts and send, until cancelled (in-flight sends finish and are recorded)."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._fan_out_loop(), name="alert fan-out")
-            tasks.create_task(self._sender.run(), name="outbox sender")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._fan_out_loop(), name="alert fan-out")
+                tasks.create_task(self._sender.run(), name="outbox sender")
+        finally:
+            if self._own_charts:
+                await self._charts.close()
 
     def wake(self) -> None:
         """New matches or outbox rows exist: handle them now, not at the next poll."""
         self._fanout_wake.set()
         self._sender.wake()
 
-    async def notify_operators(self, text: str, *, key: str) -> None:
-        """Queue an HTML notice to every operator; the same `key` is only ever queued once
-        per operator (put a date or an incident id in it to repeat a notice)."""
-        messages = [
-            NewMessage(chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text)
-            for admin in self._admins
-        ]
+    async def notify_operators(self, write: Callable[[], str], *, key: str) -> None:
+        """Queue an HTML notice to every operator, `write()` making it in each one's
+        language; the same `key` is only ever queued once per operator (put a date or an
+        incident id in it to repeat a notice)."""
+        messages = []
+        for admin in self._admins:
+            with speaking(self._i18n, await self._language(admin)):
+                text = write()
+            messages.append(
+                NewMessage(
+                    chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text
+                )
+            )
         if await self._store.outbox.enqueue(messages):
             self._sender.wake()
+
+    async def _language(self, chat_id: int) -> str | None:
+        subscriber = await self._store.subscribers.get(chat_id)
+        return subscriber.language if subscriber is not None else None
 
     async def _fan_out_loop(self) -> None:
         while True:
             self._fanout_wake.clear()
             delay = self._poll
             try:
-                if await fan_out(self._store):
+                if await fan_out(self._store, self._i18n):
                     self._sender.wake()
             except Exception:
                 logger.exception("queueing alerts failed; retrying")

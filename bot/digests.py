@@ -6,6 +6,10 @@ transaction. The windows therefore follow each other without gaps or overlaps: a
 in exactly one digest, even across crashes and restarts. An empty window sends nothing
 but still moves the mark.
 
+Digests are written in the chat's stored language and dated in its time zone. A weekly
+digest starts with a chart of its week (matching posts per day per topic), queued with the
+list in the same transaction; the outbox row holds what to draw, and the sender draws it.
+
 Weekly digests go out on Mondays at the chat's digest time. When the bot was down across
 one or more digest times, `start()` sends one digest covering the whole gap (not one per
 missed day).
@@ -17,17 +21,21 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.clock import Clock
+from bot.dates import day, days, zone
 from bot.delivery import Delivery
+from bot.i18n import load_i18n, speaking
 from bot.render import render_digest
+from bot.trends import Period, topic_trend, trend_chart
 from storage import Store
-from storage.models import NewMessage, Subscriber
+from storage.models import NewMessage, StoredPost, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +46,9 @@ SETTLE: Final = 10.0
 whole seconds and stamps a batch's matches when its transaction starts; a match stamped
 right as a digest is made may commit a moment later, so it goes into the next digest
 instead of possibly into neither. Ten seconds is far longer than any batch commit."""
+WEEK_DAYS: Final = 7
 MISFIRE_GRACE: Final = 3600
 """A job that could not run at its time (event loop busy, clock jump) still runs this late."""
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("unknown time zone %r; using UTC", name)
-        return ZoneInfo("UTC")
 
 
 def digest_clock_time(value: str) -> time:
@@ -99,11 +100,13 @@ def missed(subscriber: Subscriber, now: datetime, settle: float = 0.0) -> bool:
 
 
 def digest_title(subscriber: Subscriber, since: datetime | None, now: datetime) -> str:
+    """The digest's heading, in the current language, its dates in the chat's zone."""
     tz = zone(subscriber.timezone)
-    today = now.astimezone(tz)
+    today = now.astimezone(tz).date()
     if subscriber.digest_period == "weekly" and since is not None:
-        return f"Weekly digest · {since.astimezone(tz):%d %b} – {today:%d %b %Y}"
-    return f"Digest · {today:%d %b %Y}"
+        first = min(since.astimezone(tz).date(), today)
+        return _("Weekly digest · {days}").format(days=days(first, today))
+    return _("Digest · {day}").format(day=day(today))
 
 
 class DigestScheduler:
@@ -115,8 +118,10 @@ class DigestScheduler:
         clock: Clock | None = None,
         scheduler: AsyncIOScheduler | None = None,
         settle: float = SETTLE,
+        i18n: I18n | None = None,
     ) -> None:
         self._settle = settle
+        self._i18n = i18n or load_i18n()
         self._store = store
         self._delivery = delivery
         self._clock = clock or delivery.clock
@@ -177,10 +182,14 @@ class DigestScheduler:
         if since is not None and until <= since:
             return 0  # a digest was just made (a restart right after one)
         posts = await self._store.posts.matched_between(chat_id, since, until)
-        parts = render_digest(
-            posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
-        )
         start = since.isoformat() if since else "start"
+        with speaking(self._i18n, subscriber.language):
+            parts = render_digest(
+                posts, title=digest_title(subscriber, since, now), tz=zone(subscriber.timezone)
+            )
+            chart = await self._week_chart(
+                subscriber, posts, now, key=f"digest:{chat_id}:{start}:chart"
+            )
         messages = [
             NewMessage(
                 chat_id=chat_id,
@@ -191,11 +200,38 @@ class DigestScheduler:
             )
             for index, text in enumerate(parts)
         ]
+        if chart is not None:
+            # First in the outbox, so the chart arrives above the list.
+            messages.insert(0, chart)
         queued = await self._store.outbox.enqueue_digest(chat_id, messages, until)
         if queued:
             logger.info("chat %d: digest of %d posts queued", chat_id, len(posts))
             self._delivery.wake()
         return queued
+
+    async def _week_chart(
+        self, subscriber: Subscriber, posts: list[StoredPost], now: datetime, *, key: str
+    ) -> NewMessage | None:
+        """A weekly digest's chart of the seven days before it (None: not weekly, or an
+        empty week). Made inside the chat's language."""
+        if subscriber.digest_period != "weekly" or not posts:
+            return None
+        tz = zone(subscriber.timezone)
+        period = Period.ending(now.astimezone(tz).date() - timedelta(days=1), WEEK_DAYS, tz)
+        followed = await self._store.subscribers.topic_ids(subscriber.chat_id)
+        topics = [topic for topic in await self._store.topics.live() if topic.id in followed]
+        trend = await topic_trend(self._store, topics, period)
+        if trend.total == 0:
+            return None
+        spec, caption = trend_chart(trend, week=True)
+        return NewMessage(
+            chat_id=subscriber.chat_id,
+            kind="digest",
+            dedup_key=key,
+            text=caption,
+            disable_notification=subscriber.quiet,
+            chart=spec.to_json(),
+        )
 
     def _schedule(self, subscriber: Subscriber) -> bool:
         if not (subscriber.active and subscriber.wants_digest):

@@ -12,19 +12,24 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
+from aiogram.utils.i18n import I18n
 
+from bot.charts.renderer import ChartRenderer
 from bot.commands import register_commands
 from bot.handlers import (
     common,
     errors,
     fallback,
+    language,
     operators,
     preferences,
     recent,
     refusals,
     search,
     subscriptions,
+    trend,
 )
+from bot.i18n import ChatLanguage, language_for
 from bot.settings import BotSettings
 from bot.topic_control import ChannelControl, TopicControl
 from storage import Store
@@ -43,7 +48,8 @@ class EnsureSubscriber(BaseMiddleware):
     """Every chat the bot answers has a subscriber row; handlers get it as `subscriber`.
 
     An inner middleware: it runs only once a handler has accepted the event, so chatter the
-    bot ignores creates nothing.
+    bot ignores creates nothing. A new chat speaks the language of the user who first talks
+    to the bot there (a channel post has no user: the chat waits for one, in English).
     """
 
     async def __call__(
@@ -60,12 +66,16 @@ class EnsureSubscriber(BaseMiddleware):
         if chat is not None:
             store: Store = data["store"]
             settings: BotSettings = data["settings"]
+            user = data.get("event_from_user")
+            # Anonymous group admins write as a bot (GroupAnonymousBot): not a person's language.
+            language = language_for(user.language_code) if user and not user.is_bot else None
             data["subscriber"] = await store.subscribers.ensure(
                 chat.id,
                 chat_type=chat.type,
                 title=chat.full_name if chat.type == "private" else chat.title,
                 digest_time=settings.digest_time,
                 timezone=settings.timezone,
+                language=language,
             )
         return await handler(event, data)
 
@@ -78,8 +88,10 @@ def build_dispatcher(
     digests: DigestScheduler,
     topics: TopicControl,
     channels: ChannelControl,
+    charts: ChartRenderer,
 ) -> Dispatcher:
     """The dispatcher with every conversation router; the dependencies are workflow data."""
+    i18n: I18n = delivery.i18n
     dp = Dispatcher(
         store=store,
         settings=settings,
@@ -87,11 +99,16 @@ def build_dispatcher(
         digests=digests,
         topics=topics,
         channels=channels,
+        charts=charts,
+        i18n=i18n,
     )
     ensure = EnsureSubscriber()
-    dp.message.middleware(ensure)
-    dp.channel_post.middleware(ensure)
-    dp.callback_query.middleware(ensure)
+    speak = ChatLanguage(i18n, store)
+    # The chat's language is known once its subscriber row is: `speak` comes second.
+    for observer in (dp.message, dp.channel_post, dp.callback_query):
+        observer.middleware(ensure)
+        observer.middleware(speak)
+    dp.errors.middleware(speak)
     # Order matters: the gated routers come before the refusals they fall through to, and
     # the catch-all fallback comes last.
     dp.include_routers(
@@ -104,6 +121,8 @@ def build_dispatcher(
                 preferences,
                 recent,
                 search,
+                trend,
+                language,
                 operators,
                 refusals,
                 fallback,

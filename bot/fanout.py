@@ -1,4 +1,8 @@
-"""Turning newly matched posts into alert messages in the outbox, one per subscriber."""
+"""Turning newly matched posts into alert messages in the outbox, one per subscriber.
+
+Each alert is written when it is queued, in its chat's stored language: the incoming update
+that may have caused a match says nothing about who receives it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import logging
 from dataclasses import replace
 from typing import Final
 
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import speaking
 from bot.render import render_alert
 from storage import Store
 from storage.models import NewMessage, StoredPost, Subscriber
@@ -36,7 +43,7 @@ def alert_for(
     )
 
 
-async def fan_out(store: Store, *, batch: int = BATCH) -> int:
+async def fan_out(store: Store, i18n: I18n, *, batch: int = BATCH) -> int:
     """Queue the alerts owed for every post waiting in the fanout table; returns rows queued.
 
     Each post's alerts are queued and its fanout row removed in one transaction, so a crash
@@ -53,7 +60,8 @@ async def fan_out(store: Store, *, batch: int = BATCH) -> int:
             for subscriber, followed in await store.subscribers.for_topics(matched):
                 if not subscriber.wants_instant:
                     continue
-                message = alert_for(post, subscriber, followed)
+                with speaking(i18n, subscriber.language):
+                    message = alert_for(post, subscriber, followed)
                 if message is not None:
                     messages.append(message)
             added = await store.posts.complete_fanout(post.id, messages)

@@ -1,6 +1,7 @@
 """HTML for everything the bot sends on its own: alerts, list entries and digests.
 
-Pure functions over storage records; nothing here talks to Telegram.
+Pure functions over storage records; nothing here talks to Telegram. Their few fixed words
+are in the language `bot.i18n.speaking` (or the i18n middleware) chose.
 
 Telegram applies its 4,096-character limit to the text *after* entity parsing, counted in
 UTF-16 code units (an emoji outside the BMP counts two). Every message built here keeps both
@@ -19,11 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, tzinfo
 from typing import Final
 
+from aiogram.utils.i18n import gettext as _
+
 from storage.models import StoredPost
 
 MESSAGE_LIMIT: Final = 4096
 ELLIPSIS: Final = "…"
-NO_TEXT: Final = "<i>(no text)</i>"
 MAX_DIGEST_POSTS: Final = 80
 """A digest lists at most this many posts (the newest); the rest are counted, not listed."""
 
@@ -90,6 +92,10 @@ def highlight(
         position = b
     out.append(escape(text[position:end]))
     return "".join(out)
+
+
+def no_text() -> str:
+    return _("<i>(no text)</i>")
 
 
 def link(url: str) -> str:
@@ -212,7 +218,7 @@ def render_alert(post: StoredPost) -> str:
 
     text = post.text
     if not text.strip():
-        return build(NO_TEXT)
+        return build(no_text())
     spans = _spans(post)
     body, end = _fit_excerpt(text, spans, 0, build)
     if spans and end < spans[0][1]:
@@ -225,7 +231,7 @@ def _snippet(post: StoredPost) -> str:
     # One line per entry: whitespace becomes spaces, which keeps the span offsets valid.
     flat = re.sub(r"\s", " ", post.text)
     if not flat.strip():
-        return NO_TEXT
+        return no_text()
     spans = _spans(post)
     start = _lead_start(flat, spans[0][0], _SNIPPET // 3) if spans else 0
     end = len(flat)
@@ -234,11 +240,12 @@ def _snippet(post: StoredPost) -> str:
     return _excerpt(flat, spans, start, end)
 
 
-def _entry(post: StoredPost, topics: Sequence[str], tz: tzinfo | None, label: str = "") -> str:
+def _entry(post: StoredPost, topics: Sequence[str], tz: tzinfo | None, also: bool = False) -> str:
     when = post.date.astimezone(tz or UTC).strftime("%Y-%m-%d %H:%M")
     head = f"<b>{when}</b> · {escape(_clip(post.channel_name, 64))}"
     if topics:
-        head += f" · {label}🏷 {escape(_clip(', '.join(topics), _TOPICS_MAX))}"
+        names = escape(_clip(", ".join(topics), _TOPICS_MAX))
+        head += " · " + (_("also 🏷 {topics}").format(topics=names) if also else f"🏷 {names}")
     return f"{head}\n{_snippet(post)}\n{link(post.link)}"
 
 
@@ -292,26 +299,34 @@ def render_digest(
     groups: dict[str, list[StoredPost]] = {}
     for post in shown:
         names = _topic_names(post)
-        groups.setdefault(names[0] if names else "Other", []).append(post)
+        groups.setdefault(names[0] if names else _("Other"), []).append(post)
 
     count = len(ordered)
-    header = f"🗞 <b>{escape(_clip(title, _TITLE_MAX))}</b>\n{count} new post{'s' * (count != 1)}"
+    header = f"🗞 <b>{escape(_clip(title, _TITLE_MAX))}</b>\n" + _(
+        "{count} new post", "{count} new posts", count
+    ).format(count=count)
     messages: list[str] = []
     current = header
     for topic, items in groups.items():
         heading = f"🏷 <b>{escape(_clip(topic, _TITLE_MAX))}</b> ({len(items)})"
         for index, post in enumerate(items):
             others = [name for name in _topic_names(post) if name != topic]
-            entry = _entry(post, others, tz, label="also ")
+            entry = _entry(post, others, tz, also=True)
             block = f"{heading}\n\n{entry}" if index == 0 else entry
             candidate = f"{current}\n\n{block}"
             if fits(candidate, limit):
                 current = candidate
                 continue
             messages.append(current)
-            current = block if index == 0 else f"{heading} (continued)\n\n{entry}"
+            current = block if index == 0 else _("{heading} (continued)").format(heading=heading)
+            if index != 0:
+                current += f"\n\n{entry}"
     if hidden > 0:
-        note = f"<i>…and {hidden} older post{'s' * (hidden != 1)}; see /recent</i>"
+        note = _(
+            "<i>…and {count} older post; see /recent</i>",
+            "<i>…and {count} older posts; see /recent</i>",
+            hidden,
+        ).format(count=hidden)
         candidate = f"{current}\n\n{note}"
         if fits(candidate, limit):
             current = candidate

@@ -40,9 +40,11 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import BufferedInputFile, LinkPreviewOptions, Message
 from aiolimiter import AsyncLimiter
 
+from bot.charts.renderer import ChartRenderer
+from bot.charts.spec import ChartSpec, SpecError
 from bot.clock import Clock
 from storage import Store
 from storage.models import OutboxItem
@@ -91,11 +93,13 @@ class Sender:
         concurrency: int = 8,
         poll_interval: float = 30.0,
         batch: int = 200,
+        charts: ChartRenderer | None = None,
     ) -> None:
         if global_rate <= 0 or per_chat_interval < 0 or concurrency < 1:
             raise ValueError("global_rate and concurrency must be positive")
         self._bot = bot
         self._store = store
+        self._charts = charts
         self._clock = clock
         self._limiter = AsyncLimiter(1, 1 / global_rate)
         self._per_chat = per_chat_interval
@@ -186,13 +190,7 @@ class Sender:
     async def _send(self, item: OutboxItem) -> None:
         chat = item.chat_id
         try:
-            sent = await self._bot.send_message(
-                chat_id=chat,
-                text=item.text,
-                parse_mode=ParseMode.HTML,
-                disable_notification=item.disable_notification,
-                link_preview_options=NO_PREVIEW,
-            )
+            sent = await self._send_item(item)
         except TelegramRetryAfter as error:
             self._flood(chat, error.retry_after)
             logger.warning(
@@ -238,6 +236,39 @@ class Sender:
             sent.message_id,
         )
         self._chat_free_at[chat] = self._now() + self._interval(chat)
+
+    async def _send_item(self, item: OutboxItem) -> Message:
+        """A text message, or a chart with the text as its caption. A chart that cannot be
+        drawn (logged by the renderer) goes as its caption alone: the figures still arrive."""
+        png = await self._chart(item) if item.chart is not None else None
+        if png is not None:
+            return await self._bot.send_photo(
+                chat_id=item.chat_id,
+                photo=BufferedInputFile(png, filename="chart.png"),
+                caption=item.text,
+                parse_mode=ParseMode.HTML,
+                disable_notification=item.disable_notification,
+            )
+        return await self._bot.send_message(
+            chat_id=item.chat_id,
+            text=item.text,
+            parse_mode=ParseMode.HTML,
+            disable_notification=item.disable_notification,
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def _chart(self, item: OutboxItem) -> bytes | None:
+        if self._charts is None or item.chart is None:
+            logger.warning("outbox %d: no chart renderer; sending the caption only", item.id)
+            return None
+        try:
+            spec = ChartSpec.from_json(item.chart)
+        except SpecError as error:
+            logger.error(
+                "outbox %d: unreadable chart (%s); sending the caption only", item.id, error
+            )
+            return None
+        return await self._charts.render(spec)
 
     def _flood(self, chat_id: int, retry_after: float) -> None:
         now = self._now()

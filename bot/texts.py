@@ -1,50 +1,94 @@
-"""Everything the bot says in conversation, as HTML. Every user-given string is escaped here."""
+"""Everything the bot says in conversation, as HTML. Every user-given string is escaped here.
+
+Texts are English in the code and marked with `_()`; the chat's language is chosen by the
+i18n middleware (answers) or `bot.i18n.speaking` (what the bot sends on its own). How to add
+a text: README, "Adding or changing a text the bot sends".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from html import escape
-from typing import Final
 
+from aiogram.utils.i18n import gettext as _
+
+from bot import dates
+from bot.charts.spec import Series
+from bot.dates import moment
+from bot.errors import CommandError
+from bot.i18n import ENGLISH, RUSSIAN
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
+from storage.errors import ChanwatchError
 from storage.models import Channel, Stats, Subscriber, Topic
 
-NOT_OPERATOR: Final = "Sorry, only the bot's operators can use this command."
-NOT_CHAT_ADMIN: Final = (
-    "Sorry, only this group's admins can change its subscriptions and settings."
-)
-UNKNOWN_COMMAND: Final = "I don't know that command. Send /help to see what I can do."
-NOT_A_COMMAND: Final = "I answer commands. Send /help to see them."
-GENERIC_ERROR: Final = (
-    "Sorry, something went wrong on my side. The operators have been told; please try again later."
-)
-NO_TOPICS: Final = "No topics are configured yet. The operators add them with /addtopic."
-SEARCH_EXPIRED: Final = "This search is too old to page through; send /search again."
-SEARCH_PREFIX: Final = "🔎 Search: "
-"""First line of a search result message; paging reads the query back from it."""
-
-_MODE_WORDS: Final = {
-    "instant": "an alert for every matching post",
-    "digest": "only the digest",
-    "both": "an alert for every matching post and the digest",
-}
+SEARCH_MARK = "🔎 "
+"""A search result's first line is SEARCH_MARK, a word, ": " and the query; paging reads the
+query back from it (whatever language the word was in)."""
 
 
-def when(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+def not_operator() -> str:
+    return _("Sorry, only the bot's operators can use this command.")
+
+
+def not_chat_admin() -> str:
+    return _("Sorry, only this group's admins can change its subscriptions and settings.")
+
+
+def unknown_command() -> str:
+    return _("I don't know that command. Send /help to see what I can do.")
+
+
+def not_a_command() -> str:
+    return _("I answer commands. Send /help to see them.")
+
+
+def generic_error() -> str:
+    return _(
+        "Sorry, something went wrong on my side. The operators have been told; "
+        "please try again later."
+    )
+
+
+def no_topics() -> str:
+    return _("No topics are configured yet. The operators add them with /addtopic.")
+
+
+def search_expired() -> str:
+    return _("This search is too old to page through; send /search again.")
+
+
+def topic_gone() -> str:
+    return _("That topic was removed; the list is refreshed.")
+
+
+def when(value: datetime | None, tz: tzinfo | None) -> str:
+    return _("never") if value is None else moment(value, tz)
 
 
 def start_text(name: str | None, *, group: bool) -> str:
-    hello = f"Hello, {escape(name)}!" if name else "Hello!"
-    target = "this group" if group else "you"
+    hello = _("Hello, {name}!").format(name=escape(name)) if name else _("Hello!")
+    if group:
+        what = _(
+            "I watch Telegram channels and tell this group when a post mentions a topic, "
+            "in any inflected form of its words."
+        )
+    else:
+        what = _(
+            "I watch Telegram channels and tell you when a post mentions a topic, "
+            "in any inflected form of its words."
+        )
     return (
-        f"{hello} I watch Telegram channels and tell {target} when a post mentions a topic, "
-        "in any inflected form of its words.\n\n"
-        "• /topics — pick topics with buttons, or /subscribe to all of them\n"
-        "• /recent — the latest matching posts\n"
-        "• /search WORDS — search every stored post\n"
-        "• /help — what is watched and every command"
+        f"{hello} {what}\n\n"
+        + _(
+            "• /topics — pick topics with buttons, or /subscribe to all of them\n"
+            "• /recent — the latest matching posts\n"
+            "• /search WORDS — search every stored post\n"
+            "• /trend — a chart of how often your topics came up\n"
+            "• /help — what is watched and every command"
+        )
+        + "\n\n"
+        + _("Language: English. Русский: /language ru")
     )
 
 
@@ -52,68 +96,72 @@ def _topic_line(topic: Topic) -> str:
     terms = ", ".join(topic.terms[:8]) + (", …" if len(topic.terms) > 8 else "")
     line = f"• <b>{escape(topic.name)}</b>: {escape(terms)}"
     if topic.require:
-        line += f" <i>with</i> {escape(', '.join(topic.require))}"
+        line += " " + _("<i>with</i> {terms}").format(terms=escape(", ".join(topic.require)))
     if topic.exclude:
-        line += f" <i>not</i> {escape(', '.join(topic.exclude))}"
+        line += " " + _("<i>not</i> {terms}").format(terms=escape(", ".join(topic.exclude)))
     return line
 
 
 def help_text(channels: Sequence[Channel], topics: Sequence[Topic], *, operator: bool) -> str:
-    watched = (
-        ", ".join(escape(c.handle if c.handle.isdigit() else "@" + c.handle) for c in channels)
-        or "none yet"
-    )
-    topic_lines = "\n".join(_topic_line(topic) for topic in topics) or "none yet"
-    text = (
+    watched = ", ".join(
+        escape(c.handle if c.handle.isdigit() else "@" + c.handle) for c in channels
+    ) or _("none yet")
+    topic_lines = "\n".join(_topic_line(topic) for topic in topics) or _("none yet")
+    text = _(
         "<b>What I watch</b>\n"
-        f"Channels: {watched}\n"
-        f"Topics:\n{topic_lines}\n\n"
+        "Channels: {channels}\n"
+        "Topics:\n{topics}\n\n"
         "A post matches a topic when it contains one of its terms in any form "
         "(выборы finds выборах, выборами…).\n\n"
         "<b>Commands</b>\n"
         "/topics — topics with subscribe buttons\n"
         "/subscribe — all topics; /subscribe NAME — one (or several, comma-separated)\n"
         "/unsubscribe — from all; /unsubscribe NAME — from one\n"
-        f"/recent [N] — the last N matches for your topics (default 10, at most {RECENT_MAX})\n"
+        "/recent [N] — the last N matches for your topics (default 10, at most {recent_max})\n"
         "/search WORDS — every stored post with all the words, newest first\n"
+        "/trend [TOPIC …] [7d|30d|90d] — a chart of matching posts per day\n"
         "/digest HH:MM [daily|weekly] — when your digest comes; /digest off\n"
         "/mode instant|digest|both — alerts per post, a digest, or both\n"
         "/timezone Area/City — e.g. /timezone Europe/Moscow\n"
-        "/quiet — alerts without sound (send again to turn sound back on)\n\n"
+        "/quiet — alerts without sound (send again to turn sound back on)\n"
+        "/language ru|en — the language I speak here\n\n"
         "In a group, only its admins can change subscriptions and settings."
-    )
+    ).format(channels=watched, topics=topic_lines, recent_max=RECENT_MAX)
     if operator:
-        text += (
-            "\n\n<b>Operator commands</b>\n"
+        text += "\n\n" + _(
+            "<b>Operator commands</b>\n"
             "/addchannel @name [web] — watch a channel (a t.me link works too; web reads the "
             "public t.me page instead of the Telegram account). Its recent posts are stored "
             "as history without alerts.\n"
             "/removechannel @name — stop watching (stored posts stay searchable)\n"
             "/channels — watched channels and their health\n"
-            f"{escape(ADDTOPIC_USAGE)}\n"
+            "{addtopic}\n"
             "Terms: a word or phrase matches every form; =word only that spelling; "
             "name:Word a proper name (capitalised forms only); re:REGEX a regular "
             "expression. The same name replaces a topic's terms.\n"
             "/removetopic NAME — stop matching a topic\n"
-            "/stats — posts, matches, subscribers, queue and failing channels"
-        )
+            "/stats — posts, matches, subscribers, queue and failing channels; "
+            "/stats chart — the last 30 days as a chart"
+        ).format(addtopic=escape(_(ADDTOPIC_USAGE)))
     return text
 
 
 def topics_text(topics: Sequence[Topic], subscribed: set[int]) -> str:
     if not topics:
-        return NO_TOPICS
+        return no_topics()
     lines = [_topic_line(topic) for topic in topics]
     count = sum(1 for topic in topics if topic.id in subscribed)
     return (
-        "<b>Topics</b> — tap a button to subscribe or unsubscribe.\n"
+        _("<b>Topics</b> — tap a button to subscribe or unsubscribe.")
+        + "\n"
         + "\n".join(lines)
-        + f"\n\nSubscribed: {count} of {len(topics)}."
+        + "\n\n"
+        + _("Subscribed: {count} of {total}.").format(count=count, total=len(topics))
     )
 
 
 def topic_button(topic: Topic, subscribed: bool) -> str:
-    # Button labels are plain text: no escaping.
+    # Button labels are plain text: no escaping, and no words to translate.
     return f"✅ {topic.name}" if subscribed else f"➕ {topic.name}"
 
 
@@ -123,185 +171,404 @@ def _names(topics: Sequence[Topic]) -> str:
 
 def subscribed_text(topics: Sequence[Topic], added: int) -> str:
     if not topics:
-        return NO_TOPICS
+        return no_topics()
     if added == 0:
-        return f"Already subscribed to {_names(topics)}."
-    return f"Subscribed to {_names(topics)}. Alerts will come here; /recent shows the latest."
+        return _("Already subscribed to {topics}.").format(topics=_names(topics))
+    return _("Subscribed to {topics}. Alerts will come here; /recent shows the latest.").format(
+        topics=_names(topics)
+    )
 
 
 def unsubscribed_text(topics: Sequence[Topic] | None, removed: int) -> str:
     if topics is None:
         if removed == 0:
-            return "You had no subscriptions."
-        return f"Unsubscribed from all {removed} topics. /topics to pick again."
+            return _("You had no subscriptions.")
+        return _(
+            "Unsubscribed from {count} topic. /topics to pick again.",
+            "Unsubscribed from all {count} topics. /topics to pick again.",
+            removed,
+        ).format(count=removed)
     if removed == 0:
-        return f"You were not subscribed to {_names(topics)}."
-    return f"Unsubscribed from {_names(topics)}."
+        return _("You were not subscribed to {topics}.").format(topics=_names(topics))
+    return _("Unsubscribed from {topics}.").format(topics=_names(topics))
 
 
 def toggled_text(topic: Topic, subscribed: bool) -> str:
     # Callback answers are plain text.
-    return f"Subscribed to {topic.name}" if subscribed else f"Unsubscribed from {topic.name}"
+    if subscribed:
+        return _("Subscribed to {topic}").format(topic=topic.name)
+    return _("Unsubscribed from {topic}").format(topic=topic.name)
+
+
+def _mode_words(mode: str) -> str:
+    if mode == "digest":
+        return _("only the digest")
+    if mode == "both":
+        return _("an alert for every matching post and the digest")
+    return _("an alert for every matching post")
+
+
+def _mode_name(mode: str) -> str:
+    if mode == "digest":
+        return _("digest")
+    if mode == "both":
+        return _("both")
+    return _("instant")
 
 
 def _digest_phrase(subscriber: Subscriber) -> str:
-    every = "every day" if subscriber.digest_period == "daily" else "every Monday"
-    return f"{every} at {subscriber.digest_time} ({escape(subscriber.timezone)})"
+    if subscriber.digest_period == "weekly":
+        phrase = _("every Monday at {time} ({zone})")
+    else:
+        phrase = _("every day at {time} ({zone})")
+    return phrase.format(time=subscriber.digest_time, zone=escape(subscriber.timezone))
 
 
 def settings_text(subscriber: Subscriber) -> str:
-    quiet = "without sound" if subscriber.quiet else "with sound"
-    digest = _digest_phrase(subscriber) if subscriber.wants_digest else "off"
+    digest = _digest_phrase(subscriber) if subscriber.wants_digest else _("off")
+    sound = _("Alerts come without sound.") if subscriber.quiet else _("Alerts come with sound.")
     return (
-        f"Mode: <b>{subscriber.mode}</b> — {_MODE_WORDS.get(subscriber.mode, subscriber.mode)}.\n"
-        f"Digest: {digest}.\n"
-        f"Time zone: {escape(subscriber.timezone)}.\n"
-        f"Alerts come {quiet}."
+        _("Mode: <b>{mode}</b> — {meaning}.").format(
+            mode=_mode_name(subscriber.mode), meaning=_mode_words(subscriber.mode)
+        )
+        + "\n"
+        + _("Digest: {digest}.").format(digest=digest)
+        + "\n"
+        + _("Time zone: {zone}.").format(zone=escape(subscriber.timezone))
+        + "\n"
+        + sound
     )
 
 
+def digest_settings_text(subscriber: Subscriber) -> str:
+    return (
+        settings_text(subscriber)
+        + "\n\n"
+        + _("Change it with /digest HH:MM [daily|weekly] or /digest off.")
+    )
+
+
+def mode_settings_text(subscriber: Subscriber) -> str:
+    return settings_text(subscriber) + "\n\n" + _("Change it with /mode instant|digest|both.")
+
+
 def digest_set_text(subscriber: Subscriber, mode_changed: bool) -> str:
-    text = f"Digest set: {_digest_phrase(subscriber)}."
+    text = _("Digest set: {when}.").format(when=_digest_phrase(subscriber))
     if mode_changed:
-        text += " Per-post alerts stay on too (/mode digest for the digest only)."
+        text += " " + _("Per-post alerts stay on too (/mode digest for the digest only).")
     return text
 
 
 def digest_off_text(was_on: bool) -> str:
     if not was_on:
-        return "The digest was already off; you get an alert for every matching post."
-    return "Digest off. You get an alert for every matching post."
+        return _("The digest was already off; you get an alert for every matching post.")
+    return _("Digest off. You get an alert for every matching post.")
 
 
 def mode_text(subscriber: Subscriber) -> str:
-    text = f"Mode: <b>{subscriber.mode}</b> — {_MODE_WORDS[subscriber.mode]}."
+    text = _("Mode: <b>{mode}</b> — {meaning}.").format(
+        mode=_mode_name(subscriber.mode), meaning=_mode_words(subscriber.mode)
+    )
     if subscriber.wants_digest:
-        text += f" Digest {_digest_phrase(subscriber)}; change it with /digest HH:MM."
+        text += " " + _("Digest {when}; change it with /digest HH:MM.").format(
+            when=_digest_phrase(subscriber)
+        )
     return text
 
 
 def timezone_text(subscriber: Subscriber) -> str:
-    return (
-        f"Time zone set to <b>{escape(subscriber.timezone)}</b>. "
-        f"Digest times are read in it (now {subscriber.digest_time})."
-    )
+    return _(
+        "Time zone set to <b>{zone}</b>. Digest times and dates are read in it "
+        "(digest now at {time})."
+    ).format(zone=escape(subscriber.timezone), time=subscriber.digest_time)
 
 
 def show_timezone_text(subscriber: Subscriber) -> str:
-    return (
-        f"Your time zone is <b>{escape(subscriber.timezone)}</b>. "
+    return _(
+        "Your time zone is <b>{zone}</b>. "
         "Change it with /timezone Area/City, e.g. /timezone Europe/Moscow."
-    )
+    ).format(zone=escape(subscriber.timezone))
 
 
 def quiet_text(quiet: bool) -> str:
     if quiet:
-        return "Quiet on: alerts and digests arrive without sound. /quiet again to undo."
-    return "Quiet off: alerts and digests arrive with sound."
+        return _("Quiet on: alerts and digests arrive without sound. /quiet again to undo.")
+    return _("Quiet off: alerts and digests arrive with sound.")
+
+
+def language_name(language: str) -> str:
+    """A language's name in itself, so a reader of either finds their own."""
+    return {ENGLISH: "English", RUSSIAN: "русский"}.get(language, language)
+
+
+def language_text(language: str) -> str:
+    return _("I speak {language} here. Change it with /language ru or /language en.").format(
+        language=language_name(language)
+    )
+
+
+def language_set_text(language: str) -> str:
+    return _(
+        "From now on I speak {language} here: answers, alerts, digests and the command menu."
+    ).format(language=language_name(language))
 
 
 def recent_header(count: int) -> str:
-    return f"<b>Latest {count} matching post{'s' if count != 1 else ''}</b>, newest first:"
+    return _(
+        "<b>Latest {count} matching post</b>, newest first:",
+        "<b>Latest {count} matching posts</b>, newest first:",
+        count,
+    ).format(count=count)
 
 
 def recent_empty(has_topics: bool) -> str:
     if not has_topics:
-        return "You are not subscribed to any topic yet: /topics or /subscribe."
-    return "Nothing yet: no post has matched your topics so far."
+        return _("You are not subscribed to any topic yet: /topics or /subscribe.")
+    return _("Nothing yet: no post has matched your topics so far.")
 
 
 def search_text(query: str, lines: Sequence[str], total: int, page: int, pages: int) -> str:
-    head = f"{SEARCH_PREFIX}{escape(query)}\n"
+    word = _("Search")
+    head = f"{SEARCH_MARK}{word}: {escape(query)}\n"
     if total == 0:
-        return head + "Nothing found. Try fewer or other words."
-    found = f"{total} post{'s' if total != 1 else ''} found"
-    return head + f"{found}, page {page + 1} of {pages}, newest first.\n\n" + "\n\n".join(lines)
+        return head + _("Nothing found. Try fewer or other words.")
+    found = _(
+        "{count} post found, page {page} of {pages}, newest first.",
+        "{count} posts found, page {page} of {pages}, newest first.",
+        total,
+    ).format(count=total, page=page + 1, pages=pages)
+    return head + found + "\n\n" + "\n\n".join(lines)
+
+
+def search_query(first_line: str) -> str | None:
+    """The query of a search result message from its first line (None: not a search)."""
+    if not first_line.startswith(SEARCH_MARK):
+        return None
+    _word, colon, query = first_line.removeprefix(SEARCH_MARK).partition(": ")
+    return query if colon and query else None
 
 
 def channel_added_text(channel: Channel, added: bool) -> str:
     name = escape(channel.handle)
     if not added:
-        return f"@{name} is already watched ({channel.source})."
-    return (
-        f"Now watching @{name} ({channel.source}). The first read stores its recent posts "
+        return _("@{channel} is already watched ({source}).").format(
+            channel=name, source=channel.source
+        )
+    return _(
+        "Now watching @{channel} ({source}). The first read stores its recent posts "
         "as history without alerts; new posts after that are matched and alerted."
+    ).format(channel=name, source=channel.source)
+
+
+def channel_removed_text(handle: str) -> str:
+    return _("Stopped watching @{channel}. Its stored posts stay searchable.").format(
+        channel=escape(handle)
     )
 
 
-def channels_text(channels: Sequence[Channel]) -> list[str]:
+def channels_text(channels: Sequence[Channel], tz: tzinfo | None) -> list[str]:
     """One block per channel (the caller splits them into messages)."""
     if not channels:
-        return ["No channels are watched. Add one with /addchannel @name."]
-    blocks = [f"<b>Watched channels: {len(channels)}</b>"]
+        return [_("No channels are watched. Add one with /addchannel @name.")]
+    blocks = [_("<b>Watched channels: {count}</b>").format(count=len(channels))]
     for channel in channels:
         title = f" — {escape(channel.title)}" if channel.title else ""
+        source = (
+            _("source: {source}, from config").format(source=channel.source)
+            if channel.from_config
+            else _("source: {source}").format(source=channel.source)
+        )
         lines = [
             f"<b>@{escape(channel.handle)}</b>{title}",
-            f"source: {channel.source}{', from config' if channel.from_config else ''}; "
-            f"posts stored: {channel.post_count}; "
-            f"last post seen: {channel.last_post_id if channel.last_post_id else 'none yet'}",
-            f"last ok: {when(channel.last_ok_at)}",
+            source
+            + "; "
+            + _("posts stored: {count}; last post seen: {post}").format(
+                count=channel.post_count,
+                post=channel.last_post_id if channel.last_post_id else _("none yet"),
+            ),
+            _("last ok: {when}").format(when=when(channel.last_ok_at, tz)),
         ]
         if channel.last_error:
             lines.append(
-                f"⚠️ last error ({when(channel.last_error_at)}): {escape(channel.last_error)}"
+                _("⚠️ last error ({when}): {error}").format(
+                    when=when(channel.last_error_at, tz), error=escape(channel.last_error)
+                )
             )
         blocks.append("\n".join(lines))
     return blocks
 
 
 def topic_saved_text(name: str, created: bool, terms: int) -> str:
-    verb = "added" if created else "updated"
-    return (
-        f"Topic <b>{escape(name)}</b> {verb} with {terms} term{'s' if terms != 1 else ''}; "
-        "new posts are matched against it from now on. See /topics."
+    if created:
+        text = _(
+            "Topic <b>{topic}</b> added with {count} term; "
+            "new posts are matched against it from now on. See /topics.",
+            "Topic <b>{topic}</b> added with {count} terms; "
+            "new posts are matched against it from now on. See /topics.",
+            terms,
+        )
+    else:
+        text = _(
+            "Topic <b>{topic}</b> updated with {count} term; "
+            "new posts are matched against it from now on. See /topics.",
+            "Topic <b>{topic}</b> updated with {count} terms; "
+            "new posts are matched against it from now on. See /topics.",
+            terms,
+        )
+    return text.format(topic=escape(name), count=terms)
+
+
+def topic_removed_text(name: str) -> str:
+    return _("Topic <b>{topic}</b> removed; its subscribers no longer get its alerts.").format(
+        topic=escape(name)
     )
 
 
-def stats_text(stats: Stats, failing: Sequence[Channel]) -> str:
+def stats_text(stats: Stats, failing: Sequence[Channel], tz: tzinfo | None) -> str:
     lines = [
-        "<b>Statistics</b>",
-        f"Channels watched: {stats.channels}",
-        f"Posts stored: {stats.posts}",
-        f"Matches: {stats.matches}",
-        f"Subscribers: {stats.subscribers} ({stats.active_subscribers} active)",
-        f"Messages queued: {stats.queued}; sent: {stats.sent}; failed: {stats.failed}",
+        _("<b>Statistics</b>"),
+        _("Channels watched: {count}").format(count=stats.channels),
+        _("Posts stored: {count}").format(count=stats.posts),
+        _("Matches: {count}").format(count=stats.matches),
+        _("Subscribers: {count} ({active} active)").format(
+            count=stats.subscribers, active=stats.active_subscribers
+        ),
+        _("Messages queued: {queued}; sent: {sent}; failed: {failed}").format(
+            queued=stats.queued, sent=stats.sent, failed=stats.failed
+        ),
     ]
     if failing:
-        lines.append(f"\n<b>Channels with errors: {len(failing)}</b>")
+        lines.append("\n" + _("<b>Channels with errors: {count}</b>").format(count=len(failing)))
         lines.extend(
-            f"@{escape(c.handle)} ({when(c.last_error_at)}): {escape(c.last_error or '')}"
+            f"@{escape(c.handle)} ({when(c.last_error_at, tz)}): {escape(c.last_error or '')}"
             for c in failing
         )
     else:
-        lines.append("All channels healthy.")
+        lines.append(_("All channels healthy."))
     return "\n".join(lines)
 
 
+def stats_chart_button() -> str:
+    return _("📈 Last 30 days")
+
+
 def other_bot_command(mention: str) -> str:
-    return (
-        f"That command is addressed to @{escape(mention)}, not to me. "
-        "Send /help to see what I can do."
-    )
+    return _(
+        "That command is addressed to @{bot}, not to me. Send /help to see what I can do."
+    ).format(bot=escape(mention))
 
 
-def error_text(message: str) -> str:
-    return f"⚠️ {escape(message)}"
+def error_message(error: ChanwatchError) -> str:
+    """The error's message in the current language (its templates translated, then filled)."""
+    parts = [error.template]
+    if isinstance(error, CommandError) and error.usage is not None:
+        parts.append(error.usage)
+    translated = [_(part) for part in parts]
+    if error.values:
+        translated = [part.format(**error.values) for part in translated]
+    return "\n".join(translated)
+
+
+def error_text(error: ChanwatchError) -> str:
+    return f"⚠️ {escape(error_message(error))}"
 
 
 def operator_error_notice(chat_id: int, update_id: int, error: BaseException) -> str:
-    return (
-        f"⚠️ The bot failed on update {update_id} from chat {chat_id}: "
-        f"<code>{escape(type(error).__name__)}: {escape(str(error)[:500])}</code>. "
-        "Details are in the log."
+    return _(
+        "⚠️ The bot failed on update {update} from chat {chat}: {error}. Details are in the log."
+    ).format(
+        update=update_id,
+        chat=chat_id,
+        error=f"<code>{escape(type(error).__name__)}: {escape(str(error)[:500])}</code>",
     )
 
 
 def source_failed_notice(channel: str, message: str) -> str:
-    """To operators when a channel's source starts failing."""
-    return f"⚠️ Channel <b>{escape(channel)}</b> fails: {escape(message)}"
+    """To operators when a channel's source starts failing (the reason stays as the source
+    gave it: a technical detail, like a log line)."""
+    return _("⚠️ Channel <b>{channel}</b> fails: {reason}").format(
+        channel=escape(channel), reason=escape(message)
+    )
 
 
 def source_recovered_notice(channel: str) -> str:
     """To operators when a failing channel works again."""
-    return f"✅ Channel <b>{escape(channel)}</b> works again."
+    return _("✅ Channel <b>{channel}</b> works again.").format(channel=escape(channel))
+
+
+CAPTION_NAME_MAX = 48
+"""Characters of a topic name in a chart caption: eight of them stay far below Telegram's
+1,024-character caption limit."""
+
+
+def _clip_name(name: str) -> str:
+    return name if len(name) <= CAPTION_NAME_MAX else name[: CAPTION_NAME_MAX - 1] + "…"
+
+
+def trend_title(days: int) -> str:
+    return _(
+        "Matching posts per day, last {days} day",
+        "Matching posts per day, last {days} days",
+        days,
+    ).format(days=days)
+
+
+def week_chart_title(first: date, last: date) -> str:
+    return _("Matching posts per day, {span}").format(span=dates.days(first, last))
+
+
+def _totals(series: Sequence[Series]) -> str:
+    return " · ".join(f"{escape(_clip_name(item.name))}: <b>{item.total}</b>" for item in series)
+
+
+def trend_caption(title: str, series: Sequence[Series], hidden: int) -> str:
+    total = sum(item.total for item in series)
+    lines = [
+        "📈 " + title,
+        _totals(series),
+        _("Total: {count} matching post", "Total: {count} matching posts", total).format(
+            count=total
+        ),
+    ]
+    if hidden:
+        lines.append(
+            _(
+                "{count} more topic is not shown (the quietest). "
+                "Name the ones to draw: /trend NAME NAME 30d",
+                "{count} more topics are not shown (the quietest). "
+                "Name the ones to draw: /trend NAME NAME 30d",
+                hidden,
+            ).format(count=hidden)
+        )
+    return "\n".join(lines)
+
+
+def trend_empty(topics: Sequence[Topic], days: int) -> str:
+    return _(
+        "No post matched {topics} in the last {days} day.",
+        "No post matched {topics} in the last {days} days.",
+        days,
+    ).format(topics=_names(topics), days=days)
+
+
+def trend_no_topics() -> str:
+    return _(
+        "You follow no topics yet, so there is nothing to draw. "
+        "Name topics (/trend visit 7d) or /subscribe to some."
+    )
+
+
+def chart_failed() -> str:
+    return _("(The chart could not be drawn this time; the figures are above.)")
+
+
+def activity_names() -> tuple[str, str, str]:
+    return (_("Posts published"), _("Matches"), _("Alerts sent"))
+
+
+def activity_title(days: int) -> str:
+    return _("Last {days} day", "Last {days} days", days).format(days=days)
+
+
+def activity_caption(series: Sequence[Series], days: int) -> str:
+    return "📊 " + activity_title(days) + "\n" + _totals(series)

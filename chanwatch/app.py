@@ -42,7 +42,7 @@ class _Listener:
     async def source_failed(self, channel: str, message: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_failed_notice(channel, message),
+                lambda: texts.source_failed_notice(channel, message),
                 # Storage already says this is a new outage; the key only has to be unique
                 # (the monotonic clock restarts with the process, wall time does not).
                 key=f"source-error:{channel}:{time.time_ns()}",
@@ -51,7 +51,7 @@ class _Listener:
     async def source_recovered(self, channel: str) -> None:
         if self.delivery is not None:
             await self.delivery.notify_operators(
-                texts.source_recovered_notice(channel),
+                lambda: texts.source_recovered_notice(channel),
                 key=f"source-ok:{channel}:{time.time_ns()}",
             )
 
@@ -101,7 +101,7 @@ async def _supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
 
 async def prepare_store(config: Config) -> Store:
     """Open the database and bring config channels and topics into it."""
-    store = await Store.open(config.storage_path)
+    store = await Store.open(config.database)
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]
@@ -132,10 +132,12 @@ async def run(config: Config) -> int:
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
         )
+    from bot.charts.renderer import ChartRenderer
     from bot.clock import SystemClock
     from bot.delivery import Delivery
     from bot.digests import DigestScheduler
     from bot.dispatcher import build_dispatcher, make_bot, register_commands
+    from bot.i18n import load_i18n
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
@@ -146,6 +148,8 @@ async def run(config: Config) -> int:
 
     telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
+    i18n = load_i18n()
+    charts = ChartRenderer()
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
@@ -156,9 +160,11 @@ async def run(config: Config) -> int:
         listener = _Listener()
         ingest = await Ingest.open(store, listener)
         clock = SystemClock()
-        delivery = Delivery(bot, store, admins=config.bot.admins, clock=clock)
+        delivery = Delivery(
+            bot, store, admins=config.bot.admins, clock=clock, i18n=i18n, charts=charts
+        )
         listener.delivery = delivery
-        digests = DigestScheduler(store, delivery, clock=clock)
+        digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
         web = web_source(config, ingest)
         telegram: Any = None
@@ -197,11 +203,17 @@ async def run(config: Config) -> int:
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
 
         async def poll_bot() -> None:
-            await register_commands(bot, admins=config.bot.admins)
+            languages = {
+                admin: subscriber.language
+                for admin in config.bot.admins
+                if (subscriber := await store.subscribers.get(admin)) is not None
+            }
+            await register_commands(bot, i18n, config.bot.admins, languages)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
         parts: dict[str, Callable[[], Awaitable[None]]] = {
@@ -217,7 +229,7 @@ async def run(config: Config) -> int:
             "started channels=%d topics=%d database=%s",
             len(await store.channels.handles("web")) + len(telegram_handles),
             len(ingest.matcher.topics),
-            config.storage_path,
+            store.db.name,
         )
         await stop.wait()
         logger.info("stopping")
@@ -236,6 +248,8 @@ async def run(config: Config) -> int:
         if digests is not None:
             with contextlib.suppress(Exception):
                 await digests.shutdown()
+        with contextlib.suppress(Exception):
+            await charts.close()
         with contextlib.suppress(Exception):
             await bot.session.close()
         if telegram_client is not None:

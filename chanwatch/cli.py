@@ -1,4 +1,4 @@
-"""The `chanwatch` command: check, run, login, scan, import, backfill."""
+"""The `chanwatch` command: check, run, login, scan, import, backfill, migrate-storage."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
+from urllib.parse import urlsplit
 
-from chanwatch.config import DEFAULT_PATH, Config, load_config
+from chanwatch.config import DEFAULT_PATH, Config, check_postgres_url, load_config
 from chanwatch.errors import ConfigError
 from chanwatch.logs import setup_logging
 from storage.errors import ChanwatchError
+from storage.postgres import redact
 
 logger = logging.getLogger("chanwatch")
 
@@ -97,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--limit", type=_positive, metavar="N", help="at most N newest posts")
     limits.add_argument("--since", type=_date, metavar="DATE", help="posts since DATE (UTC)")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    migrate = commands.add_parser(
+        "migrate-storage",
+        parents=[common],
+        help="copy the SQLite database (storage.path) into an empty PostgreSQL database",
+    )
+    migrate.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host:5432/dbname (default: storage.url of the config)",
+    )
+    migrate.add_argument(
+        "--batch", type=_positive, default=1000, metavar="N", help="rows per committed batch"
+    )
+    migrate.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
@@ -109,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(
         config.log_level if args.command == "run" else "WARNING",
-        secrets=(config.bot.token, config.telegram.api_hash),
+        secrets=(
+            config.bot.token,
+            config.telegram.api_hash,
+            urlsplit(config.storage_url or "").password or "",
+        ),
     )
     try:
         if args.command == "check":
@@ -142,6 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     progress=not args.no_progress,
                 )
             )
+        if args.command == "migrate-storage":
+            from chanwatch.migrate import migrate_storage
+
+            target = _target_url(args.to or config.storage_url)
+            return asyncio.run(
+                migrate_storage(config, target, batch=args.batch, progress=not args.no_progress)
+            )
         from chanwatch.app import run
 
         return asyncio.run(run(config))
@@ -160,13 +187,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _target_url(url: str | None) -> str:
+    def refuse(message: str) -> ConfigError:
+        return ConfigError(f"migrate-storage --to: {message}")
+
+    if not url:
+        raise refuse(
+            "name the PostgreSQL database, e.g. postgresql://chanwatch@localhost/chanwatch"
+        )
+    return check_postgres_url(url, refuse)
+
+
 def check(config: Config, out: TextIO) -> int:
     """Print the plan; warn about what would stop `run`."""
     from chanwatch.offline import config_matcher
 
     config_matcher(config)  # a bad term fails here, as it would at start-up
     print(f"config {config.path}: OK", file=out)
-    print(f"database: {config.storage_path}", file=out)
+    if config.storage_url:
+        print(f"database: {redact(config.storage_url)} (PostgreSQL)", file=out)
+    else:
+        print(f"database: {config.storage_path} (SQLite)", file=out)
     token = "set" if config.bot.token else "MISSING"
     print(
         f"bot: {config.bot.api_base} (token {token}, {len(config.bot.admins)} operator(s))",

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chanwatch.errors import ConfigError
 from monitor.sources.handles import normalize_handle
 from storage.errors import ChanwatchError
+from storage.postgres import redact
 
 DEFAULT_PATH: Final = Path("chanwatch.toml")
 ENV_TOKEN: Final = "CHANWATCH_BOT_TOKEN"
@@ -81,11 +82,17 @@ class Config:
     bot: BotConfig
     telegram: TelegramConfig
     storage_path: Path
+    storage_url: str | None
     web: WebConfig
     digest: DigestConfig
     log_level: str
     channels: tuple[ChannelConfig, ...]
     topics: tuple[TopicConfig, ...]
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when given, else the SQLite file."""
+        return self.storage_url or self.storage_path
 
 
 class _Reader:
@@ -240,10 +247,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         join_pause_seconds=tg.number("join_pause_seconds", 5, minimum=0),
     )
 
-    storage = _section(path, data, "storage", {"path"})
+    storage = _section(path, data, "storage", {"path", "url"})
     storage_path = storage.string("path", "chanwatch.db")
     if not storage_path:
         raise storage.error("path", "must name the database file")
+    storage_url = storage.string("url", "") or None
+    if storage_url is not None:
+        storage_url = check_postgres_url(storage_url, lambda m: storage.error("url", m))
 
     web = _section(path, data, "web", {"base_url", "poll_seconds", "timeout_seconds"})
     base_url = web.string("base_url", "https://t.me").rstrip("/")
@@ -273,6 +283,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         bot=bot_config,
         telegram=telegram_config,
         storage_path=_resolve(base, storage_path),
+        storage_url=storage_url,
         web=web_config,
         digest=DigestConfig(
             time=f"{int(time_match.group(1)):02d}:{time_match.group(2)}", timezone=timezone
@@ -281,6 +292,27 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         channels=_channels(path, top),
         topics=_topics(path, top),
     )
+
+
+def check_postgres_url(url: str, error: Any) -> str:
+    """The URL if it names a PostgreSQL database; `error(message)` is raised otherwise.
+
+    The message quotes the URL without its password."""
+    parts = urlparse(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        shown = redact(url) if "://" in url else url
+        raise error(
+            f"expected a URL like postgresql://user@host:5432/dbname, got {shown!r} "
+            "(leave it out to use the SQLite file at storage.path)"
+        )
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise error(f"{redact(url)!r}: the port must be a number from 1 to 65535") from None
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        example = redact(url).split("?", 1)[0].rstrip("/") + "/chanwatch"
+        raise error(f"{redact(url)!r} names no database: add its name, as in {example}")
+    return url
 
 
 def check_timezone(name: str, error: Any) -> None:

@@ -101,7 +101,7 @@ async def import_exports(
         handle = normalize_handle(channel)
     # Fail on a bad export before touching the database.
     opened = [read_export(path, handle=handle) for path in exports]
-    store = await Store.open(config.storage_path)
+    store = await Store.open(config.database)
     try:
         await store.topics.sync_config(
             [TopicSpec(t.name, t.terms, t.require, t.exclude) for t in config.topics]

@@ -13,6 +13,11 @@ _COLUMNS = (
 )
 
 
+def channel_key(handle: str) -> str:
+    """The `Writer.lock` key of a channel: its row, cursor and posts change one at a time."""
+    return f"channel:{handle.lower()}"
+
+
 def _channel(row: Row, post_count: int = 0) -> Channel:
     return Channel(
         id=row["id"],
@@ -41,6 +46,7 @@ class Channels:
         wanted = {handle.lower(): source for handle, source in channels}
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(*(channel_key(handle) for handle in wanted))
             rows = await tx.fetchall(
                 "SELECT handle, source, from_config, removed_at FROM channels"
             )
@@ -50,7 +56,7 @@ class Channels:
                 if row is None:
                     await tx.execute(
                         "INSERT INTO channels (handle, source, from_config, added_at) "
-                        "VALUES (?, ?, 1, ?)",
+                        "VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
                         (handle, source, now),
                     )
                 elif row["removed_at"] is None and row["source"] != source:
@@ -59,8 +65,11 @@ class Channels:
                     )
             for handle, row in known.items():
                 if row["from_config"] and row["removed_at"] is None and handle not in wanted:
+                    # Not locked: the conditions are checked again as the row is written.
                     await tx.execute(
-                        "UPDATE channels SET removed_at = ? WHERE handle = ?", (now, handle)
+                        "UPDATE channels SET removed_at = ? "
+                        "WHERE handle = ? AND from_config = 1 AND removed_at IS NULL",
+                        (now, handle),
                     )
 
     async def add(self, handle: str, source: str) -> tuple[Channel, bool]:
@@ -71,6 +80,7 @@ class Channels:
         """
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone(
                 "SELECT id, removed_at, source FROM channels WHERE handle = ?", (handle,)
             )
@@ -136,9 +146,10 @@ class Channels:
         """The channel's row for storing posts (`import`); a new one is known but not watched."""
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             await tx.execute(
-                "INSERT OR IGNORE INTO channels (handle, source, title, added_at, removed_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO channels (handle, source, title, added_at, removed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (handle, source, title, now, now),
             )
             if title:
@@ -155,6 +166,7 @@ class Channels:
         One outage is one piece of news: its retries and changing symptoms only update the
         stored text that /channels shows, so operators are not told again on every poll."""
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone("SELECT last_error FROM channels WHERE handle = ?", (handle,))
             if row is None:
                 return False
@@ -167,6 +179,7 @@ class Channels:
     async def record_ok(self, handle: str) -> bool:
         """Clear the error; True when there was one (the channel recovered)."""
         async with self._db.transaction() as tx:
+            await tx.lock(channel_key(handle))
             row = await tx.fetchone("SELECT last_error FROM channels WHERE handle = ?", (handle,))
             await tx.execute(
                 "UPDATE channels SET last_error = NULL, last_error_at = NULL, last_ok_at = ? "

@@ -1,29 +1,34 @@
-"""The one SQLite connection chanwatch writes through: opening, migrating, transactions."""
+"""What the repositories write against: one `Database` interface, two implementations.
+
+storage/sqlite.py (the embedded default) and storage/postgres.py implement it; the
+repositories never ask which one they have. Their SQL is written once, in the dialect both
+accept, with `?` placeholders; what truly differs (the schema, full-text search, schema-version
+bookkeeping) is in each backend's module, reached through `Database.dialect`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
 
-from storage.errors import StorageError
-from storage.migrations import LATEST, MIGRATIONS
+class Row(Protocol):
+    """A result row: by column name or position, as sqlite3.Row and asyncpg.Record are."""
 
-logger = logging.getLogger(__name__)
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
-Row = sqlite3.Row
+    def keys(self) -> Iterable[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 def to_db(moment: datetime) -> str:
-    """UTC ISO text, so that comparing strings in SQL compares instants."""
+    """UTC ISO text: SQLite stores it as is (comparing strings compares instants) and the
+    PostgreSQL backend parses it into timestamptz, so repositories pass one form to both."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to storage; use an aware UTC datetime")
     return moment.astimezone(UTC).isoformat(timespec="seconds")
@@ -37,208 +42,101 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def explain(path: Path, error: sqlite3.Error) -> str:
-    """A sentence for the user about why the database file is unusable."""
-    reason = str(error)
-    if "not a database" in reason or "malformed" in reason:
-        return (
-            f"database {path} is corrupted or not a chanwatch database ({reason}); "
-            "restore it from a backup or move it away to start a new one"
-        )
-    if "readonly" in reason or "read-only" in reason:
-        return read_only_reason(path) or (
-            f"database {path} is read-only; give the chanwatch user write access to it"
-        )
-    if "unable to open" in reason:
-        return f"cannot open database {path}: check that its folder exists and is writable"
-    if "locked" in reason or "busy" in reason:
-        return f"database {path} is locked by another process; is chanwatch already running?"
-    return f"database {path}: {reason}"
+EARLIEST: datetime = datetime(1, 1, 1, tzinfo=UTC)
+"""Before every stored moment: "since the beginning" as a bound both backends compare."""
 
 
-def read_only_reason(path: Path) -> str | None:
-    """Why chanwatch may not write the database at `path`; None when permissions allow it."""
-    folder = path.parent
-    # SQLite writes its -wal and -shm files beside the database, so the folder counts too.
-    if folder.is_dir() and not os.access(folder, os.W_OK):
-        return (
-            f"database {path} is read-only: its folder {folder} is not writable; "
-            "give the chanwatch user write access to the folder"
-        )
-    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
-        if file.exists() and not os.access(file, os.W_OK):
-            if file == path:
-                return f"database {path} is read-only; give the chanwatch user write access to it"
-            return (
-                f"database {path} is read-only: {file} is not writable; "
-                "give the chanwatch user write access to both"
-            )
-    return None
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A piece of SQL for a WHERE clause, with the values of its `?` placeholders."""
+
+    sql: str
+    params: tuple[Any, ...]
 
 
-def _try_opening(path: Path) -> None:
-    """Open and close `path` as aiosqlite will: sqlite3.Error if it cannot be opened."""
-    sqlite3.connect(path, isolation_level=None).close()
+class Dialect(ABC):
+    """The statements that differ between the backends, and nothing else."""
+
+    name: str
+
+    @abstractmethod
+    def post_search(self, groups: Sequence[Sequence[str]]) -> Condition | None:
+        """A condition on posts aliased `p`: every group has a word among the post's lemmas.
+
+        Words are whole lemmas (a word of several tokens is a phrase) and every group has
+        one at least; None when there is no group, which matches nothing."""
+
+    @abstractmethod
+    def minute(self, column: str) -> str:
+        """An expression for the UTC minute of a moment column, as "YYYY-MM-DDTHH:MM" text
+        (to count things per minute with GROUP BY)."""
 
 
-class Database:
-    """Owns the connection. Writes go through `transaction()`, one at a time."""
+class Writer(ABC):
+    """Statements inside one open transaction."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
-        self.path = path
-        self._conn = conn
-        self._write_lock = asyncio.Lock()
+    @abstractmethod
+    async def lock(self, *keys: str) -> None:
+        """Hold the named locks until the transaction ends: another transaction that locks
+        one of them, in any process, waits until then. A read-then-write that must not
+        interleave with another on the same thing (a channel's posts and cursor, say)
+        takes its key first."""
 
-    @classmethod
-    async def open(cls, path: Path | str) -> Database:
-        path = Path(path)
-        # Refused before SQLite opens it: opening a read-only file creates -wal and -shm files
-        # as read-only as the file, which would keep failing after the user fixed the file.
-        refusal = read_only_reason(path)
-        if refusal is not None:
-            raise StorageError(refusal)
-        try:
-            # When sqlite3.connect fails inside aiosqlite.connect, aiosqlite stops its worker
-            # thread without waiting for it; the thread then reports to an event loop that may
-            # be closed by then ("Event loop is closed" from a thread, after the clear error).
-            # A file that cannot be opened is found here, before any such thread starts.
-            await asyncio.to_thread(_try_opening, path)
-            conn = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as error:
-            raise StorageError(explain(path, error)) from None
-        conn.row_factory = sqlite3.Row
-        db = cls(path, conn)
-        try:
-            await db._prepare()
-        except sqlite3.Error as error:
-            await conn.close()
-            raise StorageError(explain(path, error)) from None
-        except BaseException:
-            await conn.close()
-            raise
-        return db
+    @abstractmethod
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
 
-    async def _prepare(self) -> None:
-        await self._conn.execute("PRAGMA busy_timeout = 5000")
-        mode = await self.scalar("PRAGMA journal_mode = WAL")
-        if mode != "wal":
-            logger.warning("database %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
-        await self._conn.execute("PRAGMA foreign_keys = ON")
-        await self._conn.execute("PRAGMA synchronous = NORMAL")
-        await self._migrate()
+    @abstractmethod
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run an `INSERT … RETURNING id`; the new id, or 0 when ON CONFLICT skipped it."""
 
-    async def _migrate(self) -> None:
-        version = int(await self.scalar("PRAGMA user_version") or 0)
-        if version > LATEST:
-            raise StorageError(
-                f"database {self.path} has schema version {version}, newer than this "
-                f"chanwatch understands ({LATEST}); upgrade chanwatch"
-            )
-        for target in range(version + 1, LATEST + 1):
-            logger.info("database %s: migrating to schema version %d", self.path, target)
-            # executescript would commit on its own; one BEGIN..COMMIT keeps a step atomic.
-            script = f"BEGIN;\n{MIGRATIONS[target - 1]}\nPRAGMA user_version = {target};\nCOMMIT;"
-            try:
-                await self._conn.executescript(script)
-            except sqlite3.Error:
-                await self._conn.execute("ROLLBACK")
-                raise
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
 
-    async def close(self) -> None:
-        await self._conn.close()
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
-    async def schema_version(self) -> int:
-        return int(await self.scalar("PRAGMA user_version") or 0)
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
 
-    # Reads
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        try:
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())
-        except sqlite3.Error as error:
-            raise StorageError(explain(self.path, error)) from None
+class Database(ABC):
+    """An open, migrated database.
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        try:
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                row: Row | None = await cursor.fetchone()
-                return row
-        except sqlite3.Error as error:
-            raise StorageError(explain(self.path, error)) from None
+    Reads see every committed write. Writes go through `transaction()`. On SQLite one
+    transaction writes at a time (BEGIN IMMEDIATE); on PostgreSQL they run side by side, at
+    READ COMMITTED, so repositories make each one safe beside the others: inserts that may
+    meet a concurrent twin say ON CONFLICT, and a read-then-write takes `Writer.lock(key)`.
+    """
+
+    dialect: Dialect
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """The database as the user knows it (a file path, a URL without its password)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
     async def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    # Writes
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Writer]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
-        async with self._write_lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise StorageError(explain(self.path, error)) from None
-            try:
-                yield Writer(self._conn, self.path)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            try:
-                await self._conn.execute("COMMIT")
-            except sqlite3.Error as error:
-                await self._conn.execute("ROLLBACK")
-                raise StorageError(explain(self.path, error)) from None
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Writer]:
+        """BEGIN .. COMMIT, rolled back on any exception."""
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement in its own transaction; returns the number of rows changed."""
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
-
-
-class Writer:
-    """Statements inside one open transaction."""
-
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self._path = path
-
-    @contextmanager
-    def _named_errors(self) -> Iterator[None]:
-        # A read-only or damaged file often shows only at the first write, inside a
-        # transaction; the user needs the file named and the reason explained there too.
-        # IntegrityError passes unchanged: callers handle constraint conflicts themselves.
-        try:
-            yield
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as error:
-            raise StorageError(explain(self._path, error)) from None
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        with self._named_errors():
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                return cursor.rowcount
-
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run an INSERT and return the new rowid (0 when OR IGNORE skipped it)."""
-        with self._named_errors():
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                return cursor.rowcount and int(cursor.lastrowid or 0)
-
-    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        with self._named_errors():
-            await self._conn.executemany(sql, [tuple(r) for r in rows])
-
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        with self._named_errors():
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                row: Row | None = await cursor.fetchone()
-                return row
-
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        with self._named_errors():
-            async with self._conn.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())

@@ -102,6 +102,8 @@ class Subscriber:
     timezone: str
     last_digest_at: datetime | None
     created_at: datetime
+    language: str | None = None
+    """'en', 'ru'…; None until a user's Telegram language decides it."""
 
     @property
     def wants_instant(self) -> bool:
@@ -120,6 +122,8 @@ class OutboxItem:
     text: str
     disable_notification: bool
     attempts: int
+    chart: str | None = None
+    """JSON of a chart to send as a photo, `text` being its caption (None: a text message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,8 @@ class NewMessage:
     dedup_key: str
     text: str
     disable_notification: bool = False
+    chart: str | None = None
+    """JSON of a chart to draw at send time; `text` is then the photo's caption."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,15 @@ class Stats:
     queued: int
     failed: int
     sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """How many of something happened in one minute (UTC) — of one topic when `key` says."""
+
+    minute: datetime
+    count: int
+    key: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, Row, Writer, now_utc, to_db
+from storage.database import Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats
 
 
@@ -33,6 +33,7 @@ def _item(row: Row) -> OutboxItem:
         text=row["text"],
         disable_notification=bool(row["disable_notification"]),
         attempts=row["attempts"],
+        chart=row["chart"],
     )
 
 
@@ -46,14 +47,15 @@ async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
     queued = 0
     for message in messages:
         queued += await tx.execute(
-            "INSERT OR IGNORE INTO outbox (chat_id, kind, dedup_key, text, "
-            "disable_notification, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (chat_id, kind, dedup_key, text, disable_notification, "
+            "chart, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 message.chat_id,
                 message.kind,
                 message.dedup_key,
                 message.text,
                 int(message.disable_notification),
+                message.chart,
                 now,
             ),
         )
@@ -73,22 +75,12 @@ class Outbox:
     async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
         """Pending messages whose retry time has come, oldest first."""
         rows = await self._db.fetchall(
-            "SELECT id, chat_id, kind, text, disable_notification, attempts FROM outbox "
+            "SELECT id, chat_id, kind, text, disable_notification, attempts, chart FROM outbox "
             "WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?) "
             "ORDER BY id LIMIT ?",
             (to_db(now or now_utc()), limit),
         )
-        return [
-            OutboxItem(
-                id=row["id"],
-                chat_id=row["chat_id"],
-                kind=row["kind"],
-                text=row["text"],
-                disable_notification=bool(row["disable_notification"]),
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+        return [_item(row) for row in rows]
 
     async def heads(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
         """The oldest pending message of each chat, when it is due, oldest first.
@@ -97,9 +89,9 @@ class Outbox:
         retry, its later ones wait too. One busy chat yields one row, not the whole batch.
         """
         rows = await self._db.fetchall(
-            "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts "
-            "FROM outbox o JOIN (SELECT min(id) AS id FROM outbox WHERE status = 'pending' "
-            "GROUP BY chat_id) head ON head.id = o.id "
+            "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts, "
+            "o.chart FROM outbox o JOIN (SELECT min(id) AS id FROM outbox "
+            "WHERE status = 'pending' GROUP BY chat_id) head ON head.id = o.id "
             "WHERE o.not_before IS NULL OR o.not_before <= ? ORDER BY o.id LIMIT ?",
             (to_db(now or now_utc()), limit),
         )
@@ -111,7 +103,7 @@ class Outbox:
             "SELECT min(not_before) FROM outbox WHERE status = 'pending' AND not_before > ?",
             (to_db(after),),
         )
-        return None if value is None else datetime.fromisoformat(value)
+        return None if value is None else from_db(value)
 
     async def enqueue_digest(
         self, chat_id: int, messages: Sequence[NewMessage], until: datetime
@@ -152,7 +144,7 @@ class Outbox:
         value = await self._db.scalar(
             "SELECT min(not_before) FROM outbox WHERE status = 'pending'"
         )
-        return None if value is None else datetime.fromisoformat(value)
+        return None if value is None else from_db(value)
 
     async def mark_sent(self, item_id: int, message_id: int | None) -> None:
         await self._db.execute(

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage.database import Database, Row, Writer, from_db, now_utc, to_db
+from storage.channels import channel_key
+from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMatch, NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
 from storage.outbox import queue_messages
 
@@ -30,16 +31,6 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
         edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
         hits=hits,
     )
-
-
-def fts_query(groups: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query over the lemma column: every group must match, any word within one."""
-    parts = []
-    for group in groups:
-        words = " OR ".join('"' + word.replace('"', "") + '"' for word in group if word)
-        if words:
-            parts.append(f"lemmas : ({words})")
-    return " AND ".join(parts)
 
 
 async def _write_matches(
@@ -109,8 +100,11 @@ class Posts:
         """
         new_posts = edited = new_matches = demoted = 0
         async with self._db.transaction() as tx:
-            # Stamped once the write lock is held, so the stamp is at most one transaction
-            # older than the commit (digest windows rely on it, see bot.digests.SETTLE).
+            # Another save of this channel (an import beside `run`) waits: both read what is
+            # stored and the cursor first. Stamped once the lock is held, so the stamp is at
+            # most one transaction older than the commit (digest windows rely on it, see
+            # bot.digests.SETTLE).
+            await tx.lock(channel_key(handle))
             now = to_db(now_utc())
             channel = await tx.fetchone(
                 "SELECT id, last_post_id, first_sight_post_id FROM channels WHERE handle = ?",
@@ -143,7 +137,7 @@ class Posts:
                     demoted += int(is_history and not history)
                     post = await tx.insert(
                         "INSERT INTO posts (channel_id, post_id, date, text, edit_date, lemmas, "
-                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "is_history, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                         (
                             channel["id"],
                             record.post_id,
@@ -171,13 +165,16 @@ class Posts:
                 new_matches += added
                 if added and not is_history:
                     await tx.execute(
-                        "INSERT OR IGNORE INTO fanout (post, queued_at) VALUES (?, ?)", (post, now)
+                        "INSERT INTO fanout (post, queued_at) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (post, now),
                     )
             newest = max((r.post_id for r in records), default=0)
             await tx.execute(
-                "UPDATE channels SET last_post_id = max(coalesce(last_post_id, 0), ?), "
-                "first_sight_post_id = ?, title = coalesce(?, title) WHERE id = ?",
-                (newest, first_sight, title, channel["id"]),
+                "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
+                "THEN last_post_id ELSE ? END, first_sight_post_id = ?, "
+                "title = coalesce(?, title) WHERE id = ?",
+                (newest, newest, first_sight, title, channel["id"]),
             )
         return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
 
@@ -238,21 +235,22 @@ class Posts:
     async def search(
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
     ) -> tuple[list[StoredPost], int]:
-        """Posts whose words match every group (by lemma), newest first, and the total count."""
-        query = fts_query(groups)
-        if not query:
+        """Posts whose words match every group (by lemma), newest first, and the total count.
+
+        A word without letters or digits can match nothing, and a group left without words
+        asks nothing (both search indexes see only letters and digits)."""
+        searchable = [[w for w in group if any(ch.isalnum() for ch in w)] for group in groups]
+        found = self._db.dialect.post_search([group for group in searchable if group])
+        if found is None:
             return [], 0
         total = int(
-            await self._db.scalar(
-                "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
-            )
+            await self._db.scalar(f"SELECT count(*) FROM posts p WHERE {found.sql}", found.params)
             or 0
         )
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) "
-            "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
-            (query, limit, offset),
+            f"WHERE {found.sql} ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+            (*found.params, limit, offset),
         )
         return await self._with_hits(rows, None), total
 
@@ -268,7 +266,7 @@ class Posts:
             "  JOIN topics t ON t.id = m.topic_id AND t.removed_at IS NULL "
             "  WHERE m.matched_at > ? AND m.matched_at <= ?) "
             "ORDER BY p.date DESC, p.id DESC",
-            (chat_id, to_db(since) if since else "", to_db(until)),
+            (chat_id, to_db(since or EARLIEST), to_db(until)),
         )
         return await self._with_hits(rows, chat_id)
 

@@ -10,7 +10,7 @@ from storage.models import Subscriber
 
 _COLUMNS = (
     "chat_id, chat_type, title, active, mode, quiet, digest_time, digest_period, timezone, "
-    "last_digest_at, created_at"
+    "last_digest_at, created_at, language"
 )
 _SUB_COLUMNS = ", ".join(f"sub.{name.strip()}" for name in _COLUMNS.split(","))
 
@@ -28,6 +28,7 @@ def _subscriber(row: Row) -> Subscriber:
         timezone=row["timezone"],
         last_digest_at=from_db(row["last_digest_at"]) if row["last_digest_at"] else None,
         created_at=from_db(row["created_at"]),
+        language=row["language"],
     )
 
 
@@ -43,19 +44,23 @@ class Subscribers:
         title: str | None,
         digest_time: str,
         timezone: str,
+        language: str | None = None,
     ) -> Subscriber:
         """The chat's subscriber row, created with the config's digest defaults if new.
 
-        A chat that blocked the bot and talks to it again is active again.
+        A chat that blocked the bot and talks to it again is active again. `language` is
+        kept only while the chat has none: the first user to talk decides it.
         """
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO subscribers (chat_id, chat_type, title, digest_time, timezone, "
-                "last_digest_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "last_digest_at, created_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET active = 1, blocked_at = NULL, "
-                "title = coalesce(excluded.title, title), chat_type = excluded.chat_type",
-                (chat_id, chat_type, title, digest_time, timezone, now, now),
+                "title = coalesce(excluded.title, subscribers.title), "
+                "chat_type = excluded.chat_type, "
+                "language = coalesce(subscribers.language, excluded.language)",
+                (chat_id, chat_type, title, digest_time, timezone, now, now, language),
             )
         found = await self.get(chat_id)
         assert found is not None
@@ -79,7 +84,8 @@ class Subscribers:
         async with self._db.transaction() as tx:
             for topic_id in topic_ids:
                 added += await tx.execute(
-                    "INSERT OR IGNORE INTO subscriptions (chat_id, topic_id) VALUES (?, ?)",
+                    "INSERT INTO subscriptions (chat_id, topic_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (chat_id, topic_id),
                 )
         return added
@@ -137,6 +143,7 @@ class Subscribers:
         digest_time: str | None = None,
         digest_period: str | None = None,
         timezone: str | None = None,
+        language: str | None = None,
     ) -> None:
         changes: dict[str, object] = {
             "mode": mode,
@@ -144,6 +151,7 @@ class Subscribers:
             "digest_time": digest_time,
             "digest_period": digest_period,
             "timezone": timezone,
+            "language": language,
         }
         given = {column: value for column, value in changes.items() if value is not None}
         if not given:

@@ -9,6 +9,9 @@ from storage.database import Database, Row, Writer, now_utc, to_db
 from storage.models import Topic
 
 KINDS = ("term", "require", "exclude")
+TOPICS_KEY = "topics"
+"""The `Writer.lock` key of every topic change: they are rare, and names are compared
+case-insensitively in Python, so one at a time is simplest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +56,15 @@ class Topics:
         wanted = {spec.name.casefold() for spec in specs}
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(TOPICS_KEY)
             rows = await tx.fetchall("SELECT id, name, from_config, removed_at FROM topics")
             known = {row["name"].casefold(): row for row in rows}
             for spec in specs:
                 row = known.get(spec.name.casefold())
                 if row is None:
                     topic_id = await tx.insert(
-                        "INSERT INTO topics (name, from_config, created_at) VALUES (?, 1, ?)",
+                        "INSERT INTO topics (name, from_config, created_at) VALUES (?, 1, ?) "
+                        "RETURNING id",
                         (spec.name, now),
                     )
                     await _write_terms(tx, topic_id, spec)
@@ -75,10 +80,12 @@ class Topics:
         """Create the topic or replace its terms; True when it is new."""
         now = to_db(now_utc())
         async with self._db.transaction() as tx:
+            await tx.lock(TOPICS_KEY)
             row = await _find(tx, spec.name)
             if row is None:
                 topic_id = await tx.insert(
-                    "INSERT INTO topics (name, created_at) VALUES (?, ?)", (spec.name, now)
+                    "INSERT INTO topics (name, created_at) VALUES (?, ?) RETURNING id",
+                    (spec.name, now),
                 )
                 created = True
             else:
@@ -94,6 +101,7 @@ class Topics:
     async def remove(self, name: str) -> bool:
         """Stop matching the topic; old matches stay in the database but are not shown."""
         async with self._db.transaction() as tx:
+            await tx.lock(TOPICS_KEY)
             row = await _find(tx, name)
             if row is None or row["removed_at"] is not None:
                 return False

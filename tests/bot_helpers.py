@@ -1,6 +1,6 @@
 """A running conversation for tests: the real dispatcher polling the shared fake Bot API
-(tests/fakes/bot_api.py) on 127.0.0.1, over a real SQLite store, with the real Delivery and
-DigestScheduler.
+(tests/fakes/bot_api.py) on 127.0.0.1, over a real store (a SQLite file unless a PostgreSQL
+URL is given), with the real Delivery and DigestScheduler.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
 
+from bot.charts.renderer import ChartRenderer
 from bot.delivery import Delivery
 from bot.digests import DigestScheduler
 from bot.dispatcher import build_dispatcher, make_bot
 from bot.settings import BotSettings
 from monitor.matching import index_lemmas
-from storage import Store
+from storage import Location, Store
 from storage.models import NewMatch, PostRecord
 from tests.fakes.bot_api import CallbackAnswer, FakeBotAPI, SentMessage
 
@@ -61,16 +62,28 @@ class Conversation:
     digests: DigestScheduler
     controls: Controls
     delivery: Delivery
+    charts: ChartRenderer
 
     async def say(
-        self, text: str, *, chat_id: int = ALICE, user_id: int | None = None, count: int = 1
+        self,
+        text: str,
+        *,
+        chat_id: int = ALICE,
+        user_id: int | None = None,
+        count: int = 1,
+        language_code: str | None = None,
+        timeout: float = WAIT_LIMIT,  # noqa: ASYNC109
     ) -> list[SentMessage]:
-        """Send `text` as a user and return the bot's next `count` messages to that chat."""
+        """Send `text` as a user (whose Telegram app is in `language_code`, if given) and
+        return the bot's next `count` messages to that chat."""
         before = len(self.api.messages_to(chat_id))
-        await self.api.user_sends(chat_id, text, user_id=chat_id if user_id is None else user_id)
-        sent = await self.api.wait_for_messages(
-            before + count, chat_id=chat_id, timeout=WAIT_LIMIT
+        await self.api.user_sends(
+            chat_id,
+            text,
+            user_id=chat_id if user_id is None else user_id,
+            language_code=language_code,
         )
+        sent = await self.api.wait_for_messages(before + count, chat_id=chat_id, timeout=timeout)
         return sent[before : before + count]
 
     async def ask(self, text: str, **kwargs: Any) -> str:
@@ -126,16 +139,26 @@ async def store_post(
 
 
 @asynccontextmanager
-async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
+async def conversation(
+    tmp_path: Path,
+    database: Location | None = None,
+    *,
+    charts: ChartRenderer | None = None,
+) -> AsyncIterator[Conversation]:
+    """The bot over `database` (default: `tmp_path`/bot.db): a second conversation on the same
+    database is the bot after a restart. `charts` replaces the chart renderer (tests of
+    failing charts)."""
     # Everything opened is closed in reverse order, also when a later step fails: a store left
     # open keeps an aiosqlite thread that outlives the test's event loop.
     async with AsyncExitStack() as stack:
         api = await stack.enter_async_context(FakeBotAPI(token=BOT_TOKEN, username=BOT_USERNAME))
-        store = await Store.open(tmp_path / "bot.db")
+        store = await Store.open(database or tmp_path / "bot.db")
         stack.push_async_callback(store.close)
         bot = make_bot(BOT_TOKEN, api.base_url)
         stack.push_async_callback(bot.session.close)
-        delivery = Delivery(bot, store, admins=[OPERATOR])
+        charts = charts or ChartRenderer()
+        stack.push_async_callback(charts.close)
+        delivery = Delivery(bot, store, admins=[OPERATOR], charts=charts)
         digests = DigestScheduler(store, delivery)
         controls = Controls()
         dp = build_dispatcher(
@@ -147,11 +170,12 @@ async def conversation(tmp_path: Path) -> AsyncIterator[Conversation]:
             digests=digests,
             topics=controls,
             channels=controls,
+            charts=charts,
         )
         await digests.start()
         stack.push_async_callback(digests.shutdown)
         await stack.enter_async_context(_polling(dp, bot))
-        yield Conversation(api, store, bot, dp, digests, controls, delivery)
+        yield Conversation(api, store, bot, dp, digests, controls, delivery, charts)
 
 
 @asynccontextmanager

@@ -42,8 +42,10 @@ def write_config(
     poll_seconds: float = 0.3,
     timeout_seconds: float = 5.0,
     extra: str = "",
+    database_url: str | None = None,
 ) -> Path:
-    """A config for web channels on `tme`, the bot on `api`, a database in `folder`."""
+    """A config for web channels on `tme`, the bot on `api`, a database in `folder` (or at
+    `database_url`)."""
     channel_tables = "".join(
         f'[[channels]]\nhandle = "{handle}"\nsource = "web"\n' for handle in channels
     )
@@ -51,7 +53,8 @@ def write_config(
     config.write_text(
         f'[bot]\ntoken = "{TOKEN}"\napi_base = "{api.base_url}"\nadmins = [{OPERATOR}]\n'
         '[storage]\npath = "db.sqlite"\n'
-        f'[web]\nbase_url = "{tme.base_url}"\npoll_seconds = {poll_seconds}\n'
+        + (f'url = "{database_url}"\n' if database_url else "")
+        + f'[web]\nbase_url = "{tme.base_url}"\npoll_seconds = {poll_seconds}\n'
         f"timeout_seconds = {timeout_seconds}\n"
         f"{extra}\n{channel_tables}{topics}",
         encoding="utf-8",

@@ -9,19 +9,22 @@ import pytest
 from bot.errors import CommandError
 from bot.parsing import (
     DigestRequest,
+    TrendRequest,
     find_topics,
     parse_channel,
     parse_count,
     parse_digest,
+    parse_language,
     parse_mode,
     parse_search,
     parse_timezone,
     parse_topic,
+    parse_trend,
     split_terms,
 )
 from monitor.errors import SourceError, TermError
 from monitor.matching import validate_term
-from storage import Store, TopicSpec
+from storage import Location, Store, TopicSpec
 from storage.models import Topic
 from tests.bot_helpers import ALICE, BOT_USERNAME, conversation, store_post
 
@@ -161,12 +164,12 @@ async def test_subscribe_by_name_all_and_unknown(tmp_path: Path) -> None:
         await c.ask("/subscribe")
         assert len(await c.store.subscribers.topic_ids(ALICE)) == 2
         assert "Unsubscribed from <b>Выборы</b>" in await c.ask("/unsubscribe ВЫБОРЫ")
-        assert "Unsubscribed from all 1" in await c.ask("/unsubscribe")
+        assert "Unsubscribed from 1 topic." in await c.ask("/unsubscribe")
         assert await c.store.subscribers.topic_ids(ALICE) == set()
 
 
-async def test_recent_lists_matches_newest_first(tmp_path: Path) -> None:
-    async with conversation(tmp_path) as c:
+async def test_recent_lists_matches_newest_first(tmp_path: Path, database: Location) -> None:
+    async with conversation(tmp_path, database) as c:
         await _topics(c.store)
         await c.store.channels.add("news_ch", "web")
         assert "not subscribed" in await c.ask("/recent")
@@ -183,8 +186,8 @@ async def test_recent_lists_matches_newest_first(tmp_path: Path) -> None:
         assert "from 1 to 50" in await c.ask("/recent 0")
 
 
-async def test_search_finds_inflected_forms_and_pages(tmp_path: Path) -> None:
-    async with conversation(tmp_path) as c:
+async def test_search_finds_inflected_forms_and_pages(tmp_path: Path, database: Location) -> None:
+    async with conversation(tmp_path, database) as c:
         await c.store.channels.add("news_ch", "web")
         for post_id in range(1, 8):
             await store_post(c.store, "news_ch", post_id, f"Сообщение {post_id} о выборах в думу")
@@ -258,3 +261,28 @@ async def test_user_text_is_escaped(tmp_path: Path) -> None:
     async with conversation(tmp_path) as c:
         answer = await c.ask("/subscribe <b>x</b>")
         assert "&lt;b&gt;x&lt;/b&gt;" in answer
+
+
+def test_trend_arguments_name_topics_of_several_words_and_a_period() -> None:
+    topics = [
+        Topic(1, "Kim Jong Un", ("Ким Чен Ын",), (), (), True),
+        Topic(2, "Kim", ("Ким",), (), (), True),
+        Topic(3, "visit", ("визит",), (), (), True),
+    ]
+    request = parse_trend("kim jong un, VISIT kim 90D", topics)
+    assert [t.id for t in request.topics] == [1, 3, 2] and request.days == 90
+    assert parse_trend(None, topics) == TrendRequest((), 30)
+    assert parse_trend("7d", topics).days == 7
+    with pytest.raises(CommandError, match="no topic “jong”"):
+        parse_trend("jong", topics)
+    with pytest.raises(CommandError, match="period once"):
+        parse_trend("7d visit 30d", topics)
+
+
+def test_language_argument() -> None:
+    assert parse_language(None) is None
+    assert parse_language("RU") == parse_language("русский") == "ru"
+    assert parse_language("english") == "en"
+    for bad in ("de", "ru en"):
+        with pytest.raises(CommandError, match="/language ru"):
+            parse_language(bad)

@@ -120,7 +120,7 @@ async def test_register_commands_sets_public_and_operator_menus(tmp_path: Path) 
     from bot.dispatcher import register_commands
 
     async with conversation(tmp_path) as c:
-        await register_commands(c.bot, admins=[OPERATOR])
+        await register_commands(c.bot, c.delivery.i18n, admins=[OPERATOR])
         menus = {
             json.loads(scope).get("chat_id", "everyone"): [entry["command"] for entry in menu]
             for scope, menu in c.api.commands.items()

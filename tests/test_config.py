@@ -58,7 +58,7 @@ def test_relative_paths_are_relative_to_the_config_file(
     (tmp_path / "c.toml").write_text(GOOD, encoding="utf-8")
     code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
     assert code == 0
-    assert f"database: {tmp_path / 'x.db'}" in out
+    assert f"database: {tmp_path / 'x.db'} (SQLite)" in out
     assert "pul_1 [web] via https://t.me/s/pul_1" in out
 
 
@@ -123,6 +123,23 @@ BAD = [
         "web.poll_seconds: must be at least",
     ),
     ("section type", GOOD.replace("[storage]\npath", "storage = 5\n[x]\npath"), "storage"),
+    (
+        "storage url scheme",
+        GOOD.replace("[storage]", '[storage]\nurl = "mysql://u:pw@h/db"'),
+        "storage.url: expected a URL like postgresql://user@host:5432/dbname, "
+        "got 'mysql://u@h/db' (leave it out to use the SQLite file at storage.path)",
+    ),
+    (
+        "storage url without database",
+        GOOD.replace("[storage]", '[storage]\nurl = "postgresql://u:pw@h:5432/"'),
+        "storage.url: 'postgresql://u@h:5432/' names no database: add its name, as in "
+        "postgresql://u@h:5432/chanwatch",
+    ),
+    (
+        "storage url port",
+        GOOD.replace("[storage]", '[storage]\nurl = "postgresql://u:pw@h:99999/db"'),
+        "storage.url: 'postgresql://u@h:99999/db': the port must be a number",
+    ),
 ]
 
 
@@ -144,6 +161,18 @@ def test_bad_config_is_one_clear_line_and_exit_2(
     assert lines[0].startswith(f"chanwatch: config {path}"), err
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_postgresql_url_selects_postgresql_and_hides_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = 'url = "postgresql://chanwatch:s3cret@db.example.org:5432/chanwatch?sslmode=require"'
+    (tmp_path / "c.toml").write_text(GOOD.replace("[storage]", f"[storage]\n{url}"), "utf-8")
+    code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
+    assert code == 0
+    expected = "postgresql://chanwatch@db.example.org:5432/chanwatch?sslmode=require (PostgreSQL)"
+    assert f"database: {expected}" in out, out
+    assert "s3cret" not in out
 
 
 def test_bad_api_id_in_environment_names_the_variable(

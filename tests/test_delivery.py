@@ -1,4 +1,4 @@
-"""Alerts and the outbox sender: real SQLite, real aiogram Bot, fake Bot API on 127.0.0.1."""
+"""Alerts and the outbox sender: real databases, real aiogram Bot, fake Bot API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +18,8 @@ from aiohttp import web
 
 from bot.delivery import Delivery
 from bot.fanout import fan_out
-from storage import Store, TopicSpec
+from bot.i18n import load_i18n
+from storage import Location, Store, TopicSpec
 from storage.models import NewMatch, NewMessage, PostRecord
 from storage.outbox import OutboxRecord
 
@@ -30,8 +30,8 @@ ALICE, BOB, CAROL = 101, 102, 103
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "t.db")
+async def store(database: Location) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     await store.channels.add("news_ch", "web")
     await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))
@@ -133,7 +133,7 @@ async def test_one_alert_per_post_per_subscriber_naming_only_their_topics(store:
     text = "Банк поднял ставку"
     await save(store, 5, text, match(text, "Rates", "ставку"), match(text, "Banks", "Банк"))
 
-    assert await fan_out(store) == 2
+    assert await fan_out(store, load_i18n()) == 2
     (alice,) = await rows(store, ALICE)
     assert alice.dedup_key.startswith(f"alert:{ALICE}:")
     assert "Rates, Banks" in alice.text
@@ -143,14 +143,14 @@ async def test_one_alert_per_post_per_subscriber_naming_only_their_topics(store:
     assert "🏷 Banks\n" in bob.text and "Rates" not in bob.text
     assert "<b>Банк</b>" in bob.text and "<b>ставку</b>" not in bob.text
     assert await rows(store, CAROL) == []  # digest only
-    assert await fan_out(store) == 0  # nothing owed twice
+    assert await fan_out(store, load_i18n()) == 0  # nothing owed twice
 
 
 async def test_history_posts_raise_no_alerts(store: Store) -> None:
     await subscribe(store, ALICE, "Rates")
     text = "старая ставка"
     await save(store, 1, text, match(text, "Rates", "ставка"), history=True)
-    assert await fan_out(store) == 0
+    assert await fan_out(store, load_i18n()) == 0
     assert await rows(store, ALICE) == []
 
 
@@ -159,10 +159,10 @@ async def test_an_edit_that_newly_matches_never_alerts_twice(store: Store) -> No
     await subscribe(store, BOB, "Banks")
     text = "ставка выросла"
     await save(store, 9, text, match(text, "Rates", "ставка"))
-    assert await fan_out(store) == 1
+    assert await fan_out(store, load_i18n()) == 1
     edited = "ставка выросла, банк доволен"
     await save(store, 9, edited, match(edited, "Rates", "ставка"), match(edited, "Banks", "банк"))
-    assert await fan_out(store) == 1  # Bob's first alert; Alice already had hers
+    assert await fan_out(store, load_i18n()) == 1  # Bob's first alert; Alice already had hers
     assert len(await rows(store, ALICE)) == 1
     assert len(await rows(store, BOB)) == 1
 
@@ -172,7 +172,7 @@ async def test_quiet_subscribers_get_silent_alerts(store: Store) -> None:
     await store.subscribers.update(ALICE, quiet=True)
     text = "ставка"
     await save(store, 1, text, match(text, "Rates", "ставка"))
-    await fan_out(store)
+    await fan_out(store, load_i18n())
     (item,) = await store.outbox.heads(10)
     assert item.disable_notification
 
@@ -280,7 +280,7 @@ async def test_bad_request_fails_that_message_logs_it_and_others_continue(
 
 
 async def test_restart_mid_queue_sends_the_rest_and_nothing_twice(
-    tmp_path: Path, store: Store, api: FakeBotAPI
+    database: Location, store: Store, api: FakeBotAPI
 ) -> None:
     chats = [ALICE, BOB, CAROL]
     await queue_notes(store, chats, per_chat=4)
@@ -294,7 +294,7 @@ async def test_restart_mid_queue_sends_the_rest_and_nothing_twice(
     sent_rows = [r for chat in chats for r in await rows(store, chat) if r.status == "sent"]
     assert len(sent_rows) == stopped_at
 
-    reopened = await Store.open(store.db.path)
+    reopened = await Store.open(database)
     second = make_bot(api)
     try:
         async with running(fast(second, reopened)):
@@ -312,8 +312,8 @@ async def test_operator_notices_go_to_every_admin_once_per_key(
     store: Store, api: FakeBotAPI, bot: Bot
 ) -> None:
     delivery = Delivery(bot, store, admins=(ALICE, BOB, ALICE), per_chat_interval=0.01)
-    await delivery.notify_operators("<b>source down</b>", key="down:news_ch")
-    await delivery.notify_operators("<b>source down</b>", key="down:news_ch")
+    await delivery.notify_operators(lambda: "<b>source down</b>", key="down:news_ch")
+    await delivery.notify_operators(lambda: "<b>source down</b>", key="down:news_ch")
     async with running(delivery):
         await api.wait_for_messages(2)
         await drained(store)

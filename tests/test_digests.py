@@ -1,4 +1,4 @@
-"""Digests against a real SQLite file, with a clock the tests move instead of sleeping."""
+"""Digests on both database backends, with a clock the tests move instead of sleeping."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +13,7 @@ from aiogram import Bot
 
 from bot.delivery import Delivery
 from bot.digests import SETTLE, DigestScheduler, last_scheduled, missed, trigger_for
-from storage import Store, TopicSpec
+from storage import Location, Store, TopicSpec
 from storage.models import NewMatch, PostRecord, Subscriber
 from storage.outbox import OutboxRecord
 
@@ -31,8 +30,8 @@ class FakeClock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "t.db")
+async def store(database: Location) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     await store.channels.add("news_ch", "web")
     await store.posts.save("news_ch", [], history=True)  # first sight: later posts are live
     await store.topics.put(TopicSpec("Rates", ("ставка",)))

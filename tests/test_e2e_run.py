@@ -8,25 +8,37 @@ import signal
 import socket
 from pathlib import Path
 
-from tests.e2e_harness import TOKEN, alerts_to, command, running, subscribe, write_config
+from storage import Location
+from tests.e2e_harness import (
+    TOKEN,
+    alerts_to,
+    ask,
+    command,
+    running,
+    subscribe,
+    write_config,
+)
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tme_server import TmeServer
 
 
 async def test_subscribe_then_one_alert_for_a_new_matching_post_and_clean_stop(
-    tmp_path: Path,
+    tmp_path: Path, database: Location
 ) -> None:
+    url = database if isinstance(database, str) else None
     async with FakeBotAPI() as api, TmeServer() as tme:
         tme.add_channel("pul_1", "Пул Первого")
         tme.add_post("pul_1", "Старый пост про визит")
-        async with running(write_config(tmp_path, api, tme), api) as app:
+        async with running(write_config(tmp_path, api, tme, database_url=url), api) as app:
             await tme.wait_served(["pul_1"])  # the old post is history from here on
             await subscribe(api, 5)
             tme.add_post("pul_1", "Лидер КНДР пригласил Первого посетить его страну")
             tme.add_post("pul_1", "Ничего интересного")
             messages = await api.wait_for_messages(2, chat_id=5, timeout=15)
             await asyncio.sleep(1.5)  # time for a wrong second alert to show up
-        alerts = alerts_to(api, 5, "pul_1")
+            alerts = alerts_to(api, 5, "pul_1")
+            found = await ask(api, 5, "/search пригласить страны")
+    assert "1 post found" in found and "https://t.me/pul_1/2" in found, found
     assert len(alerts) == 1, [m.text for m in api.messages_to(5)]
     assert "https://t.me/pul_1/2" in alerts[0]
     assert "<b>посетить</b>" in alerts[0]

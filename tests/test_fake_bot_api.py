@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
@@ -27,6 +28,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -553,3 +555,69 @@ def test_parse_html_counts_offsets_in_utf16() -> None:
         ("italic", 3, 1),
         ("text_mention", 5, 2),
     ]
+
+
+# sendPhoto: multipart uploads, checked like Telegram checks photos and captions.
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real (blank, grey) PNG of the given size."""
+    row = b"\x00" + b"\x80" * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    )
+
+
+async def test_send_photo_upload_is_recorded_with_its_caption(api: FakeBotAPI, bot: Bot) -> None:
+    png = _png(300, 200)
+    sent = await bot.send_photo(
+        ALICE, BufferedInputFile(png, "chart.png"), caption="<b>7</b> posts", parse_mode="HTML"
+    )
+    assert sent.photo is not None and sent.photo[-1].width == 300
+    assert sent.caption == "7 posts"
+    (message,) = api.messages_to(ALICE)
+    assert message.method == "sendPhoto" and message.photo == png
+    assert message.photo_size == (300, 200) and message.visible_text == "7 posts"
+    assert message.params["photo"].startswith("attach://")
+    # The file_id Telegram gave back sends the same photo again without an upload.
+    again = await bot.send_photo(BOB, sent.photo[-1].file_id)
+    assert api.messages_to(BOB)[0].photo == png and again.caption is None
+
+
+async def test_send_photo_caption_limit_is_1024_visible_characters(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    png = _png(50, 50)
+    await bot.send_photo(ALICE, BufferedInputFile(png, "a.png"), caption="я" * 1024)
+    tagged = "<b>" + "я" * 1024 + "</b>"  # tags do not count
+    await bot.send_photo(ALICE, BufferedInputFile(png, "b.png"), caption=tagged, parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(ALICE, BufferedInputFile(png, "c.png"), caption="я" * 1025)
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(ALICE, BufferedInputFile(png, "d.png"), caption="😀" * 513)
+    assert len(api.messages_to(ALICE)) == 2
+
+
+async def test_send_photo_refuses_what_telegram_refuses(api: FakeBotAPI, bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(ALICE, BufferedInputFile(b"GIF89a not a photo", "x.png"))
+    damaged = bytearray(_png(40, 40))
+    damaged[18] ^= 0xFF  # the width, under the header's checksum
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(ALICE, BufferedInputFile(bytes(damaged), "x.png"))
+    with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+        await bot.send_photo(ALICE, BufferedInputFile(_png(2100, 100), "wide.png"))
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_photo(ALICE, "AgACnot-a-known-file")
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_photo(
+            ALICE, BufferedInputFile(_png(9, 9), "x.png"), caption="<b>open", parse_mode="HTML"
+        )
+    assert api.messages_to(ALICE) == []

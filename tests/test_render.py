@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.i18n import load_i18n, speaking
 from bot.render import (
     MESSAGE_LIMIT,
     merge_spans,
@@ -23,6 +25,13 @@ from bot.render import (
 from storage.models import StoredPost, TopicHit
 
 WHEN = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Rendering outside an update: the language is chosen explicitly, as fan-out does."""
+    with speaking(load_i18n(), "en"):
+        yield
 
 
 def post(

@@ -1,4 +1,4 @@
-"""The database through its repositories, on real SQLite files."""
+"""The database through its repositories, on both backends (see tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from storage import Store, TopicSpec
+from storage import Location, Store, TopicSpec, open_database
+from storage.database import to_db
 from storage.errors import StorageError
-from storage.migrations import CORE, DELIVERY, LATEST
+from storage.migrations import LATEST
 from storage.models import NewMatch, NewMessage, PostRecord
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -33,64 +35,70 @@ def visit(*spans: tuple[int, int]) -> NewMatch:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "chanwatch.db")
+async def store(database: Location) -> AsyncIterator[Store]:
+    opened = await Store.open(database)
     await opened.topics.sync_config([TopicSpec("visit", ("визит",)), TopicSpec("Kim", ("Ким",))])
     await opened.channels.sync_config([("pul_1", "telegram")])
     yield opened
     await opened.close()
 
 
-async def test_new_file_is_created_migrated_and_reopened(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    store = await Store.open(path)
+async def test_new_database_is_created_migrated_and_reopened(empty_database: Location) -> None:
+    store = await Store.open(empty_database)
     assert await store.db.schema_version() == LATEST
     await store.channels.sync_config([("pul_1", "web")])
     await store.close()
 
-    reopened = await Store.open(path)
+    reopened = await Store.open(empty_database)
     assert await reopened.db.schema_version() == LATEST
     assert [c.handle for c in await reopened.channels.watched()] == ["pul_1"]
     await reopened.close()
+
+
+async def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    await (await Store.open(path)).close()
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_version_1_database_keeps_its_data_when_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(CORE)
-        conn.execute(
-            "INSERT INTO channels (handle, source, last_post_id, added_at) "
-            "VALUES ('pul_1', 'telegram', 41, '2026-01-01T00:00:00+00:00')"
-        )
-        conn.execute("PRAGMA user_version = 1")
-    store = await Store.open(path)
+@pytest.mark.parametrize("version", range(1, LATEST))
+async def test_every_earlier_version_keeps_its_data_when_migrated(
+    empty_database: Location, version: int
+) -> None:
+    old = await open_database(empty_database, upgrade_to=version)
+    assert await old.schema_version() == version
+    await old.execute(
+        "INSERT INTO channels (handle, source, last_post_id, added_at) VALUES (?, ?, ?, ?)",
+        ("pul_1", "telegram", 41, to_db(T0)),
+    )
+    await old.close()
+    store = await Store.open(empty_database)
     assert await store.db.schema_version() == LATEST
     assert await store.channels.last_post_id("pul_1") == 41
     assert await store.outbox.pending_count() == 0
     await store.close()
 
 
-async def test_version_2_database_gets_first_sight_marks_from_its_posts(tmp_path: Path) -> None:
-    path = tmp_path / "v2.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(CORE + DELIVERY)
-        for handle, last in (("live", 7), ("quiet", 9), ("unread", None)):
-            conn.execute(
-                "INSERT INTO channels (handle, source, last_post_id, added_at) "
-                "VALUES (?, 'telegram', ?, '2026-01-01T00:00:00+00:00')",
-                (handle, last),
-            )
-        posts = [("live", 4, 1), ("live", 5, 1), ("live", 6, 0), ("live", 7, 0), ("quiet", 9, 1)]
-        for handle, post_id, history in posts:
-            conn.execute(
-                "INSERT INTO posts (channel_id, post_id, date, text, is_history, stored_at) "
-                "SELECT id, ?, '2026-01-01T00:00:00+00:00', 'x', ?, '2026-01-01T00:00:00+00:00' "
-                "FROM channels WHERE handle = ?",
-                (post_id, history, handle),
-            )
-        conn.execute("PRAGMA user_version = 2")
-    store = await Store.open(path)
+async def test_version_2_database_gets_first_sight_marks_from_its_posts(
+    empty_database: Location,
+) -> None:
+    old = await open_database(empty_database, upgrade_to=2)
+    moment = to_db(T0)
+    for handle, last in (("live", 7), ("quiet", 9), ("unread", None)):
+        await old.execute(
+            "INSERT INTO channels (handle, source, last_post_id, added_at) "
+            "VALUES (?, 'telegram', ?, ?)",
+            (handle, last, moment),
+        )
+    posts = [("live", 4, 1), ("live", 5, 1), ("live", 6, 0), ("live", 7, 0), ("quiet", 9, 1)]
+    for handle, post_id, history in posts:
+        await old.execute(
+            "INSERT INTO posts (channel_id, post_id, date, text, is_history, stored_at) "
+            "VALUES ((SELECT id FROM channels WHERE handle = ?), ?, ?, 'x', ?, ?)",
+            (handle, post_id, moment, history, moment),
+        )
+    await old.close()
+    store = await Store.open(empty_database)
     await store.topics.sync_config([TopicSpec("visit", ("визит",))])
     try:
         # live: first sight is below its first live post (5); quiet: its cursor (9);
@@ -108,12 +116,71 @@ async def test_version_2_database_gets_first_sight_marks_from_its_posts(tmp_path
         await store.close()
 
 
-async def test_newer_schema_than_this_code_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "future.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {LATEST + 5}")
-    with pytest.raises(StorageError, match="newer than this chanwatch"):
-        await Store.open(path)
+async def _sqlite_columns(path: Path) -> dict[str, set[tuple[str, bool]]]:
+    """Each ordinary table's (column, NOT NULL) pairs; FTS tables are SQLite's search."""
+    db = await open_database(path)
+    try:
+        tables = await db.fetchall("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        virtual = [row["name"] for row in tables if row["sql"].startswith("CREATE VIRTUAL")]
+        result = {}
+        for row in tables:
+            name = row["name"]
+            if name.startswith("sqlite_") or any(name.startswith(v) for v in virtual):
+                continue
+            info = await db.fetchall(f"PRAGMA table_info({name})")
+            result[name] = {(c["name"], bool(c["notnull"] or c["pk"])) for c in info}
+        return result
+    finally:
+        await db.close()
+
+
+async def _postgres_columns(url: str) -> dict[str, set[tuple[str, bool]]]:
+    """The same for PostgreSQL, without its bookkeeping and its generated search column."""
+    db = await open_database(url)
+    try:
+        rows = await db.fetchall(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_generated = 'NEVER' "
+            "AND table_name <> 'schema_version'"
+        )
+    finally:
+        await db.close()
+    result: dict[str, set[tuple[str, bool]]] = {}
+    for row in rows:
+        result.setdefault(row["table_name"], set()).add(
+            (row["column_name"], row["is_nullable"] == "NO")
+        )
+    return result
+
+
+async def test_both_backends_have_the_same_tables_and_columns(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Every migration must say the same in both dialects (storage/migrations.py)."""
+    lite = await _sqlite_columns(tmp_path / "schema.db")
+    assert "posts" in lite and "outbox" in lite
+    assert lite == await _postgres_columns(postgres_url)
+
+
+async def _set_schema_version(database: Location, version: int) -> None:
+    """Write the version where each backend keeps it, as a newer chanwatch would."""
+    if isinstance(database, Path):
+        with sqlite3.connect(database) as lite:
+            lite.execute(f"PRAGMA user_version = {version}")
+        return
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("UPDATE schema_version SET version = $1", version)
+    finally:
+        await conn.close()
+
+
+async def test_newer_schema_than_this_code_is_refused(database: Location) -> None:
+    await (await Store.open(database)).close()
+    await _set_schema_version(database, LATEST + 5)
+    with pytest.raises(StorageError, match="newer than this chanwatch") as refused:
+        await Store.open(database)
+    assert str(refused.value).startswith(f"database {database} has schema version {LATEST + 5}")
 
 
 async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
@@ -226,6 +293,10 @@ async def test_search_by_lemmas_newest_first_with_total(store: Store) -> None:
     assert [p.post_id for p in page2] == [4, 3, 2]
     nothing, zero = await store.posts.search([['"); DROP TABLE posts; --']], limit=3)
     assert (nothing, zero) == ([], 0)
+    # A word without letters or digits asks nothing; alone it finds nothing.
+    assert await store.posts.search([["—"], ["визит"]], limit=3) == (found, 7)
+    assert await store.posts.search([["—", ""]], limit=3) == ([], 0)
+    assert await store.posts.search([], limit=3) == ([], 0)
 
 
 async def test_recent_only_shows_the_chats_topics(store: Store) -> None:
@@ -275,14 +346,72 @@ async def test_channel_errors_are_reported_once_per_outage(store: Store) -> None
     assert await store.channels.record_error("pul_1", "HTTP 404")  # a new outage
 
 
-async def test_outbox_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "o.db"
-    store = await Store.open(path)
+async def test_outbox_survives_reopening(database: Location) -> None:
+    store = await Store.open(database)
     await store.outbox.enqueue([NewMessage(1, "notice", "k1", "hello")])
     await store.close()
-    store = await Store.open(path)
+    store = await Store.open(database)
     [item] = await store.outbox.due(10)
     assert item.text == "hello"
     await store.outbox.mark_sent(item.id, 99)
     assert await store.outbox.due(10) == []
     await store.close()
+
+
+async def test_activity_is_tallied_per_minute_within_its_window(store: Store) -> None:
+    kim = NewMatch(topic="Kim", terms=("Ким",), spans=((0, 3),))
+    posts = [
+        record(1, "визит", visit(), minutes=1),
+        record(2, "визит Ким", visit(), kim, minutes=1),  # the same minute as post 1
+        record(3, "визит", visit(), minutes=90),
+        record(4, "пусто", minutes=2),
+    ]
+    await store.posts.save("pul_1", posts, history=True)
+    topics = {topic.name: topic.id for topic in await store.topics.live()}
+    window = (T0, T0 + timedelta(hours=1))  # [12:00, 13:00): post 3 is outside
+    tallies = await store.activity.topic_matches(list(topics.values()), *window)
+    assert sorted((t.key, t.minute, t.count) for t in tallies) == sorted(
+        [
+            (topics["visit"], T0 + timedelta(minutes=1), 2),
+            (topics["Kim"], T0 + timedelta(minutes=1), 1),
+        ]
+    )
+    assert [(t.minute.minute, t.count) for t in await store.activity.posts(*window)] == [
+        (1, 2),
+        (2, 1),
+    ]
+    assert sum(t.count for t in await store.activity.matches(*window)) == 3
+    await store.outbox.enqueue(
+        [NewMessage(1, "alert", "a", "x"), NewMessage(1, "notice", "n", "y")]
+    )
+    for row in await store.outbox.for_chat(1):
+        await store.outbox.mark_sent(row.id, 7)
+    now = datetime.now(UTC)
+    sent = await store.activity.sent(
+        "alert", now - timedelta(minutes=5), now + timedelta(minutes=5)
+    )
+    assert [t.count for t in sent] == [1]
+
+
+async def test_a_chats_first_language_sticks_and_an_outbox_row_keeps_its_chart(
+    store: Store,
+) -> None:
+    async def talk(language: str | None) -> str | None:
+        found = await store.subscribers.ensure(
+            7, chat_type="group", title="G", digest_time="09:00", timezone="UTC", language=language
+        )
+        return found.language
+
+    assert await talk(None) is None  # no user's language known yet (a channel post, say)
+    assert await talk("ru") == "ru"  # the first user decides
+    assert await talk("en") == "ru"  # later users do not
+    await store.subscribers.update(7, language="en")  # /language en
+    assert await talk("ru") == "en"
+    await store.outbox.enqueue(
+        [
+            NewMessage(7, "digest", "d:chart", "📈", chart='{"x": 1}'),
+            NewMessage(7, "digest", "d:0", "list"),
+        ]
+    )
+    (head,) = await store.outbox.heads(10)
+    assert (head.text, head.chart) == ("📈", '{"x": 1}')

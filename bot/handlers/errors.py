@@ -34,7 +34,9 @@ def _chat_id(event: ErrorEvent) -> int | None:
 async def _tell_operators(delivery: Delivery, event: ErrorEvent, chat_id: int | None) -> None:
     try:
         await delivery.notify_operators(
-            texts.operator_error_notice(chat_id or 0, event.update.update_id, event.exception),
+            lambda: texts.operator_error_notice(
+                chat_id or 0, event.update.update_id, event.exception
+            ),
             key=f"update-error:{event.update.update_id}",
         )
     except Exception:
@@ -46,16 +48,15 @@ async def on_error(event: ErrorEvent, bot: Bot, delivery: Delivery) -> bool:
     error = event.exception
     chat_id = _chat_id(event)
     # A storage failure is the operators' problem, not something the user can fix.
-    user_error = isinstance(error, ChanwatchError) and not isinstance(error, StorageError)
-    if user_error:
+    if isinstance(error, ChanwatchError) and not isinstance(error, StorageError):
         logger.info("chat %s: %s", chat_id, error)
-        text = texts.error_text(str(error))
+        text = texts.error_text(error)
     else:
         logger.error(
             "update %d from chat %s failed", event.update.update_id, chat_id, exc_info=error
         )
         await _tell_operators(delivery, event, chat_id)
-        text = texts.GENERIC_ERROR
+        text = texts.generic_error()
     try:
         query = event.update.callback_query
         if query is not None:

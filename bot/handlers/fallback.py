@@ -27,11 +27,11 @@ async def unknown_command(message: Message, bot: Bot) -> None:
     elif not private:
         # Unaddressed commands in groups may be meant for other bots; stay quiet.
         return
-    await message.reply(texts.UNKNOWN_COMMAND)
+    await message.reply(texts.unknown_command())
 
 
 async def not_a_command(message: Message) -> None:
-    await message.answer(texts.NOT_A_COMMAND)
+    await message.answer(texts.not_a_command())
 
 
 def build_router() -> Router:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from html import escape
+from datetime import UTC, datetime
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import texts
+from bot.charts.renderer import ChartRenderer
+from bot.dates import zone
 from bot.errors import CommandError
 from bot.filters import IsOperator
 from bot.handlers.replies import answer_blocks
+from bot.handlers.trend import send_chart
 from bot.parsing import check_topic_name, parse_channel, parse_handle, parse_topic
 from bot.topic_control import ChannelControl, TopicControl
+from bot.trends import STATS_DAYS, Period, activity_chart
 from monitor.matching import validate_term
 from storage import Store
+from storage.errors import N_
+from storage.models import Subscriber
 
 
 async def add_channel(
@@ -33,13 +41,16 @@ async def remove_channel(
 ) -> None:
     handle = parse_handle(command.args, "removechannel")
     if not await store.channels.remove(handle):
-        raise CommandError(f"@{handle} is not watched. /channels lists the watched channels.")
+        raise CommandError(
+            N_("@{channel} is not watched. /channels lists the watched channels."), channel=handle
+        )
     await channels.channels_changed()
-    await message.answer(f"Stopped watching @{escape(handle)}. Its stored posts stay searchable.")
+    await message.answer(texts.channel_removed_text(handle))
 
 
-async def list_channels(message: Message, store: Store) -> None:
-    await answer_blocks(message, texts.channels_text(await store.channels.watched()))
+async def list_channels(message: Message, store: Store, subscriber: Subscriber) -> None:
+    watched = await store.channels.watched()
+    await answer_blocks(message, texts.channels_text(watched, zone(subscriber.timezone)))
 
 
 async def add_topic(
@@ -58,30 +69,71 @@ async def remove_topic(
     message: Message, command: CommandObject, store: Store, topics: TopicControl
 ) -> None:
     if not (command.args or "").strip():
-        raise CommandError("Write /removetopic NAME, e.g. /removetopic Выборы.")
+        raise CommandError(N_("Write /removetopic NAME, e.g. /removetopic Выборы."))
     name = check_topic_name(command.args or "")
     if not await store.topics.remove(name):
-        known = ", ".join(topic.name for topic in await store.topics.live()) or "none"
-        raise CommandError(f"There is no topic “{name}”. Topics: {known}.")
+        raise CommandError(
+            N_("There is no topic “{topic}”. Topics: {known}."),
+            topic=name,
+            known=", ".join(topic.name for topic in await store.topics.live()) or "—",
+        )
     await topics.topics_changed()
+    await message.answer(texts.topic_removed_text(name))
+
+
+class StatsChart(CallbackData, prefix="stats"):
+    """The button under /stats that draws its chart (the last STATS_DAYS days)."""
+
+
+async def stats(
+    message: Message,
+    command: CommandObject,
+    store: Store,
+    subscriber: Subscriber,
+    charts: ChartRenderer,
+) -> None:
+    words = (command.args or "").lower().split()
+    if words == ["chart"]:
+        await _stats_chart(message, store, subscriber, charts)
+        return
+    if words:
+        raise CommandError(N_("Write /stats, or /stats chart for the last 30 days as a chart."))
+    failing = [channel for channel in await store.channels.watched() if channel.last_error]
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.stats_chart_button(), callback_data=StatsChart())
     await message.answer(
-        f"Topic <b>{escape(name)}</b> removed; its subscribers no longer get its alerts."
+        texts.stats_text(await store.outbox.stats(), failing, zone(subscriber.timezone)),
+        reply_markup=builder.as_markup(),
     )
 
 
-async def stats(message: Message, store: Store) -> None:
-    failing = [channel for channel in await store.channels.watched() if channel.last_error]
-    await message.answer(texts.stats_text(await store.outbox.stats(), failing))
+async def stats_chart_button(
+    query: CallbackQuery, store: Store, subscriber: Subscriber, charts: ChartRenderer
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _stats_chart(query.message, store, subscriber, charts)
+
+
+async def _stats_chart(
+    message: Message, store: Store, subscriber: Subscriber, charts: ChartRenderer
+) -> None:
+    tz = zone(subscriber.timezone)
+    period = Period.ending(datetime.now(UTC).astimezone(tz).date(), STATS_DAYS, tz)
+    spec, caption = await activity_chart(store, period)
+    await send_chart(message, charts, spec, caption, "stats")
 
 
 def build_router() -> Router:
     """A fresh router with this feature's handlers (a router joins one dispatcher only)."""
     router = Router(name=__name__)
     router.message.filter(IsOperator())
+    router.callback_query.filter(IsOperator())
     router.message.register(add_channel, Command("addchannel"))
     router.message.register(remove_channel, Command("removechannel"))
     router.message.register(list_channels, Command("channels"))
     router.message.register(add_topic, Command("addtopic"))
     router.message.register(remove_topic, Command("removetopic"))
     router.message.register(stats, Command("stats"))
+    router.callback_query.register(stats_chart_button, StatsChart.filter())
     return router

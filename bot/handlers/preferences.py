@@ -34,10 +34,7 @@ async def digest(
     request = parse_digest(command.args)
     chat_id = message.chat.id
     if request is None:
-        await message.answer(
-            texts.settings_text(subscriber)
-            + "\n\nChange it with /digest HH:MM [daily|weekly] or /digest off."
-        )
+        await message.answer(texts.digest_settings_text(subscriber))
         return
     if request.off:
         await store.subscribers.update(chat_id, mode="instant")
@@ -62,9 +59,7 @@ async def mode(
 ) -> None:
     chosen = parse_mode(command.args)
     if chosen is None:
-        await message.answer(
-            texts.settings_text(subscriber) + "\n\nChange it with /mode instant|digest|both."
-        )
+        await message.answer(texts.mode_settings_text(subscriber))
         return
     await store.subscribers.update(message.chat.id, mode=chosen)
     await digests.reschedule(message.chat.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from typing import Final
 
 from aiogram import Bot, Router
@@ -13,11 +14,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import texts
+from bot.dates import zone
 from bot.errors import CommandError
 from bot.parsing import parse_search
 from bot.render import render_post_line
 from monitor.matching import query_lemmas
 from storage import Store
+from storage.errors import N_
+from storage.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +48,14 @@ def _keyboard(page: int, pages: int) -> InlineKeyboardMarkup | None:
     return builder.as_markup()
 
 
-async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _page(
+    store: Store, query: str, page: int, tz: tzinfo
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """The message text and buttons of one page of results (page clamped into range)."""
     groups = query_lemmas(query)
     if not groups:
         raise CommandError(
-            "There are no words to search for in that query; write words, e.g. /search выборы."
+            N_("There are no words to search for in that query; write words, e.g. /search выборы.")
         )
     page = min(max(page, 0), PAGE_MAX)
     posts, total = await store.posts.search(groups, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
@@ -58,7 +64,7 @@ async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboar
         # Fewer results than when the buttons were drawn: show the last page instead.
         page = pages - 1
         posts, total = await store.posts.search(groups, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-    lines = [render_post_line(post) for post in posts]
+    lines = [render_post_line(post, tz=tz) for post in posts]
     text = texts.search_text(query, lines, total, page, pages)
     while len(text) > MESSAGE_LIMIT and len(lines) > 1:
         lines.pop()
@@ -66,25 +72,30 @@ async def _page(store: Store, query: str, page: int) -> tuple[str, InlineKeyboar
     return text, _keyboard(page, pages)
 
 
-async def search(message: Message, command: CommandObject, store: Store) -> None:
+async def search(
+    message: Message, command: CommandObject, store: Store, subscriber: Subscriber
+) -> None:
     query = parse_search(command.args)
-    text, markup = await _page(store, query, 0)
+    text, markup = await _page(store, query, 0, zone(subscriber.timezone))
     await message.answer(text, reply_markup=markup)
 
 
 async def turn_page(
-    query: CallbackQuery, callback_data: SearchPage, store: Store, bot: Bot
+    query: CallbackQuery,
+    callback_data: SearchPage,
+    store: Store,
+    bot: Bot,
+    subscriber: Subscriber,
 ) -> None:
     message = query.message
     # The query is read back from the message's first line, so paging survives a restart
     # and needs no server-side state; callback data has room only for the page number.
     first_line = (message.text or "").split("\n", 1)[0] if isinstance(message, Message) else ""
-    if not first_line.startswith(texts.SEARCH_PREFIX) or message is None:
-        await query.answer(texts.SEARCH_EXPIRED, show_alert=True)
+    searched = texts.search_query(first_line)
+    if searched is None or message is None:
+        await query.answer(texts.search_expired(), show_alert=True)
         return
-    text, markup = await _page(
-        store, first_line.removeprefix(texts.SEARCH_PREFIX), callback_data.page
-    )
+    text, markup = await _page(store, searched, callback_data.page, zone(subscriber.timezone))
     try:
         await bot.edit_message_text(
             text=text, chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup

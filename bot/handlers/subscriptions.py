@@ -48,13 +48,13 @@ async def toggle_topic(
 ) -> None:
     message = query.message
     if message is None:
-        await query.answer(texts.SEARCH_EXPIRED)
+        await query.answer(texts.search_expired())
         return
     chat_id = message.chat.id
     topics = await store.topics.live()
     topic = next((t for t in topics if t.id == callback_data.topic_id), None)
     if topic is None:
-        notice = "That topic was removed; the list is refreshed."
+        notice = texts.topic_gone()
     elif topic.id in await store.subscribers.topic_ids(chat_id):
         await store.subscribers.unsubscribe(chat_id, [topic.id])
         notice = texts.toggled_text(topic, subscribed=False)

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Final
 
 from monitor.errors import TermError
+from storage.errors import N_
 
 REGEX_PREFIX: Final = "re:"
 EXACT_PREFIX: Final = "="
@@ -34,21 +35,30 @@ class ParsedTerm:
     regex: re.Pattern[str] | None = None
 
 
+def _error(template: str, term: str, topic: str | None, **values: object) -> TermError:
+    """The error for a bad term; the topic is named when known (config files name it)."""
+    error = TermError(template, term=term, **values)
+    if topic is None:
+        return error
+    # Chat users never see this form (the bot checks terms one by one), so it stays English.
+    return TermError(f'Topic "{topic}", term{str(error).removeprefix("Term")}')
+
+
 def parse_term(term: str, topic: str | None = None) -> ParsedTerm:
     """Take a term apart or raise TermError naming it (and its topic when given)."""
-    where = f'Topic "{topic}", term "{term}"' if topic is not None else f'Term "{term}"'
     body = term.strip()
     if not body:
-        raise TermError(f"{where}: a term cannot be empty.")
+        raise _error(N_('Term "{term}": a term cannot be empty.'), term, topic)
     if body.lower().startswith(REGEX_PREFIX):
-        return ParsedTerm(TermKind.REGEX, regex=_compile_regex(body[len(REGEX_PREFIX) :], where))
+        regex = _compile_regex(body[len(REGEX_PREFIX) :], term, topic)
+        return ParsedTerm(TermKind.REGEX, regex=regex)
     kind = TermKind.INFLECTED
     if body.startswith(EXACT_PREFIX):
         kind, body = TermKind.EXACT, body[len(EXACT_PREFIX) :]
     elif body.lower().startswith(NAME_PREFIX):
         kind, body = TermKind.NAME, body[len(NAME_PREFIX) :].strip()
     if not any(ch.isalpha() for ch in body):
-        raise TermError(f"{where}: a term needs at least one letter.")
+        raise _error(N_('Term "{term}": a term needs at least one letter.'), term, topic)
     return ParsedTerm(kind, words=tuple(_WORD.findall(body)))
 
 
@@ -57,16 +67,23 @@ def validate_term(term: str) -> None:
     parse_term(term)
 
 
-def _compile_regex(source: str, where: str) -> re.Pattern[str]:
+def _compile_regex(source: str, term: str, topic: str | None) -> re.Pattern[str]:
     source = source.strip()
     if not source:
-        raise TermError(f"{where}: the regular expression after 're:' is empty.")
+        raise _error(
+            N_("Term \"{term}\": the regular expression after 're:' is empty."), term, topic
+        )
     # ё is compared as е everywhere, in the post and in the pattern alike.
     pattern = source.replace("ё", "е").replace("Ё", "Е")
     try:
         regex = re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
-        raise TermError(f"{where}: not a valid regular expression ({exc}).") from None
+        raise _error(
+            N_('Term "{term}": not a valid regular expression ({reason}).'),
+            term,
+            topic,
+            reason=str(exc),
+        ) from None
     if regex.search("") is not None:
-        raise TermError(f"{where}: the regular expression matches empty text.")
+        raise _error(N_('Term "{term}": the regular expression matches empty text.'), term, topic)
     return regex

@@ -6,6 +6,7 @@ import re
 from typing import Final
 
 from monitor.errors import SourceError
+from storage.errors import N_
 
 _USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 _LINK: Final = re.compile(
@@ -22,13 +23,16 @@ def normalize_handle(raw: str) -> str:
     """
     text = raw.strip()
     if not text:
-        raise SourceError("empty channel name: give a t.me username, a t.me link or a numeric id")
+        raise SourceError(
+            N_("empty channel name: give a t.me username, a t.me link or a numeric id")
+        )
     link = _LINK.fullmatch(text)
     if link:
         text = link.group("name")
         if text.startswith("+") or text == "joinchat":
             raise SourceError(
-                f"{raw!r} is a private invite link; chanwatch watches public channels by name"
+                N_("{given} is a private invite link; chanwatch watches public channels by name"),
+                given=repr(raw),
             )
     text = text.removeprefix("@")
     if _NUMERIC.fullmatch(text):
@@ -36,6 +40,9 @@ def normalize_handle(raw: str) -> str:
     if _USERNAME.fullmatch(text):
         return text.lower()
     raise SourceError(
-        f"{raw!r} is not a channel name: expected a t.me username (5-32 letters, digits, _), "
-        "a link like https://t.me/pul_1, or a numeric id"
+        N_(
+            "{given} is not a channel name: expected a t.me username (5-32 letters, digits, _), "
+            "a link like https://t.me/pul_1, or a numeric id"
+        ),
+        given=repr(raw),
     )

@@ -31,6 +31,7 @@ import logging
 import math
 import re
 import time
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,12 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_LENGTH: Final = 4096
+MAX_CAPTION_LENGTH: Final = 1024
+MAX_PHOTO_BYTES: Final = 10 * 1024 * 1024
+MAX_PHOTO_SIDES: Final = 10_000
+"""A photo's width plus height may not exceed this; nor may one side be 20 times the other."""
+MAX_PHOTO_RATIO: Final = 20
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 MAX_CALLBACK_DATA_BYTES: Final = 64
 MAX_UPDATES_PER_CALL: Final = 100
 DEFAULT_WAIT: Final = 5.0
@@ -95,6 +102,8 @@ NOT_MODIFIED: Final = (
 QUERY_TOO_OLD: Final = (
     "Bad Request: query is too old and response timeout expired or query ID is invalid"
 )
+_PNG_END: Final = b"IEND\xaeB`\x82"
+
 GET_UPDATES_CONFLICT: Final = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
@@ -411,6 +420,10 @@ class SentMessage:
     """How many edits came before this version (0 for the message as first sent)."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Every parameter of the call as received (complex ones as JSON text)."""
+    photo: bytes | None = None
+    """sendPhoto: the image as uploaded (`text` is then the caption)."""
+    photo_size: tuple[int, int] | None = None
+    """sendPhoto: (width, height) read from the image."""
 
     def buttons(self) -> list[tuple[str, str]]:
         """(label, callback_data) of every inline button with callback data, row by row."""
@@ -610,6 +623,18 @@ def _trimmed(window: deque[float], now: float, span: float) -> deque[float]:
 _Handler = Callable[[dict[str, str]], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart/form-data request."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+_UploadHandler = Callable[[dict[str, str], dict[str, UploadedFile]], Awaitable[Any]]
+
+
 class FakeBotAPI:
     """The Bot API on 127.0.0.1 for one bot. See the module docstring."""
 
@@ -699,7 +724,13 @@ class FakeBotAPI:
             "getChatAdministrators": self._get_chat_administrators,
             "sendChatAction": self._send_chat_action,
         }
-        self._method_names = {name.lower(): name for name in self._handlers}
+        # Methods that take uploaded files (multipart/form-data parts) besides parameters.
+        self._upload_handlers: dict[str, _UploadHandler] = {"sendPhoto": self._send_photo}
+        self._photos: dict[str, tuple[bytes, tuple[int, int]]] = {}
+        """Uploaded photos by the file_id the fake gave them (sendPhoto may reuse one)."""
+        self._method_names = {
+            name.lower(): name for name in (*self._handlers, *self._upload_handlers)
+        }
 
     # Lifecycle
 
@@ -878,12 +909,15 @@ class FakeBotAPI:
         username: str | None = None,
         first_name: str | None = None,
         title: str | None = None,
+        language_code: str | None = None,
     ) -> JsonDict:
         """A user writes `text` in a chat with the bot; returns the update the bot will get.
 
         In a private chat the user is the chat (user_id defaults to chat_id). A chat the fake
         does not know yet is created: private for positive ids, else of `chat_type`.
-        Commands get bot_command entities the way Telegram marks them.
+        Commands get bot_command entities the way Telegram marks them. `language_code` is the
+        language of the user's Telegram app, as Telegram sends it in `from` (kept for later
+        messages of the same user, like the app's setting).
         """
         chat = self._chats.get(chat_id)
         if chat is None:
@@ -906,7 +940,9 @@ class FakeBotAPI:
             raise ValueError(f"say which user writes in {chat.type} {chat_id}: user_id=")
         elif chat.type == "channel":
             raise ValueError("users do not write in channels; use channel_posts")
-        user = self._user(user_id, first_name=first_name, username=username)
+        user = self._user(
+            user_id, first_name=first_name, username=username, language_code=language_code
+        )
         chat.members.add(user_id)
         message = self._store_message(chat, user, text)
         return await self._push("message", message)
@@ -1105,14 +1141,22 @@ class FakeBotAPI:
         return chat
 
     def _user(
-        self, user_id: int, *, first_name: str | None = None, username: str | None = None
+        self,
+        user_id: int,
+        *,
+        first_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
     ) -> JsonDict:
         user = self._users.get(user_id)
-        if user is None or (first_name or username):
+        if user is None or (first_name or username or language_code):
             known = user or {}
             user = _user_json(
                 user_id, first_name or known.get("first_name"), username or known.get("username")
             )
+            language = language_code or known.get("language_code")
+            if language:
+                user["language_code"] = language
             self._users[user_id] = user
         return user
 
@@ -1176,11 +1220,17 @@ class FakeBotAPI:
             return web.json_response(ApiError(404, "Not Found").body(), status=404)
         if self.token is None:
             self.bot_id = int(token.split(":", 1)[0])
-        params = await _read_params(request)
+        params, files = await _read_params(request)
         try:
             await self._delay(method)
             self._raise_fault(method, params)
-            result = await self._handlers[method](params)
+            upload = self._upload_handlers.get(method)
+            if upload is not None:
+                result = await upload(params, files)
+            elif files:
+                raise _bad_request(f"{method} takes no files")
+            else:
+                result = await self._handlers[method](params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.status, error.body()
@@ -1338,12 +1388,17 @@ class FakeBotAPI:
             return kind not in _NOT_DELIVERED_BY_DEFAULT
         return kind in self._allowed_updates
 
-    def _text_of(self, params: Mapping[str, str]) -> tuple[str, list[JsonDict], str | None]:
-        """Visible text, entities and parse mode of a text in a call, checked like Telegram."""
-        text = params.get("text", "")
+    def _text_of(
+        self, params: Mapping[str, str], *, caption: bool = False
+    ) -> tuple[str, list[JsonDict], str | None]:
+        """Visible text, entities and parse mode of a text in a call (or of a media
+        caption, which may be empty), checked like Telegram."""
+        text = params.get("caption" if caption else "text", "")
+        parse_mode = params.get("parse_mode") or None
+        if caption and not text:
+            return "", [], parse_mode
         if not text:
             raise _bad_request("message text is empty")
-        parse_mode = params.get("parse_mode") or None
         mode = (parse_mode or "").lower()
         if mode == "html":
             try:
@@ -1353,7 +1408,8 @@ class FakeBotAPI:
         elif mode in ("", "markdown", "markdownv2"):
             # Markdown is not checked: chanwatch sends HTML; the text counts as it is.
             visible = text
-            entities = json.loads(params["entities"]) if params.get("entities") else []
+            given = params.get("caption_entities" if caption else "entities")
+            entities = json.loads(given) if given else []
         else:
             raise _bad_request("unsupported parse_mode")
         if not visible.strip():
@@ -1399,18 +1455,36 @@ class FakeBotAPI:
         return message
 
     async def _send_message(self, params: dict[str, str]) -> JsonDict:
-        visible, entities, parse_mode = self._text_of(params)
+        visible, entities, _mode = self._text_of(params)
         markup = self._markup_of(params)
         chat = self._target(params, sending=True)
         if utf16_length(visible) > MAX_MESSAGE_LENGTH:
             raise _bad_request("message is too long")
         self._accept_send(chat)
-        version = SentMessage(
-            method="sendMessage",
+        version = self._version(
+            "sendMessage", chat, next(chat.next_message_id), params, visible, entities, markup
+        )
+        message = self._message_json(chat, version, int(time.time()))
+        await self._record_sent(chat, version, message)
+        return message
+
+    def _version(
+        self,
+        method: str,
+        chat: _Chat,
+        message_id: int,
+        params: Mapping[str, str],
+        visible: str,
+        entities: list[JsonDict],
+        markup: JsonDict | None,
+    ) -> SentMessage:
+        """A sent message as the bot sent it (text or caption, as the call gave it)."""
+        return SentMessage(
+            method=method,
             chat_id=chat.id,
-            message_id=next(chat.next_message_id),
-            text=params["text"],
-            parse_mode=parse_mode,
+            message_id=message_id,
+            text=params.get("text", params.get("caption", "")),
+            parse_mode=params.get("parse_mode") or None,
             reply_markup=markup,
             disable_notification=_flag(params, "disable_notification"),
             at=self._clock(),
@@ -1418,7 +1492,8 @@ class FakeBotAPI:
             entities=tuple(entities),
             params=dict(params),
         )
-        message = self._message_json(chat, version, int(time.time()))
+
+    async def _record_sent(self, chat: _Chat, version: SentMessage, message: JsonDict) -> None:
         async with self._changed:
             self.sent.append(version)
             self._sent_to.setdefault(chat.id, []).append(version)
@@ -1426,7 +1501,6 @@ class FakeBotAPI:
                 chat.id, version.message_id, True, version, message
             )
             self._changed.notify_all()
-        return message
 
     def _editable(self, params: Mapping[str, str]) -> tuple[_Chat, _StoredMessage]:
         if "inline_message_id" in params:
@@ -1466,6 +1540,8 @@ class FakeBotAPI:
         visible, entities, parse_mode = self._text_of(params)
         markup = self._markup_of(params)
         chat, stored = self._editable(params)
+        if stored.latest is not None and stored.latest.photo is not None:
+            raise _bad_request("there is no text in the message to edit")
         if utf16_length(visible) > MAX_MESSAGE_LENGTH:
             raise _bad_request("MESSAGE_TOO_LONG")
         changes = {
@@ -1595,6 +1671,85 @@ class FakeBotAPI:
             members.append(self._member_json(self._bot_user(), "administrator"))
         return members
 
+    def _photo_of(
+        self, params: Mapping[str, str], files: Mapping[str, UploadedFile]
+    ) -> tuple[bytes, tuple[int, int]]:
+        """The photo of a sendPhoto: an uploaded part (named `photo`, or `attach://name`),
+        or the file_id of a photo sent before; checked as Telegram checks photos."""
+        reference = params.get("photo", "")
+        upload = files.get("photo")
+        if upload is not None:
+            pass
+        elif reference.startswith("attach://"):
+            upload = files.get(reference.removeprefix("attach://"))
+            if upload is None:
+                raise _bad_request("file must be non-empty")
+        elif reference in self._photos:
+            return self._photos[reference]
+        elif not reference:
+            raise _bad_request("there is no photo in the request")
+        else:
+            raise _bad_request("wrong file identifier/HTTP URL specified")
+        data = upload.data
+        if not data:
+            raise _bad_request("file must be non-empty")
+        if len(data) > MAX_PHOTO_BYTES:
+            raise _bad_request("PHOTO_SAVE_FILE_INVALID")
+        size = image_size(data)
+        if size is None:
+            raise _bad_request("IMAGE_PROCESS_FAILED")
+        width, height = size
+        if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(
+            width, height
+        ):
+            raise _bad_request("PHOTO_INVALID_DIMENSIONS")
+        return data, size
+
+    async def _send_photo(
+        self, params: dict[str, str], files: dict[str, UploadedFile]
+    ) -> JsonDict:
+        visible, entities, _mode = self._text_of(params, caption=True)
+        if utf16_length(visible) > MAX_CAPTION_LENGTH:
+            raise _bad_request("message caption is too long")
+        markup = self._markup_of(params)
+        chat = self._target(params, sending=True)
+        data, (width, height) = self._photo_of(params, files)
+        self._accept_send(chat)
+        message_id = next(chat.next_message_id)
+        file_id = f"AgAC{chat.id & 0xFFFF:04x}{message_id:06d}{len(self._photos):04d}"
+        self._photos[file_id] = (data, (width, height))
+        version = replace(
+            self._version("sendPhoto", chat, message_id, params, visible, entities, markup),
+            photo=data,
+            photo_size=(width, height),
+        )
+        message = self._message_json(chat, version, int(time.time()))
+        del message["text"]
+        message.pop("entities", None)
+        scale = min(1.0, 90 / max(width, height))
+        message["photo"] = [
+            {
+                "file_id": f"{file_id}s",
+                "file_unique_id": f"{file_id}s"[-12:],
+                "width": max(1, round(width * scale)),
+                "height": max(1, round(height * scale)),
+                "file_size": min(len(data), 4096),
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": file_id[-12:],
+                "width": width,
+                "height": height,
+                "file_size": len(data),
+            },
+        ]
+        if visible:
+            message["caption"] = visible
+        if entities:
+            message["caption_entities"] = entities
+        await self._record_sent(chat, version, message)
+        return message
+
     async def _send_chat_action(self, params: dict[str, str]) -> bool:
         self._target(params, sending=True)
         if params.get("action") not in _CHAT_ACTIONS:
@@ -1629,24 +1784,51 @@ def _flag(params: Mapping[str, str], name: str) -> bool:
     return params.get(name, "").lower() in ("true", "1")
 
 
-async def _read_params(request: web.Request) -> dict[str, str]:
+async def _read_params(request: web.Request) -> tuple[dict[str, str], dict[str, UploadedFile]]:
     """Parameters as Telegram reads them: query string, then a JSON, urlencoded or multipart
-    body. Everything becomes text; objects and lists as JSON, like aiogram's form fields."""
+    body. Everything becomes text; objects and lists as JSON, like aiogram's form fields.
+    File parts of a multipart body come back apart, by part name."""
     params = {key: value for key, value in request.query.items()}
+    files: dict[str, UploadedFile] = {}
     if request.method != "POST" or not request.can_read_body:
-        return params
+        return params, files
     if request.content_type == "application/json":
         body = await request.json()
         if isinstance(body, dict):
             params |= {key: _as_text(value) for key, value in body.items() if value is not None}
-        return params
+        return params, files
     form = await request.post()
     for key, value in form.items():
         if isinstance(value, bytes | bytearray):
             params[key] = value.decode("utf-8", "replace")
+        elif isinstance(value, str):
+            params[key] = value
         else:
-            params[key] = value if isinstance(value, str) else f"attach://{value.name}"
-    return params
+            files[key] = UploadedFile(value.filename, value.content_type, value.file.read())
+    return params, files
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or JPEG, None when the bytes are neither (or damaged)."""
+    if data.startswith(PNG_SIGNATURE):
+        # The first chunk must be IHDR, with its CRC right, and the file must end in IEND.
+        if len(data) < 33 or data[12:16] != b"IHDR" or not data.endswith(_PNG_END):
+            return None
+        if zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], "big"):
+            return None
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return (width, height) if width and height else None
+    if data.startswith(b"\xff\xd8"):
+        position = 2
+        while position + 9 < len(data) and data[position] == 0xFF:
+            marker = data[position + 1]
+            length = int.from_bytes(data[position + 2 : position + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):  # start of frame: height, then width
+                height = int.from_bytes(data[position + 5 : position + 7], "big")
+                width = int.from_bytes(data[position + 7 : position + 9], "big")
+                return (width, height) if width and height else None
+            position += 2 + length
+    return None
 
 
 def _as_text(value: Any) -> str:

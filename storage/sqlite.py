@@ -1,0 +1,259 @@
+"""The SQLite backend: one aiosqlite connection, one writer at a time, FTS5 search."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+
+from storage.database import Condition, Database, Dialect, Row, Writer
+from storage.errors import StorageError
+from storage.migrations import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+MINIMUM_VERSION: Final = (3, 35, 0)
+"""The first SQLite with `RETURNING`, which the repositories' portable SQL uses."""
+
+
+def explain(path: Path, error: sqlite3.Error) -> str:
+    """A sentence for the user about why the database file is unusable."""
+    reason = str(error)
+    if "not a database" in reason or "malformed" in reason:
+        return (
+            f"database {path} is corrupted or not a chanwatch database ({reason}); "
+            "restore it from a backup or move it away to start a new one"
+        )
+    if "readonly" in reason or "read-only" in reason:
+        return read_only_reason(path) or (
+            f"database {path} is read-only; give the chanwatch user write access to it"
+        )
+    if "unable to open" in reason:
+        return f"cannot open database {path}: check that its folder exists and is writable"
+    if "locked" in reason or "busy" in reason:
+        return f"database {path} is locked by another process; is chanwatch already running?"
+    return f"database {path}: {reason}"
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why chanwatch may not write the database at `path`; None when permissions allow it."""
+    folder = path.parent
+    # SQLite writes its -wal and -shm files beside the database, so the folder counts too.
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return (
+            f"database {path} is read-only: its folder {folder} is not writable; "
+            "give the chanwatch user write access to the folder"
+        )
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists() and not os.access(file, os.W_OK):
+            if file == path:
+                return f"database {path} is read-only; give the chanwatch user write access to it"
+            return (
+                f"database {path} is read-only: {file} is not writable; "
+                "give the chanwatch user write access to both"
+            )
+    return None
+
+
+def _try_opening(path: Path) -> None:
+    """Open and close `path` as aiosqlite will: sqlite3.Error if it cannot be opened."""
+    sqlite3.connect(path, isolation_level=None).close()
+
+
+def fts_query(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query over the lemma column: every group must match, any word within one."""
+    parts = []
+    for group in groups:
+        words = " OR ".join('"' + word.replace('"', "") + '"' for word in group if word)
+        if words:
+            parts.append(f"lemmas : ({words})")
+    return " AND ".join(parts)
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+
+    def post_search(self, groups: Sequence[Sequence[str]]) -> Condition | None:
+        query = fts_query(groups)
+        if not query:
+            return None
+        return Condition("p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)", (query,))
+
+    def minute(self, column: str) -> str:
+        # Moments are stored as UTC ISO text: the minute is its first 16 characters.
+        return f"substr({column}, 1, 16)"
+
+
+class SQLiteDatabase(Database):
+    """Owns the connection. Writes go through `transaction()`, one at a time."""
+
+    dialect = SQLiteDialect()
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    @classmethod
+    async def open(cls, path: Path | str, *, upgrade_to: int | None = None) -> SQLiteDatabase:
+        """Open (creating and migrating up to `upgrade_to`, default the latest version)."""
+        path = Path(path)
+        if sqlite3.sqlite_version_info < MINIMUM_VERSION:
+            raise StorageError(
+                f"database {path}: this Python's SQLite is {sqlite3.sqlite_version}; chanwatch "
+                f"needs {'.'.join(map(str, MINIMUM_VERSION))} or newer (Python 3.11 from "
+                "python.org ships one)"
+            )
+        # Refused before SQLite opens it: opening a read-only file creates -wal and -shm files
+        # as read-only as the file, which would keep failing after the user fixed the file.
+        refusal = read_only_reason(path)
+        if refusal is not None:
+            raise StorageError(refusal)
+        try:
+            # When sqlite3.connect fails inside aiosqlite.connect, aiosqlite stops its worker
+            # thread without waiting for it; the thread then reports to an event loop that may
+            # be closed by then ("Event loop is closed" from a thread, after the clear error).
+            # A file that cannot be opened is found here, before any such thread starts.
+            await asyncio.to_thread(_try_opening, path)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StorageError(explain(path, error)) from None
+        conn.row_factory = sqlite3.Row
+        db = cls(path, conn)
+        try:
+            await db._prepare(len(MIGRATIONS) if upgrade_to is None else upgrade_to)
+        except sqlite3.Error as error:
+            await conn.close()
+            raise StorageError(explain(path, error)) from None
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _prepare(self, upgrade_to: int) -> None:
+        await self._conn.execute("PRAGMA busy_timeout = 5000")
+        mode = await self.scalar("PRAGMA journal_mode = WAL")
+        if mode != "wal":
+            logger.warning("database %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._migrate(upgrade_to)
+
+    async def _migrate(self, upgrade_to: int) -> None:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"chanwatch understands ({len(MIGRATIONS)}); upgrade chanwatch"
+            )
+        for target in range(version + 1, upgrade_to + 1):
+            logger.info("database %s: migrating to schema version %d", self.path, target)
+            # executescript would commit on its own; one BEGIN..COMMIT keeps a step atomic.
+            script = MIGRATIONS[target - 1].sqlite
+            script = f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;"
+            try:
+                await self._conn.executescript(script)
+            except sqlite3.Error:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def schema_version(self) -> int:
+        return int(await self.scalar("PRAGMA user_version") or 0)
+
+    # Reads
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise StorageError(explain(self.path, error)) from None
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                row: Row | None = await cursor.fetchone()
+                return row
+        except sqlite3.Error as error:
+            raise StorageError(explain(self.path, error)) from None
+
+    # Writes
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Writer]:
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
+        async with self._write_lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StorageError(explain(self.path, error)) from None
+            try:
+                yield SQLiteWriter(self._conn, self.path)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            try:
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                await self._conn.execute("ROLLBACK")
+                raise StorageError(explain(self.path, error)) from None
+
+
+class SQLiteWriter(Writer):
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    async def lock(self, *keys: str) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already keeps every other writer out."""
+
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        # A read-only or damaged file often shows only at the first write, inside a
+        # transaction; the user needs the file named and the reason explained there too.
+        # IntegrityError passes unchanged: callers handle constraint conflicts themselves.
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise StorageError(explain(self._path, error)) from None
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        with self._named_errors():
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return cursor.rowcount
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        # Every row is read: SQLite finishes an INSERT … RETURNING only when they are.
+        rows = await self.fetchall(sql, params)
+        return int(rows[0][0]) if rows else 0
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        with self._named_errors():
+            await self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        with self._named_errors():
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                row: Row | None = await cursor.fetchone()
+                return row
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        with self._named_errors():
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
