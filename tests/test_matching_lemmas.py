@@ -47,3 +47,10 @@ def test_tokens_are_fts5_safe() -> None:
 def test_query_without_words() -> None:
     assert query_lemmas("  !!! — ") == []
     assert index_lemmas("") == ""
+
+
+def test_a_name_the_dictionary_reads_as_a_plural_is_found_in_every_case() -> None:
+    # "Илон" and "Кир" are genitive plurals of Илона and Кира to the dictionary.
+    assert finds("Илон Маск", "Сэм Альтман обнародовал переписку с Илоном Маском")
+    assert finds("Кир Стармер", "заявленной премьер-министром Киром Стармером «перезагрузки»")
+    assert finds("Илон", "Илон Маск заявил")
