@@ -20,7 +20,7 @@ from bot.errors import CommandError
 from bot.i18n import ENGLISH, RUSSIAN
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
 from storage.errors import ChanwatchError
-from storage.models import Channel, Stats, Subscriber, Topic
+from storage.models import UNASSIGNED_FULL, Account, Assignment, Channel, Stats, Subscriber, Topic
 from storage.retention import SENT_MESSAGE_DAYS, RetentionPolicy, RetentionRun, RetentionTotals
 
 SEARCH_MARK = "🔎 "
@@ -355,16 +355,37 @@ def channel_added_text(channel: Channel, added: bool) -> str:
         return _("@{channel} is already watched ({source}).").format(
             channel=name, source=channel.source
         )
-    return _(
+    text = _(
         "Now watching @{channel} ({source}). The first read stores its recent posts "
         "as history without alerts; new posts after that are matched and alerted."
     ).format(channel=name, source=channel.source)
+    reader = _reader_line(channel)
+    return text if reader is None else f"{text}\n{reader}"
 
 
 def channel_removed_text(handle: str) -> str:
     return _("Stopped watching @{channel}. Its stored posts stay searchable.").format(
         channel=escape(handle)
     )
+
+
+def unassigned_reason(code: str | None) -> str:
+    """Why no Telegram account reads a channel, for operators."""
+    if code == UNASSIGNED_FULL:
+        return _(
+            "no Telegram account has room (each reads at most telegram.channels_per_account "
+            "channels): add an account or raise the limit"
+        )
+    return _("no Telegram account is working: see /stats")
+
+
+def _reader_line(channel: Channel) -> str | None:
+    """Which Telegram account reads a telegram channel, or why none does."""
+    if channel.account:
+        return _("read by Telegram account {account}").format(account=escape(channel.account))
+    if channel.unassigned:
+        return _("⚠️ not read: {reason}").format(reason=unassigned_reason(channel.unassigned))
+    return None
 
 
 def channels_text(channels: Sequence[Channel], tz: tzinfo | None) -> list[str]:
@@ -389,6 +410,9 @@ def channels_text(channels: Sequence[Channel], tz: tzinfo | None) -> list[str]:
             ),
             _("last ok: {when}").format(when=when(channel.last_ok_at, tz)),
         ]
+        reader = _reader_line(channel)
+        if reader is not None:
+            lines.append(reader)
         if channel.last_error:
             lines.append(
                 _("⚠️ last error ({when}): {error}").format(
@@ -498,6 +522,94 @@ def retention_text(
         )
     )
     return "\n".join(lines)
+
+
+def accounts_stats_text(accounts: Sequence[Account], unassigned: int, tz: tzinfo | None) -> str:
+    """/stats for the Telegram accounts: each one's load and state, and channels none reads."""
+    lines = [_("<b>Telegram accounts</b>")]
+    for account in accounts:
+        values = {
+            "account": escape(account.name),
+            "count": account.channels,
+            "capacity": account.capacity,
+        }
+        if account.working:
+            lines.append(_("{account}: {count}/{capacity} channels, working").format(**values))
+        else:
+            lines.append(
+                _("⚠️ {account}: {count}/{capacity} channels, down since {when}: {reason}").format(
+                    when=when(account.down_at, tz),
+                    reason=escape(account.down_reason or ""),
+                    **values,
+                )
+            )
+    if unassigned:
+        lines.append(
+            _(
+                "⚠️ {count} telegram channel has no account and is not read (see /channels)",
+                "⚠️ {count} telegram channels have no account and are not read (see /channels)",
+                unassigned,
+            ).format(count=unassigned)
+        )
+    return "\n".join(lines)
+
+
+def account_down_notice(
+    account: str, reason: str, moves: Sequence[Assignment], *, final: bool
+) -> str:
+    """To operators, once, when a Telegram account stops working (the reason stays as the
+    source gave it, like a log line).
+
+    `final`: Telegram refused the account itself (it needs a new login); else it kept failing
+    and is tried again on its own."""
+    name = escape(account)
+    parts = [
+        _("⚠️ Telegram account <b>{account}</b> stopped working: {reason}.").format(
+            account=name, reason=escape(reason)
+        )
+    ]
+    moved = [m for m in moves if m.after is not None]
+    stranded = [m for m in moves if m.after is None]
+    if moved:
+        parts.append(
+            _("Now read by other accounts: {moves}.").format(
+                moves=", ".join(f"@{escape(m.handle)} → {escape(m.after or '')}" for m in moved)
+            )
+        )
+    if stranded:
+        parts.append(
+            _(
+                "{channels} is not read now: {reason}.",
+                "{channels} are not read now: {reason}.",
+                len(stranded),
+            ).format(
+                channels=", ".join(f"@{escape(m.handle)}" for m in stranded),
+                reason=unassigned_reason(stranded[0].unassigned),
+            )
+        )
+    if not moves:
+        parts.append(_("It read no channels."))
+    if final:
+        parts.append(
+            _(
+                "To use it again: <code>chanwatch login --account {account}</code>, "
+                "then restart chanwatch."
+            ).format(account=name)
+        )
+    else:
+        parts.append(_("It is tried again and takes channels once it works."))
+    return " ".join(parts)
+
+
+def account_recovered_notice(account: str, moves: Sequence[Assignment]) -> str:
+    """To operators when a Telegram account that was down works again."""
+    text = _("✅ Telegram account <b>{account}</b> works again.").format(account=escape(account))
+    if not moves:
+        return text
+    taken = _("It now reads {channels}.").format(
+        channels=", ".join(f"@{escape(m.handle)}" for m in moves)
+    )
+    return f"{text} {taken}"
 
 
 def stats_chart_button() -> str:

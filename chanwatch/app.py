@@ -19,12 +19,15 @@ from chanwatch.health import Health
 from chanwatch.metrics import Metrics
 from chanwatch.retention import run_retention
 from chanwatch.status_server import StatusServer
-from monitor.errors import SourceError
+from monitor.errors import AccountUnusable
 from monitor.ingest import Ingest
 from storage import Store, TopicSpec
 from storage.errors import ChanwatchError
+from storage.models import Assignment
 
 if TYPE_CHECKING:
+    from monitor.sources.telegram_accounts import AccountPool
+    from monitor.sources.telegram_login import ClientFactory
     from monitor.sources.web import WebSource
 
 logger = logging.getLogger("chanwatch.app")
@@ -65,6 +68,23 @@ class _Listener:
 
     def source_error_seen(self, channel: str) -> None:
         self._metrics.source_error_seen(channel)
+
+    async def account_down(
+        self, account: str, reason: str, moves: Sequence[Assignment], *, final: bool
+    ) -> None:
+        if self.delivery is not None:
+            # Storage said this account was working until now, so this is news once.
+            await self.delivery.notify_operators(
+                lambda: texts.account_down_notice(account, reason, moves, final=final),
+                key=f"account-down:{account}:{time.time_ns()}",
+            )
+
+    async def account_recovered(self, account: str, moves: Sequence[Assignment]) -> None:
+        if self.delivery is not None:
+            await self.delivery.notify_operators(
+                lambda: texts.account_recovered_notice(account, moves),
+                key=f"account-ok:{account}:{time.time_ns()}",
+            )
 
 
 class _Controls:
@@ -134,6 +154,10 @@ async def prepare_store(config: Config) -> Store:
                 index.version,
                 LEMMA_VERSION,
             )
+        await store.accounts.sync_config(
+            [account.name for account in config.telegram.accounts],
+            config.telegram.channels_per_account,
+        )
     except BaseException:
         await store.close()
         raise
@@ -154,7 +178,17 @@ def web_source(config: Config, ingest: Ingest) -> WebSource:
     )
 
 
-async def run(config: Config) -> int:
+async def run(
+    config: Config,
+    *,
+    client_factory: ClientFactory | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM (or until `stop` is set).
+
+    `client_factory` builds the Telethon clients (TelegramClient unless given): the seam
+    through which tests run the real wiring against an in-memory Telegram.
+    """
     if not config.bot.token:
         raise ChanwatchError(
             f"bot.token is empty: set it in {config.path} or in CHANWATCH_BOT_TOKEN"
@@ -169,12 +203,11 @@ async def run(config: Config) -> int:
     from bot.settings import BotSettings
 
     store = await prepare_store(config)
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    telegram_client: Any = None
     bot = make_bot(config.bot.token, config.bot.api_base)
     health = Health()
     metrics = Metrics(health)
@@ -185,12 +218,11 @@ async def run(config: Config) -> int:
     tasks: list[asyncio.Task[None]] = []
     digests: Any = None
     dispatcher: Any = None
+    telegram: AccountPool | None = None
     try:
         if status is not None:
             await status.start()
         telegram_handles = await store.channels.handles("telegram")
-        if telegram_handles:
-            telegram_client = await _open_telegram(config)
         listener = _Listener(metrics)
         ingest = await Ingest.open(store, listener)
         metrics.known_topics(ingest.matcher.topics)
@@ -208,23 +240,15 @@ async def run(config: Config) -> int:
         digests = DigestScheduler(store, delivery, clock=clock, i18n=i18n)
 
         web = web_source(config, ingest)
-        telegram: Any = None
-        if telegram_client is not None:
-            from monitor.sources.telegram import TelegramSource
-
-            telegram = TelegramSource(
-                telegram_client,
-                sink=ingest.sink_for("telegram"),
-                cursor=ingest,
-                watchlist=ingest,
-                reconcile_seconds=config.telegram.reconcile_seconds,
-                join_pause_seconds=config.telegram.join_pause_seconds,
-            )
+        if telegram_handles:
+            telegram = telegram_pool(config, store, ingest, listener, client_factory)
+            await telegram.start()
 
         async def wake_sources() -> None:
             web.wake()
-            # The Telethon source re-reads the watch list on its next reconciliation pass.
-            if telegram is None:
+            if telegram is not None:
+                await telegram.channels_changed()
+            else:
                 for handle in await store.channels.handles("telegram"):
                     await ingest.source_error(
                         handle,
@@ -297,9 +321,8 @@ async def run(config: Config) -> int:
             await bot.session.close()
         if status is not None:
             await status.stop()
-        if telegram_client is not None:
-            with contextlib.suppress(Exception):
-                await telegram_client.disconnect()
+        if telegram is not None:
+            await telegram.close()
         await store.close()
         logger.info("stopped")
     return 0
@@ -314,16 +337,32 @@ def _status_server(
     return StatusServer(host, port, metrics=metrics, health=health, store=store)
 
 
-async def _open_telegram(config: Config) -> Any:
-    if not config.telegram.configured:
-        raise SourceError(
-            "telegram channels are configured but telegram.api_id/api_hash are not set: "
-            "get them at https://my.telegram.org, then run `chanwatch login`"
-        )
-    from monitor.sources.telegram_login import open_client
+def telegram_pool(
+    config: Config,
+    store: Store,
+    ingest: Ingest,
+    listener: _Listener,
+    client_factory: ClientFactory | None,
+) -> AccountPool:
+    """One Telethon source per configured account, placed by the assignment in storage."""
+    from chanwatch.telegram import credentials_missing, open_account
+    from monitor.sources.telegram_accounts import AccountPool
 
-    return await open_client(
-        api_id=config.telegram.api_id,
-        api_hash=config.telegram.api_hash,
-        session_path=config.telegram.session,
+    async def opener(name: str) -> Any:
+        account = config.telegram.account(name)
+        assert account is not None
+        problem = credentials_missing(config, account)
+        if problem:
+            raise AccountUnusable(problem)
+        return await open_account(config, account, client_factory)
+
+    return AccountPool(
+        [account.name for account in config.telegram.accounts],
+        opener=opener,
+        book=store.accounts,
+        sink=ingest.sink_for("telegram"),
+        cursor=ingest,
+        listener=listener,
+        reconcile_seconds=config.telegram.reconcile_seconds,
+        join_pause_seconds=config.telegram.join_pause_seconds,
     )

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 from urllib.parse import urlsplit
 
 from chanwatch.config import DEFAULT_PATH, Config, check_postgres_url, load_config
@@ -21,6 +21,9 @@ from chanwatch.maintenance import REINDEX_BATCH
 from storage import RetentionPolicy
 from storage.errors import ChanwatchError
 from storage.postgres import redact
+
+if TYPE_CHECKING:
+    from monitor.sources.telegram_login import ClientFactory
 
 logger = logging.getLogger("chanwatch")
 
@@ -78,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "login", parents=[common], help="log the Telethon user client in (interactive, once)"
     )
     login.add_argument("--phone", help="phone number in international format (asked if omitted)")
+    login.add_argument(
+        "--account",
+        metavar="NAME",
+        help="which [[telegram.accounts]] to log in (needed when several are configured)",
+    )
     scan = commands.add_parser(
         "scan", parents=[common], help="print posts of Telegram Desktop exports that match"
     )
@@ -142,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | None = None) -> int:
+    """The console command. `client_factory` builds Telethon clients (tests pass an in-memory
+    Telegram; TelegramClient otherwise)."""
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
@@ -155,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.bot.token,
             config.telegram.api_hash,
             urlsplit(config.storage_url or "").password or "",
+            *(account.api_hash for account in config.telegram.accounts),
         ),
     )
     try:
@@ -175,7 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "login":
             from chanwatch.telegram import login
 
-            return asyncio.run(login(config, phone=args.phone))
+            return asyncio.run(
+                login(
+                    config, phone=args.phone, account=args.account, client_factory=client_factory
+                )
+            )
         if args.command == "backfill":
             from chanwatch.telegram import backfill
 
@@ -186,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     limit=args.limit,
                     since=args.since,
                     progress=not args.no_progress,
+                    client_factory=client_factory,
                 )
             )
         if args.command == "backup":
@@ -207,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         from chanwatch.app import run
 
-        return asyncio.run(run(config))
+        return asyncio.run(run(config, client_factory=client_factory))
     except ConfigError as error:
         print(f"chanwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -256,11 +272,22 @@ def check(config: Config, out: TextIO) -> int:
     else:
         host, port = config.metrics.listen
         print(f"metrics: http://{host}:{port}/metrics and /healthz", file=out)
+    telegram = config.telegram
+    if any(channel.source == "telegram" for channel in config.channels):
+        print(
+            f"telegram accounts ({len(telegram.accounts)}, up to "
+            f"{telegram.channels_per_account} channels each):",
+            file=out,
+        )
+        for account in telegram.accounts:
+            print(f"  {account.name}: session {account.session}", file=out)
     print(f"channels ({len(config.channels)}):", file=out)
     for channel in config.channels:
         where = (
             f"{config.web.base_url}/s/{channel.handle} every {config.web.poll_seconds:g}s"
             if channel.source == "web"
+            else "a Telegram account (assigned at start)"
+            if len(telegram.accounts) > 1
             else "Telethon user client"
         )
         print(f"  {channel.handle} [{channel.source}] via {where}", file=out)
@@ -302,16 +329,32 @@ def config_warnings(config: Config) -> list[str]:
         )
     if not config.bot.admins:
         warnings.append("bot.admins is empty: nobody can run operator commands")
-    if any(c.source == "telegram" for c in config.channels):
-        if not config.telegram.configured:
+    telegram = config.telegram
+    watched = sum(1 for c in config.channels if c.source == "telegram")
+    if watched:
+        from chanwatch.telegram import credentials_missing
+        from monitor.sources.session_files import session_file
+
+        for account in telegram.accounts:
+            problem = credentials_missing(config, account)
+            if problem:
+                warnings.append(f"telegram channels are configured but {problem}")
+            elif not session_file(account.session).exists():
+                warnings.append(
+                    f"telegram session {account.session} does not exist: "
+                    f"run `{telegram.login_command(account)}` first"
+                )
+        room = len(telegram.accounts) * telegram.channels_per_account
+        if watched > room:
             warnings.append(
-                "telegram channels are configured but telegram.api_id/api_hash are not: "
-                "get them at https://my.telegram.org"
+                f"{watched} telegram channels but room for {room} "
+                f"({len(telegram.accounts)} account(s) × telegram.channels_per_account "
+                f"{telegram.channels_per_account}): the rest stay unassigned"
             )
-        elif not config.telegram.session.exists():
+        if telegram.channels_per_account > 500:
             warnings.append(
-                f"telegram session {config.telegram.session} does not exist: "
-                "run `chanwatch login` first"
+                f"telegram.channels_per_account is {telegram.channels_per_account}: Telegram "
+                "refuses joins past about 500 channels (1,000 with Premium)"
             )
     if not config.topics:
         warnings.append("no [[topics]] configured: nothing will match until operators add some")

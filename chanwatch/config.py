@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chanwatch.errors import ConfigError
 from monitor.sources.handles import normalize_handle
+from monitor.sources.session_files import session_file
 from storage import RetentionPolicy
 from storage.errors import ChanwatchError
 from storage.postgres import redact
@@ -27,7 +28,12 @@ ENV_TOKEN: Final = "CHANWATCH_BOT_TOKEN"
 ENV_API_ID: Final = "CHANWATCH_API_ID"
 ENV_API_HASH: Final = "CHANWATCH_API_HASH"
 SOURCES: Final = ("telegram", "web")
+MAIN_ACCOUNT: Final = "main"
+"""The name of the account `telegram.session` stands for."""
+CHANNELS_PER_ACCOUNT_MAX: Final = 1000
+"""Telegram's own cap is about 500 channels per account (1,000 with Premium)."""
 _TIME: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +44,41 @@ class BotConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One Telegram user account: `telegram.session` (named "main") or a [[telegram.accounts]]."""
+
+    name: str
+    session: Path
+    api_id: int
+    api_hash: str
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_id and self.api_hash)
+
+
+@dataclass(frozen=True, slots=True)
 class TelegramConfig:
     api_id: int
     api_hash: str
-    session: Path
+    accounts: tuple[AccountConfig, ...]
+    """Never empty: without [[telegram.accounts]] it is the one account "main"."""
+    channels_per_account: int
     reconcile_seconds: float
     join_pause_seconds: float
 
     @property
     def configured(self) -> bool:
-        return bool(self.api_id and self.api_hash)
+        return all(account.configured for account in self.accounts)
+
+    def account(self, name: str) -> AccountConfig | None:
+        return next((a for a in self.accounts if a.name.casefold() == name.casefold()), None)
+
+    def login_command(self, account: AccountConfig) -> str:
+        """What the user types to log `account` in."""
+        if len(self.accounts) == 1:
+            return "chanwatch login"
+        return f"chanwatch login --account {account.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +275,15 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         path,
         data,
         "telegram",
-        {"api_id", "api_hash", "session", "reconcile_seconds", "join_pause_seconds"},
+        {
+            "api_id",
+            "api_hash",
+            "session",
+            "accounts",
+            "channels_per_account",
+            "reconcile_seconds",
+            "join_pause_seconds",
+        },
     )
     api_id_text = os.environ.get(ENV_API_ID, "").strip()
     if api_id_text:
@@ -252,13 +291,20 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             raise ConfigError(f"environment {ENV_API_ID}: expected a number, got {api_id_text!r}")
         api_id = int(api_id_text)
     else:
-        api_id = tg.value("api_id", int, 0)
-        if api_id < 0:
-            raise tg.error("api_id", "must be the positive number from my.telegram.org")
+        api_id = _api_id(tg)
+    api_hash = _env(ENV_API_HASH, tg.string("api_hash", ""))
+    per_account = tg.value("channels_per_account", int, 450)
+    if not 1 <= per_account <= CHANNELS_PER_ACCOUNT_MAX:
+        raise tg.error(
+            "channels_per_account",
+            f"expected 1 to {CHANNELS_PER_ACCOUNT_MAX} (Telegram lets an account join about "
+            f"500 channels), got {per_account}",
+        )
     telegram_config = TelegramConfig(
         api_id=api_id,
-        api_hash=_env(ENV_API_HASH, tg.string("api_hash", "")),
-        session=_resolve(base, tg.string("session", "chanwatch.session") or "chanwatch.session"),
+        api_hash=api_hash,
+        accounts=_accounts(path, tg, base, api_id, api_hash),
+        channels_per_account=per_account,
         reconcile_seconds=tg.number("reconcile_seconds", 180, minimum=10),
         join_pause_seconds=tg.number("join_pause_seconds", 5, minimum=0),
     )
@@ -365,9 +411,78 @@ def _tables(path: Path, top: _Reader, name: str) -> list[tuple[str, Mapping[str,
     result: list[tuple[str, Mapping[str, Any]]] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise top.error(f"{name}[{index}]", f"expected a [[{name}]] table, got {item!r}")
-        result.append((f"{name}[{index}]", item))
+            raise top.error(
+                f"{name}[{index}]", f"expected a [[{top.key(name)}]] table, got {item!r}"
+            )
+        result.append((top.key(f"{name}[{index}]"), item))
     return result
+
+
+def _api_id(reader: _Reader) -> int:
+    api_id: int = reader.value("api_id", int, 0)
+    if api_id < 0:
+        raise reader.error("api_id", "must be the positive number from my.telegram.org")
+    return api_id
+
+
+def _accounts(
+    path: Path, tg: _Reader, base: Path, api_id: int, api_hash: str
+) -> tuple[AccountConfig, ...]:
+    """`telegram.session` as the account "main" (unless only [[telegram.accounts]] are given),
+    then every [[telegram.accounts]] table."""
+    tables = _tables(path, tg, "accounts")
+    accounts: dict[str, AccountConfig] = {}
+    sessions: dict[Path, str] = {}
+
+    def add(account: AccountConfig, reader: _Reader) -> None:
+        if account.name.casefold() in accounts:
+            if account.name.casefold() == MAIN_ACCOUNT and "session" in tg.table:
+                raise reader.error(
+                    "name",
+                    f"{MAIN_ACCOUNT!r} is the account of telegram.session; give this one another "
+                    "name, or remove telegram.session",
+                )
+            raise reader.error("name", f"account {account.name!r} is defined twice")
+        file = session_file(account.session)
+        if file in sessions:
+            raise reader.error(
+                "session",
+                f"account {account.name!r} uses the session file of account {sessions[file]!r}; "
+                "each account needs its own (one session is one login)",
+            )
+        accounts[account.name.casefold()] = account
+        sessions[file] = account.name
+
+    if "session" in tg.table or not tables:
+        session = tg.string("session", "chanwatch.session")
+        if not session:
+            raise tg.error("session", "must name the session file, e.g. chanwatch.session")
+        add(AccountConfig(MAIN_ACCOUNT, _resolve(base, session), api_id, api_hash), tg)
+    for where, table in tables:
+        reader = _Reader(path, table, where, {"name", "session", "api_id", "api_hash"})
+        name = reader.string("name", "")
+        if not name:
+            raise reader.error("name", 'missing (a short name such as "second")')
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise reader.error(
+                "name",
+                f"expected up to 32 letters, digits, '_' or '-' (starting with a letter or "
+                f"digit), got {name!r}",
+            )
+        session = reader.string("session", "")
+        if not session:
+            raise reader.error("session", f"missing: the session file of account {name!r}")
+        own_id, own_hash = _api_id(reader), reader.string("api_hash", "")
+        if bool(own_id) != bool(own_hash):
+            raise reader.error(
+                "api_id" if not own_id else "api_hash",
+                "give both api_id and api_hash, or neither to use those of [telegram]",
+            )
+        add(
+            AccountConfig(name, _resolve(base, session), own_id or api_id, own_hash or api_hash),
+            reader,
+        )
+    return tuple(accounts.values())
 
 
 def _channels(path: Path, top: _Reader) -> tuple[ChannelConfig, ...]:

@@ -15,3 +15,14 @@ class SourceError(ChanwatchError):
 
 class ExportError(ChanwatchError):
     """A file given to `scan` or `import` is not a Telegram Desktop export."""
+
+
+class AccountUnusable(ChanwatchError):
+    """A Telegram account cannot read anything any more: logged out, revoked, banned, deleted.
+
+    Not a SourceError: it is about the account, not one channel, so the per-channel error
+    handling lets it through to whoever runs the account."""
+
+
+class TelegramUnreachable(ChanwatchError):
+    """Telegram could not be reached for a long time: the account's problem, not a channel's."""

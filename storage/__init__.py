@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.accounts import Accounts
 from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
@@ -58,6 +59,7 @@ class Store:
         self.db = db
         self.search_index = db.search_index(lemmatizer)
         self.channels = Channels(db)
+        self.accounts = Accounts(db)
         self.topics = Topics(db)
         self.posts = Posts(db, self.search_index)
         self.subscribers = Subscribers(db)

@@ -10,8 +10,9 @@ from storage.models import Channel
 
 _COLUMNS = (
     "c.id, c.handle, c.source, c.title, c.last_post_id, c.from_config, c.last_error, "
-    "c.last_error_at, c.last_ok_at"
+    "c.last_error_at, c.last_ok_at, a.name AS account, c.unassigned_reason"
 )
+_FROM = "channels c LEFT JOIN accounts a ON a.id = c.account_id"
 
 
 def channel_key(handle: str) -> str:
@@ -31,6 +32,8 @@ def _channel(row: Row, post_count: int = 0) -> Channel:
         last_error_at=from_db(row["last_error_at"]) if row["last_error_at"] else None,
         last_ok_at=from_db(row["last_ok_at"]) if row["last_ok_at"] else None,
         post_count=post_count,
+        account=row["account"],
+        unassigned=row["unassigned_reason"],
     )
 
 
@@ -118,7 +121,7 @@ class Channels:
 
     async def get(self, handle: str) -> Channel | None:
         row = await self._db.fetchone(
-            f"SELECT {_COLUMNS} FROM channels c WHERE c.handle = ? AND c.removed_at IS NULL",
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE c.handle = ? AND c.removed_at IS NULL",
             (handle,),
         )
         return None if row is None else _channel(row)
@@ -126,7 +129,7 @@ class Channels:
     async def watched(self) -> list[Channel]:
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS}, (SELECT count(*) FROM posts p WHERE p.channel_id = c.id) AS n "
-            "FROM channels c WHERE c.removed_at IS NULL ORDER BY c.handle"
+            f"FROM {_FROM} WHERE c.removed_at IS NULL ORDER BY c.handle"
         )
         return [_channel(row, row["n"]) for row in rows]
 
@@ -165,7 +168,7 @@ class Channels:
             if title:
                 await tx.execute("UPDATE channels SET title = ? WHERE handle = ?", (title, handle))
         row = await self._db.fetchone(
-            f"SELECT {_COLUMNS} FROM channels c WHERE c.handle = ?", (handle,)
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE c.handle = ?", (handle,)
         )
         assert row is not None
         return _channel(row)

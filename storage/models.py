@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +19,46 @@ class Channel:
     last_error_at: datetime | None
     last_ok_at: datetime | None
     post_count: int = 0
+    account: str | None = None
+    """The Telegram account that reads it (telegram channels only; None: none does)."""
+    unassigned: str | None = None
+    """Why no account reads a telegram channel: UNASSIGNED_FULL or UNASSIGNED_NO_ACCOUNT."""
 
     @property
     def display_name(self) -> str:
         return self.title or self.handle
+
+
+UNASSIGNED_FULL: Final = "full"
+"""Every working account already reads as many channels as it may."""
+UNASSIGNED_NO_ACCOUNT: Final = "no_account"
+"""No configured account is working."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A Telegram account and its load, as /stats shows it."""
+
+    name: str
+    capacity: int
+    channels: int
+    down_reason: str | None
+    down_at: datetime | None
+
+    @property
+    def working(self) -> bool:
+        return self.down_reason is None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A telegram channel whose account changed: `after` None means no account has it now."""
+
+    handle: str
+    before: str | None
+    after: str | None
+    unassigned: str | None = None
+    """Why `after` is None (UNASSIGNED_FULL or UNASSIGNED_NO_ACCOUNT)."""
 
 
 @dataclass(frozen=True, slots=True)

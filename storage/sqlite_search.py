@@ -22,9 +22,9 @@ from storage.database import Writer
 from storage.search_index import IndexState, ReindexProgress, SearchIndex, read_state
 
 FTS_TABLE: Final = "fts5 (lemmas, content = '', detail = none, columnsize = 0, tokenize = 'ascii')"
-"""posts_fts as migration 5 creates it (see there why)."""
+"""posts_fts as migration 6 creates it (see there why)."""
 AUTOMERGE: Final = 16
-"""Segments merged at a time (as migration 5 sets for posts_fts; FTS5's default is 4)."""
+"""Segments merged at a time (as migration 6 sets for posts_fts; FTS5's default is 4)."""
 MERGE_PAGES: Final = 500
 """Pages of the index rewritten per upkeep step."""
 

@@ -49,12 +49,20 @@ async def test_language_switches_and_survives_a_restart(tmp_path: Path) -> None:
         changed = await c.ask("/language ru")
         assert changed.startswith("Теперь здесь мой язык — русский")
         assert "Не понял число" in await c.ask("/recent ten")
-        # The chat's own command menu follows, whatever its app's language.
-        menus = {
-            language: [entry["description"] for entry in menu]
-            for (scope, language), menu in c.api.commands_by_language.items()
-            if json.loads(scope).get("chat_id") == ALICE
-        }
+
+        def chat_menus() -> dict[str, list[str]]:
+            return {
+                language: [entry["description"] for entry in menu]
+                for (scope, language), menu in c.api.commands_by_language.items()
+                if json.loads(scope).get("chat_id") == ALICE
+            }
+
+        # The chat's own command menu follows, whatever its app's language (set one app
+        # language after another once the answer is out).
+        await c.api.wait_until(
+            lambda: {"", "ru"} <= chat_menus().keys(), "the chat's menus set", timeout=10
+        )
+        menus = chat_menus()
         assert menus[""][0] == "Начало: что умеет бот" and menus["ru"] == menus[""]
         assert "addchannel" not in json.dumps(menus)  # Alice is no operator
     async with conversation(tmp_path) as c:  # the bot restarted on the same database

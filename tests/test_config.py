@@ -72,6 +72,8 @@ def test_secrets_may_come_from_the_environment(
     assert "token set" in out
 
 
+ACCOUNT = '[[telegram.accounts]]\nname = "{name}"\nsession = "{session}"\n'
+
 BAD = [
     ("missing", None, "file not found"),
     ("toml", "[bot\ntoken = 1", "invalid TOML"),
@@ -124,6 +126,54 @@ BAD = [
     ),
     ("section type", GOOD.replace("[storage]\npath", "storage = 5\n[x]\npath"), "storage"),
     (
+        "dup account",
+        GOOD + ACCOUNT.format(name="a", session="a") + ACCOUNT.format(name="A", session="b"),
+        "telegram.accounts[1].name: account 'A' is defined twice",
+    ),
+    (
+        "main twice",
+        GOOD.replace("[[channels]]", '[telegram]\nsession = "s"\n[[channels]]')
+        + ACCOUNT.format(name="main", session="t"),
+        "telegram.accounts[0].name: 'main' is the account of telegram.session",
+    ),
+    (
+        "bad account name",
+        GOOD + ACCOUNT.format(name="my account", session="a"),
+        "telegram.accounts[0].name: expected up to 32 letters",
+    ),
+    (
+        "no session",
+        GOOD + '[[telegram.accounts]]\nname = "a"\n',
+        "telegram.accounts[0].session: missing",
+    ),
+    (
+        "shared session",
+        GOOD
+        + ACCOUNT.format(name="a", session="x")
+        + ACCOUNT.format(name="b", session="x.session"),
+        "telegram.accounts[1].session: account 'b' uses the session file of account 'a'",
+    ),
+    (
+        "half credentials",
+        GOOD + '[[telegram.accounts]]\nname = "a"\nsession = "a"\napi_id = 5\n',
+        "telegram.accounts[0].api_hash: give both api_id and api_hash",
+    ),
+    (
+        "account typo",
+        GOOD + '[[telegram.accounts]]\nname = "a"\nsesion = "a"\n',
+        "telegram.accounts[0].sesion: unknown key",
+    ),
+    (
+        "accounts not tables",
+        GOOD.replace("[[channels]]", "[telegram]\naccounts = [1]\n[[channels]]"),
+        "telegram.accounts[0]: expected a [[telegram.accounts]] table",
+    ),
+    (
+        "no capacity",
+        GOOD.replace("[[channels]]", "[telegram]\nchannels_per_account = 0\n[[channels]]"),
+        "telegram.channels_per_account: expected 1 to 1000",
+    ),
+    (
         "storage url scheme",
         GOOD.replace("[storage]", '[storage]\nurl = "mysql://u:pw@h/db"'),
         "storage.url: expected a URL like postgresql://user@host:5432/dbname, "
@@ -167,6 +217,25 @@ def test_bad_config_is_one_clear_line_and_exit_2(
     assert lines[0].startswith(f"chanwatch: config {path}"), err
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+def test_check_lists_accounts_and_which_still_need_a_login(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = GOOD.replace('source = "web"', 'source = "telegram"').replace(
+        "[[channels]]",
+        '[telegram]\napi_id = 1\napi_hash = "h"\nchannels_per_account = 2\n'
+        'session = "main.session"\n[[channels]]',
+    )
+    text += ACCOUNT.format(name="second", session="sessions/second")
+    (tmp_path / "main.session").write_bytes(b"")
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
+    assert code == 0
+    assert "telegram accounts (2, up to 2 channels each):" in out
+    assert f"  second: session {tmp_path / 'sessions' / 'second'}" in out
+    assert "run `chanwatch login --account second` first" in out
+    assert "--account main" not in out  # its session exists
 
 
 def test_a_postgresql_url_selects_postgresql_and_hides_its_password(

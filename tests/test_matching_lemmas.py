@@ -72,3 +72,10 @@ def test_accents_of_latin_letters_are_dropped_and_cyrillic_letters_kept() -> Non
     assert {"йошкар", "ола"} <= set(index_lemmas("Йошкар-Ола").split())
     assert finds("Muller", "Herr Müller kommt")
     assert finds("йод", "Йод") and not finds("иод", "Йод")
+
+
+def test_a_name_the_dictionary_reads_as_a_plural_is_found_in_every_case() -> None:
+    # "Илон" and "Кир" are genitive plurals of Илона and Кира to the dictionary.
+    assert finds("Илон Маск", "Сэм Альтман обнародовал переписку с Илоном Маском")
+    assert finds("Кир Стармер", "заявленной премьер-министром Киром Стармером «перезагрузки»")
+    assert finds("Илон", "Илон Маск заявил")

@@ -34,6 +34,8 @@ async def add_channel(
     channel, added = await store.channels.add(handle, source)
     if added:
         await channels.channels_changed()
+        # Placing a telegram channel on an account happens in channels_changed().
+        channel = await store.channels.get(handle) or channel
     await message.answer(texts.channel_added_text(channel, added))
 
 
@@ -100,13 +102,19 @@ async def stats(
         return
     if words:
         raise CommandError(N_("Write /stats, or /stats chart for the last 30 days as a chart."))
-    failing = [channel for channel in await store.channels.watched() if channel.last_error]
-    builder = InlineKeyboardBuilder()
-    builder.button(text=texts.stats_chart_button(), callback_data=StatsChart())
+    watched = await store.channels.watched()
+    failing = [channel for channel in watched if channel.last_error]
     tz = zone(subscriber.timezone)
     text = texts.stats_text(await store.outbox.stats(), failing, tz)
-    retention = await _retention(store, settings, tz)
-    await message.answer(f"{text}\n\n{retention}", reply_markup=builder.as_markup())
+    # Accounts matter only while some channel is read through Telegram.
+    if any(channel.source == "telegram" for channel in watched):
+        unassigned = sum(1 for channel in watched if channel.unassigned)
+        accounts = await store.accounts.configured()
+        text += "\n\n" + texts.accounts_stats_text(accounts, unassigned, tz)
+    text += "\n\n" + await _retention(store, settings, tz)
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.stats_chart_button(), callback_data=StatsChart())
+    await message.answer(text, reply_markup=builder.as_markup())
 
 
 async def _retention(store: Store, settings: BotSettings, tz: tzinfo) -> str:

@@ -20,8 +20,9 @@ LEMMA_VERSION: Final = 2
 """Which lemmas `index_lemmas` gives. Bump it whenever the same text would be indexed
 differently (a morphology rule, the tokens, a pymorphy3 dictionary upgrade): databases
 indexed by an older version then ask for `chanwatch reindex`. 2 added the passive voice
-(«приглашаются» is also indexed as «приглашать») and removes the accents of Latin letters
-itself (the index's tokenizer did before)."""
+(«приглашаются» is also indexed as «приглашать»), names the dictionary reads as plurals
+(«Илоном» is also indexed as «илон») and removes the accents of Latin letters itself (the
+index's tokenizer did before)."""
 
 CACHE_WORDS: Final = 300_000
 """Distinct words whose lemmas a Lemmatizer remembers (about 60 MB at most). Russian news

@@ -4,11 +4,14 @@ Every surface form of every term word is generated when topics are compiled (see
 `morphology`), spelled the ways a post can write it (lower case, Capitalised, UPPER, ё or е),
 and put into a single automaton that scans the post's original text once. A hit counts
 only on word boundaries; the words of a phrase must follow each other with nothing but
-whitespace or hyphens between them. No word of a post is analysed at match time.
+whitespace or hyphens between them. No word of a post is analysed at match time, except
+the few words after a one-word name that is also an ordinary noun where capitals cannot
+tell them apart («Долина реки…», «Маска не помогла»: see `context`).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import operator
 import re
@@ -18,7 +21,8 @@ from typing import Any, Final
 import ahocorasick
 
 from monitor.errors import TermError
-from monitor.matching.morphology import WordForms, word_forms
+from monitor.matching.context import Reading, in_doubt, read_homonym, starts_sentence, starts_title
+from monitor.matching.morphology import Homonym, WordForms, name_homonyms, word_forms
 from monitor.matching.rules import TermHit, TopicMatch, TopicRule
 from monitor.matching.terms import ParsedTerm, TermKind, parse_term
 
@@ -37,14 +41,23 @@ PHRASE_GAP_CHARS: Final = (
 """What may stand between the words of a phrase: whitespace and hyphens, nothing else
 (a comma or a dash between "Южная" and "Корея" means they are not one name)."""
 
-Slot = tuple[int, int, bool, bool]
-"""(term index, word index in the term, whether it is the term's last word, whether the
-spelling counts only at the start of a sentence)."""
 
-SENTENCE_ENDS: Final = ".!?…:;\n"
-"""What ends a sentence before a capitalised word (besides the start of the post and any
-emoji or bullet: everything that is not a letter, digit, comma, space, quote or bracket)."""
-_OPENERS: Final = " \t\r\f\v\u00a0«„“\"'([-–—"
+class _AtStart:
+    """A capitalised form of a lower-case term that is also a name ("Морозов"): inside a
+    sentence it is the name, so it counts only where a sentence starts."""
+
+
+AT_START: Final = _AtStart()
+
+Check = _AtStart | Homonym | None
+"""What a spelling needs besides word boundaries: nothing, a sentence start, or (a name
+that is also an ordinary noun) a reading of the sentence where capitals say nothing."""
+
+Slot = tuple[int, int, bool, Check]
+"""(term index, word index in the term, whether it is the term's last word, its check)."""
+
+Doubtful = list[tuple[int, int, int, Homonym]]
+"""(term index, start, end, homonym) of hits that wait for `_settle`."""
 
 TermKey = tuple[int, str]
 """(term index, the term as the user wrote it): what a TermHit reports for a topic."""
@@ -112,18 +125,17 @@ class Matcher:
                 continue
             last = len(term_parsed.words) - 1
             for word_index, word in enumerate(term_parsed.words):
-                for spelling, name_like in _spellings(word, term_parsed.kind).items():
-                    # Only a one-word term is held to sentence starts: inside a phrase the
-                    # words around it already say which word it is ("Деда Мороза").
-                    at_start = name_like and last == 0
-                    slot = (term_id, word_index, word_index == last, at_start)
+                # Only a one-word term has its hits checked: inside a phrase the words
+                # around it already say which word it is ("Деда Мороза", "Илон Маск").
+                for spelling, check in _spellings(word, term_parsed.kind, last == 0).items():
+                    slot = (term_id, word_index, word_index == last, check)
                     keys.setdefault(spelling, []).append(slot)
         automaton = ahocorasick.Automaton()
         for spelling, slots in keys.items():
             # Later words first, so a form that is two words of one phrase cannot chain to itself.
             slots.sort(key=lambda slot: -slot[1])
             # Most spellings belong to one single-word term: that case skips the slot loop.
-            single = slots[0][0] if len(slots) == 1 and slots[0][1:] == (0, True, False) else -1
+            single = slots[0][0] if len(slots) == 1 and slots[0][1:] == (0, True, None) else -1
             automaton.add_word(spelling, (len(spelling), single, tuple(slots)))
         if keys:
             automaton.make_automaton()
@@ -152,15 +164,18 @@ class Matcher:
         """The topics `text` matches, in rule order, with where their terms occur."""
         places: Places = {}
         if self._automaton is not None:
-            self._scan(text, places)
+            doubtful = self._scan(text, places)
+            if doubtful:
+                _settle(text, places, doubtful)
         if self._regexes:
             self._scan_regexes(text, places)
         if not places:
             return []
         return self._topic_matches(text, places)
 
-    def _scan(self, text: str, places: Places) -> None:
+    def _scan(self, text: str, places: Places) -> Doubtful | None:
         partial: dict[tuple[int, int], tuple[int, int]] = {}
+        doubtful: Doubtful | None = None
         size = len(text)
         # Keys never cross a word boundary, so the leftmost-longest hit of each word is the
         # only one that can be the whole word: shorter forms inside it need not be reported.
@@ -178,7 +193,7 @@ class Matcher:
                 else:
                     found.append((start, end))
                 continue
-            for term_id, word_index, is_last, at_start in slots:
+            for term_id, word_index, is_last, check in slots:
                 if word_index:
                     before = partial.get((term_id, word_index))
                     if before is None:
@@ -191,8 +206,15 @@ class Matcher:
                         continue
                     place = (before[0], end)
                 elif is_last:
-                    if at_start and not _starts_sentence(text, start):
-                        continue
+                    if check is not None:
+                        if check is AT_START:
+                            if not starts_sentence(text, start):
+                                continue
+                        elif in_doubt(text, start, end):
+                            if doubtful is None:
+                                doubtful = []
+                            doubtful.append((term_id, start, end, check))
+                            continue
                     place = (start, end)
                 else:
                     partial[(term_id, 1)] = (start, end)
@@ -202,6 +224,7 @@ class Matcher:
                     places[term_id] = [place]
                 else:
                     found.append(place)
+        return doubtful
 
     def _scan_regexes(self, text: str, places: Places) -> None:
         # Same length as `text`, so offsets carry over unchanged.
@@ -285,35 +308,56 @@ def _term_key(term: ParsedTerm) -> tuple[object, ...]:
     return (term.kind, term.words)
 
 
-def _starts_sentence(text: str, start: int) -> bool:
-    index = start - 1
-    while index >= 0 and text[index] in _OPENERS:
-        index -= 1
-    if index < 0:
-        return True
-    before = text[index]
-    return before in SENTENCE_ENDS or not (before.isalnum() or before == ",")
+def _settle(text: str, places: Places, doubtful: Doubtful) -> None:
+    """Keep the hits of a name that is also an ordinary noun unless the sentence shows the
+    noun. Where it shows neither, a sentence start counts, but a quoted title («ЖК „Кит“»,
+    «Маска») only when the post names the person elsewhere: titles are mostly the noun."""
+    titles: list[tuple[int, int, int]] = []
+    for term_id, start, end, homonym in doubtful:
+        reading = read_homonym(text, start, end, homonym)
+        if reading is Reading.NOUN:
+            continue
+        if reading is Reading.UNSURE and starts_title(text, start):
+            titles.append((term_id, start, end))
+            continue
+        bisect.insort(places.setdefault(term_id, []), (start, end))
+    for term_id, start, end in titles:
+        found = places.get(term_id)
+        if found:
+            bisect.insort(found, (start, end))
 
 
-def _spellings(word: str, kind: TermKind) -> dict[str, bool]:
-    """Every spelling of every form of a term word that a post may contain, each with
-    whether it counts only at the start of a sentence (a capitalised form that is also a
-    name, for a lower-case term: "Морозов" is the surname inside a sentence)."""
+def _spellings(word: str, kind: TermKind, alone: bool) -> dict[str, Check]:
+    """Every spelling of every form of a term word that a post may contain, each with what
+    it needs to count. Only a one-word (`alone`) term has checks: a capitalised form that is
+    also a name, for a lower-case term, counts only at the start of a sentence ("Морозов" is
+    the surname inside one); for a name term, a form an ordinary noun shares is read in its
+    sentence where capitals say nothing, and one that is only the name's plural is left out
+    («Маски», «Долин»)."""
     if kind is TermKind.EXACT:
         forms = WordForms(frozenset({word.lower()}), capitalised_only=False)
     else:
         forms = word_forms(word, name=kind is TermKind.NAME)
-    spellings: dict[str, bool] = {}
+    checks: dict[str, Check] = {}
     as_written = {word, word.replace("ё", "е").replace("Ё", "Е")}
     if not forms.capitalised_only or word[:1].isupper():
-        spellings.update(dict.fromkeys(as_written, False))
+        checks.update(dict.fromkeys(as_written, None))
     for form in forms.forms:
         name_like = form in forms.name_forms
         for variant in {form, form.replace("ё", "е")}:
             capitalised = variant[:1].upper() + variant[1:]
             # A spelling wanted both ways (the term as written, another form) is unrestricted.
-            spellings[capitalised] = spellings.get(capitalised, True) and name_like
-            spellings[variant.upper()] = False
+            restricted = alone and name_like and checks.get(capitalised, AT_START) is AT_START
+            checks[capitalised] = AT_START if restricted else None
+            checks[variant.upper()] = None
             if not forms.capitalised_only:
-                spellings[variant] = False
-    return spellings
+                checks[variant] = None
+    if alone and forms.capitalised_only and kind is not TermKind.EXACT:
+        for form, homonym in name_homonyms(word, name=kind is TermKind.NAME).items():
+            for variant in {form, form.replace("ё", "е")}:
+                for spelling in (variant[:1].upper() + variant[1:], variant.upper()):
+                    if homonym is None:
+                        checks.pop(spelling, None)
+                    else:
+                        checks[spelling] = homonym
+    return checks

@@ -10,7 +10,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,15 +36,19 @@ _ENGLISH_SUFFIXES: Final = (
 )
 
 # Endings of unknown nouns (names the dictionary has never seen, such as "Ын"), keyed by
-# what the word ends with; "" is a consonant. Chosen to cover how the press declines
-# foreign names; extra forms cost nothing but an automaton key.
-_UNKNOWN_NOUN_ENDINGS: Final[dict[str, tuple[str, ...]]] = {
-    "": ("а", "у", "ом", "ем", "е", "ы", "и", "ов", "ам", "ами", "ах"),
-    "а": ("ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах"),
-    "я": ("и", "е", "ю", "ей", "ёй", "ям", "ями", "ях"),
-    "й": ("я", "ю", "ем", "ём", "е", "и", "ев", "ям", "ями", "ях"),
-    "ь": ("я", "ю", "ем", "ём", "е", "и", "ей", "ью", "ям", "ями", "ях"),
+# what the word ends with; "" is a consonant: (singular endings, endings only a plural has).
+# Chosen to cover how the press declines foreign names; extra forms cost nothing but an
+# automaton key.
+_UNKNOWN_NOUN_ENDINGS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "": (("а", "у", "ом", "ем", "е"), ("ы", "и", "ов", "ам", "ами", "ах")),
+    "а": (("ы", "и", "е", "у", "ой", "ою"), ("ам", "ами", "ах")),
+    "я": (("и", "е", "ю", "ей", "ёй"), ("ям", "ями", "ях")),
+    "й": (("я", "ю", "ем", "ём", "е"), ("и", "ев", "ям", "ями", "ях")),
+    "ь": (("я", "ю", "ем", "ём", "е", "и", "ью"), ("ей", "ям", "ями", "ях")),
 }
+# A surname in -ов/-ев/-ин also declines the Russian way (Нурмагомедовым, Токаевой).
+_SURNAME_SUFFIXES: Final = ("ов", "ев", "ёв", "ин", "ын")
+_SURNAME_ENDINGS: Final = (("а", "у", "ым", "е", "ой"), ("ы", "ых", "ыми"))
 _INDECLINABLE_FINALS: Final = frozenset("оеёуюиыэ")
 
 
@@ -99,32 +103,71 @@ def word_forms(word: str, *, name: bool = False) -> WordForms:
 
 
 def _russian_forms(word: str, capitalised: bool, name: bool) -> WordForms:
-    morph = shared_analyzer()
-    parses = morph.parse(word)
+    chosen, guessed, capitalised_only = _readings(word, capitalised, name)
+    ordinary = [p for p in chosen if not NAME_GRAMMEMES & p.tag.grammemes]
+    forms = {word}
+    forms.update(_lexeme_words(chosen))
+    forms.update(_lexeme_words(_passive_voice(chosen)))
+    if guessed:
+        forms.update(unknown_noun_forms(word))
+    name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
+    return WordForms(frozenset(forms), capitalised_only, name_forms)
+
+
+def _readings(word: str, capitalised: bool, name: bool) -> tuple[list[Any], bool, bool]:
+    """The dictionary readings a term's word stands for, whether it also takes the paradigm
+    of a noun the dictionary lacks (`unknown_noun_forms`), and whether only capitalised
+    occurrences count."""
+    parses = shared_analyzer().parse(word)
     known = [p for p in parses if p.is_known]
     folded = fold(word)
-    if known:
-        # A term written as a dictionary form means that word only ("мороз", not "морозить");
-        # any other form means every known word it can be a form of ("нашли": найти, наслать).
-        chosen = [p for p in known if fold(p.normal_form) == folded] or known
-    else:
+    own = [p for p in known if fold(p.normal_form) == folded]
+    if own:
+        # A term written as a dictionary form means that word only ("мороз", not "морозить").
+        # A name the dictionary only has as an indeclinable feminine one ("Эммануэль") is
+        # declined as well: news decline it for a man (Эммануэлем Макроном).
+        chosen = own
+        guessed = capitalised and all(_indeclinable_name(p) for p in own)
+    elif not known:
         # A guess is only trusted when it keeps the word as its own normal form.
         chosen = [p for p in parses if fold(p.normal_form) == folded and _inflects(p)]
+        guessed = True
+    elif not capitalised:
+        # Any other form means every known word it can be a form of ("нашли": найти, наслать).
+        chosen, guessed = known, False
+    else:
+        # A capitalised word the dictionary has only as a form of other words: a genitive
+        # plural of a noun ("Илон" of Илона, "Кир" of Кира, "Токаев" of токай) is never what
+        # a term means, so it is a name the dictionary lacks and declines like one (Илоном,
+        # Киром, Токаевым). An oblique form of a name still means that name ("Трампа":
+        # Трамп), and a nominative plural its noun ("Штаты", "Госуслуги").
+        chosen = [p for p in known if not _not_a_term_reading(p)]
+        guessed = not any(not NAME_GRAMMEMES & p.tag.grammemes for p in chosen)
     names = [p for p in chosen if NAME_GRAMMEMES & p.tag.grammemes]
-    capitalised_only = capitalised and (name or bool(names) or not known)
+    capitalised_only = capitalised and (name or bool(names) or guessed)
     ordinary = [p for p in chosen if not NAME_GRAMMEMES & p.tag.grammemes]
     if capitalised_only and names:
         chosen = names
     elif not capitalised and ordinary:
         # A lower-case term is the ordinary word: "мороз" (frost), not the surname Мороз.
         chosen = ordinary
-    forms = {word}
-    forms.update(_lexeme_words(chosen))
-    forms.update(_lexeme_words(_passive_voice(chosen)))
-    if not known:
-        forms.update(unknown_noun_forms(word))
-    name_forms = frozenset() if capitalised or not ordinary else _name_forms(forms)
-    return WordForms(frozenset(forms), capitalised_only, name_forms)
+    return chosen, guessed, capitalised_only
+
+
+_PERSON_NAME: Final = frozenset({"Name", "Surn", "Patr"})
+
+
+def _not_a_term_reading(parse: Any) -> bool:
+    """A reading no capitalised term means: a noun's genitive plural or a vocative."""
+    tag = parse.tag
+    if "voct" in tag.grammemes:
+        return True
+    return tag.POS == "NOUN" and tag.number == "plur" and tag.case in ("gent", "accs")
+
+
+def _indeclinable_name(parse: Any) -> bool:
+    grammemes = parse.tag.grammemes
+    return "Fixd" in grammemes and bool(_PERSON_NAME & grammemes)
 
 
 def _name_forms(forms: Iterable[str]) -> frozenset[str]:
@@ -163,7 +206,11 @@ def _inflects(parse: Any) -> bool:
 
 
 def _lexeme_words(parses: Iterable[Any]) -> set[str]:
-    words: set[str] = set()
+    return {f.word for f in _lexeme_parses(parses)}
+
+
+def _lexeme_parses(parses: Iterable[Any]) -> Iterator[Any]:
+    """Every form (as a parse, with its tag) of every distinct lexeme of `parses`."""
     seen: set[tuple[object, ...]] = set()
     for p in parses:
         method = p.methods_stack[0]
@@ -172,22 +219,95 @@ def _lexeme_words(parses: Iterable[Any]) -> set[str]:
         if key in seen:
             continue
         seen.add(key)
-        words.update(f.word for f in p.lexeme)
-    return words
+        yield from p.lexeme
+
+
+@dataclass(frozen=True, slots=True)
+class Homonym:
+    """A form of a one-word name that is also a form of an ordinary noun ("Маска": Маск's
+    genitive and the noun маска), with what each reading can be in a sentence."""
+
+    subject: bool
+    """A nominative singular of the name: it can be a sentence's subject («Мороз заявил»)."""
+    oblique: bool
+    """A singular oblique case of the name: it can be an object («Маска выдвинули»)."""
+    noun: tuple[tuple[str, str, str | None], ...]
+    """(case, number, gender) of each reading as the ordinary noun."""
+
+
+@functools.lru_cache(maxsize=4096)
+def name_homonyms(word: str, *, name: bool = False) -> dict[str, Homonym | None]:
+    """For a one-word term naming a person: each of its forms that an ordinary noun shares
+    (lower case, as in `word_forms`), with its readings; None for a form that is only a plural
+    of the name, which a term for one person never means («Маски», «Долин» are the nouns).
+    Empty for other terms: a place or a brand («Волга», «Восток») is the word in any sense."""
+    forms = word_forms(word, name=name)
+    if not forms.capitalised_only or script_of(word) != "ru":
+        return {}
+    lower = word.lower()
+    chosen, guessed, _ = _readings(lower, True, name)
+    if not (name or guessed or any(_PERSON_NAME & p.tag.grammemes for p in chosen)):
+        return {}
+    # The subject is the nominative of the term's own gender: "Путина" is Путин's genitive,
+    # and the nominative only of another person (a namesake's wife).
+    genders = {p.tag.gender for p in chosen}
+    subject = {lower} if guessed else set()
+    oblique: set[str] = set()
+    plural: set[str] = set()
+    for form in _lexeme_parses(chosen):
+        tag = form.tag
+        if tag.number == "plur":
+            plural.add(form.word)
+        elif tag.case != "nomn":
+            oblique.add(form.word)
+        elif tag.gender in genders:
+            subject.add(form.word)
+    if guessed:
+        singular, plural_only = unknown_noun_paradigm(lower)
+        oblique.update(singular)
+        plural.update(plural_only)
+    plural -= subject | oblique
+    morph = shared_analyzer()
+    homonyms: dict[str, Homonym | None] = {}
+    for form in forms.forms:
+        if not morph.word_is_known(form):  # a cheap lookup; parsing would guess at it
+            continue
+        noun = {
+            (p.tag.case, p.tag.number, p.tag.gender)
+            for p in morph.parse(form)
+            if p.is_known and p.tag.POS == "NOUN" and not NAME_GRAMMEMES & p.tag.grammemes
+        }
+        if noun:
+            homonyms[form] = (
+                None
+                if form in plural
+                else Homonym(form in subject, form in oblique, tuple(sorted(noun, key=str)))
+            )
+    return homonyms
 
 
 def unknown_noun_forms(word: str) -> set[str]:
     """Noun forms for a word the dictionary does not know (declined like a foreign name)."""
-    if len(word) < 2 or not word.isalpha():
-        return set()
+    singular, plural = unknown_noun_paradigm(word)
+    return singular | plural
+
+
+def unknown_noun_paradigm(word: str) -> tuple[set[str], set[str]]:
+    """(singular oblique forms, forms only a plural has) of a noun the dictionary does not
+    know, by its ending: «Маск» Маска, Маском… / Маски, Масков…; none when indeclinable."""
+    if len(word) < 2 or not word.isalpha() or word[-1] in _INDECLINABLE_FINALS:
+        return set(), set()
     last = word[-1]
-    if last in _INDECLINABLE_FINALS:
-        return set()
     if last in _UNKNOWN_NOUN_ENDINGS:
-        stem, endings = word[:-1], _UNKNOWN_NOUN_ENDINGS[last]
+        stem, (singular, plural) = word[:-1], _UNKNOWN_NOUN_ENDINGS[last]
     else:
-        stem, endings = word, _UNKNOWN_NOUN_ENDINGS[""]
-    return {stem + ending for ending in endings}
+        stem, (singular, plural) = word, _UNKNOWN_NOUN_ENDINGS[""]
+    forms = {stem + ending for ending in singular}, {stem + ending for ending in plural}
+    if word.endswith(_SURNAME_SUFFIXES):
+        forms[0].update(word + ending for ending in _SURNAME_ENDINGS[0])
+        forms[1].update(word + ending for ending in _SURNAME_ENDINGS[1])
+    forms[1].difference_update(forms[0])
+    return forms
 
 
 def english_forms(word: str) -> set[str]:
@@ -246,7 +366,13 @@ def normal_forms(word: str) -> tuple[str, ...]:
     if script != "ru":
         return (plain_latin(fold(word)),)
     seen: dict[str, None] = {}
-    for p in shared_analyzer().parse(word):
+    parses = shared_analyzer().parse(word)
+    known = [p for p in parses if p.is_known]
+    if known and all(_not_a_term_reading(p) for p in known):
+        # As in matching, a genitive plural can be a name the dictionary lacks ("Илон",
+        # "Кир"), so «Илон Маск» finds «Илоном Маском» (indexed as илон).
+        seen[fold(word)] = None
+    for p in parses:
         # FTS5 tokens must stay letters and digits only.
         lemma = "".join(ch for ch in fold(p.normal_form) if ch.isalnum())
         if lemma:

@@ -23,8 +23,9 @@ from typing import Any, Final, Protocol, TypeVar
 from telethon import errors, events, utils
 from telethon.tl import functions, types
 
-from monitor.errors import SourceError
+from monitor.errors import AccountUnusable, SourceError, TelegramUnreachable
 from monitor.sources.base import ChannelCursor, PostSink, WatchList
+from monitor.sources.telegram_auth import ACCOUNT_ERRORS, account_problem
 from monitor.sources.telegram_posts import is_post, to_post, to_posts
 from storage.errors import ChanwatchError
 
@@ -71,6 +72,8 @@ class TelegramClientLike(Protocol):
 
     async def __call__(self, request: Any) -> Any: ...
 
+    async def disconnect(self) -> Any: ...
+
 
 class LookupDeferred(SourceError):
     """Telegram rate-limits channel lookups or joins for longer than is worth blocking for."""
@@ -90,19 +93,35 @@ class PatientClient:
 
     A flood wait is slept out (Telegram says how long); a lost connection is re-established
     with exponential backoff. Neither is reported as a channel error: both are the account's
-    weather, not the channel's fault.
+    weather, not the channel's fault. An answer that the account itself is no longer usable
+    (logged out, banned…) is raised as AccountUnusable, which no per-channel handler catches.
     """
 
-    def __init__(self, client: TelegramClientLike, *, reconnect_base_seconds: float = 1.0):
+    def __init__(
+        self,
+        client: TelegramClientLike,
+        *,
+        reconnect_base_seconds: float = 1.0,
+        max_connect_attempts: int | None = None,
+    ):
         self.client = client
         self._base = reconnect_base_seconds
+        self._max_attempts = max_connect_attempts
 
     async def ensure_connected(self) -> None:
+        """Connect, retrying with backoff; TelegramUnreachable after `max_connect_attempts`
+        failures (when given), so that whoever runs several accounts can tell a dead one."""
         delay = self._base
+        attempts = 0
         while not self.client.is_connected():
+            attempts += 1
             try:
                 await self.client.connect()
             except NETWORK_ERRORS as exc:
+                if self._max_attempts is not None and attempts >= self._max_attempts:
+                    raise TelegramUnreachable(
+                        f"cannot reach Telegram after {attempts} attempts ({exc})"
+                    ) from None
                 logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
             else:
                 if self.client.is_connected():
@@ -123,6 +142,8 @@ class PatientClient:
             await self.ensure_connected()
             try:
                 return await op()
+            except ACCOUNT_ERRORS as exc:
+                raise account_problem(exc) from exc
             except errors.FloodWaitError as exc:
                 if max_wait is not None and exc.seconds > max_wait:
                     raise
@@ -158,6 +179,8 @@ class PatientClient:
                     last = max(last, message.id)
                     yield message
                 return
+            except ACCOUNT_ERRORS as exc:
+                raise account_problem(exc) from exc
             except (errors.FloodWaitError, *NETWORK_ERRORS) as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
@@ -173,6 +196,8 @@ class PatientClient:
                     offset = message.id
                     yield message
                 return
+            except ACCOUNT_ERRORS as exc:
+                raise account_problem(exc) from exc
             except (errors.FloodWaitError, *NETWORK_ERRORS) as exc:
                 failures += 1
                 await self.wait_out(what, exc, failures)
@@ -268,8 +293,10 @@ class _Channel:
 class TelegramSource:
     """Watches the channels of `watchlist.channels("telegram")` and hands their posts to a sink.
 
-    `run()` runs until cancelled. Posts of one channel reach the sink oldest first, each once;
-    a channel seen for the first time contributes its latest posts as history (no alerts).
+    `run()` runs until cancelled, or raises AccountUnusable when Telegram no longer accepts
+    the account. Posts of one channel reach the sink oldest first, each once; a channel seen
+    for the first time contributes its latest posts as history (no alerts). One source reads
+    through one account: with several accounts, each has its own source and watch list.
     """
 
     def __init__(
@@ -285,8 +312,15 @@ class TelegramSource:
         reconnect_base_seconds: float = 1.0,
         batch_size: int = BATCH_SIZE,
         first_sight_posts: int = FIRST_SIGHT_POSTS,
+        account: str = "",
+        on_pass: Callable[[], Awaitable[None]] | None = None,
+        max_connect_attempts: int | None = None,
     ) -> None:
-        self._patient = PatientClient(client, reconnect_base_seconds=reconnect_base_seconds)
+        self._patient = PatientClient(
+            client,
+            reconnect_base_seconds=reconnect_base_seconds,
+            max_connect_attempts=max_connect_attempts,
+        )
         self._client = client
         self._sink = sink
         self._cursor = cursor
@@ -299,6 +333,14 @@ class TelegramSource:
         self._channels: dict[str, _Channel] = {}
         self._by_peer: dict[int, _Channel] = {}
         self._failed_until: dict[str, float] = {}
+        self._account = f" account={account}" if account else ""
+        self._on_pass = on_pass
+        self._wake = asyncio.Event()
+        self._unusable: AccountUnusable | None = None
+
+    def wake(self) -> None:
+        """Read the watch list again now, not at the next reconciliation pass."""
+        self._wake.set()
 
     async def run(self) -> None:
         await self._patient.ensure_connected()
@@ -312,8 +354,13 @@ class TelegramSource:
             self._client.add_event_handler(callback, builder)
         try:
             while True:
+                self._wake.clear()
                 await self._reconcile()
+                if self._on_pass is not None:
+                    await self._on_pass()
                 await self._wait_for_next_pass()
+                if self._unusable is not None:
+                    raise self._unusable
         finally:
             for callback, builder in handlers:
                 self._client.remove_event_handler(callback, builder)
@@ -323,7 +370,9 @@ class TelegramSource:
     async def _reconcile(self) -> None:
         wanted = list(dict.fromkeys(await self._watchlist.channels(SOURCE_NAME)))
         for handle in [h for h in self._channels if h not in wanted]:
-            logger.info("no longer watching Telegram channel %s", channel_label(handle))
+            logger.info(
+                "no longer watching Telegram channel %s%s", channel_label(handle), self._account
+            )
             self._drop(handle)
         for handle in [h for h in self._failed_until if h not in wanted]:
             del self._failed_until[handle]  # re-adding a channel tries it again at once
@@ -373,7 +422,20 @@ class TelegramSource:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._reconcile_seconds
         while True:
-            await asyncio.sleep(max(0.0, min(deadline - loop.time(), CONNECTION_CHECK_SECONDS)))
+            # Telethon resolves `disconnected` when it gives up on the connection, e.g. when
+            # its update loop learns that the account was logged out: react at once to that.
+            waits = [asyncio.ensure_future(self._wake.wait())]
+            disconnected = getattr(self._client, "disconnected", None)
+            if disconnected is not None and not disconnected.done():
+                waits.append(asyncio.ensure_future(disconnected))
+            step = max(0.0, min(deadline - loop.time(), CONNECTION_CHECK_SECONDS))
+            try:
+                await asyncio.wait(waits, timeout=step, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            if self._wake.is_set():
+                return
             if not self._client.is_connected():
                 logger.warning("lost the connection to Telegram; reconnecting")
                 await self._patient.ensure_connected()
@@ -411,7 +473,12 @@ class TelegramSource:
         self._failed_until.pop(handle, None)
         self._channels[handle] = channel
         self._by_peer[channel.peer_id] = channel
-        logger.info("watching Telegram channel %s (%s)", channel_label(handle), channel.title)
+        logger.info(
+            "watching Telegram channel %s (%s)%s",
+            channel_label(handle),
+            channel.title,
+            self._account,
+        )
 
     async def _join_again(self, channel: _Channel) -> None:
         try:
@@ -456,7 +523,7 @@ class TelegramSource:
                 f"cannot join Telegram channel {label} ({exc}); it is read every "
                 f"{self._reconcile_seconds:.0f} s instead of live"
             )
-        logger.info("joined Telegram channel %s", label)
+        logger.info("joined Telegram channel %s%s", label, self._account)
         return None
 
     async def _fail(self, handle: str, message: str, *, retry_after: float | None = None) -> None:
@@ -571,6 +638,9 @@ class TelegramSource:
                     await self._live_edit(channel, messages[0])
                 else:
                     await self._live_new(channel, messages)
+        except AccountUnusable as exc:
+            self._unusable = exc  # run() raises it: the account as a whole is gone
+            self._wake.set()
         except (errors.RPCError, *NETWORK_ERRORS, ChanwatchError) as exc:
             # Reconciliation fetches whatever this missed; the live path is only the fast one.
             logger.warning(
@@ -630,6 +700,8 @@ class TelegramSource:
             async for dialog in self._client.iter_dialogs():
                 if getattr(dialog, "is_channel", False):
                     count += 1
+        except ACCOUNT_ERRORS as exc:
+            raise account_problem(exc) from exc
         except (errors.RPCError, *NETWORK_ERRORS) as exc:
             logger.warning("could not count this account's channels (%s)", exc)
             return

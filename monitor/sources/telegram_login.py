@@ -7,18 +7,19 @@ It is therefore kept readable by its owner only, and neither it nor the api_hash
 from __future__ import annotations
 
 import logging
-import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
 from telethon import TelegramClient, errors, utils
 
-from monitor.errors import SourceError
+from monitor.errors import AccountUnusable, SourceError
+from monitor.sources.session_files import protect_session, session_file
+from monitor.sources.telegram_auth import ACCOUNT_ERRORS, account_problem
 
 logger = logging.getLogger(__name__)
 
-SESSION_SUFFIX: Final = ".session"
 LOGIN_ATTEMPTS: Final = 3
 CREDENTIALS_HELP: Final = (
     "get api_id and api_hash at https://my.telegram.org → API development tools"
@@ -29,21 +30,6 @@ ClientFactory = Callable[[str, int, str], Any]
 """Builds a client from (session file, api_id, api_hash); TelegramClient unless testing."""
 
 
-def session_file(session_path: Path) -> Path:
-    """The file Telethon really uses: it appends `.session` to names without that suffix."""
-    if session_path.suffix == SESSION_SUFFIX:
-        return session_path
-    return session_path.with_name(session_path.name + SESSION_SUFFIX)
-
-
-def protect_session(session_path: Path) -> None:
-    """Make the session file and SQLite's side files readable by their owner only."""
-    path = session_file(session_path)
-    for candidate in (path, path.with_name(path.name + "-journal")):
-        if candidate.exists():
-            os.chmod(candidate, 0o600)
-
-
 async def login(
     *,
     api_id: int,
@@ -52,7 +38,7 @@ async def login(
     phone: str | None,
     input_func: Prompt,
     password_func: Prompt,
-    client_factory: ClientFactory = TelegramClient,
+    client_factory: ClientFactory | None = None,
 ) -> str:
     """Log a user account in interactively and keep the session; returns "Logged in as …".
 
@@ -67,7 +53,7 @@ async def login(
         )
     path = session_file(session_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    client = client_factory(str(path), api_id, api_hash)
+    client = (client_factory or TelegramClient)(str(path), api_id, api_hash)
     protect_session(path)  # before anything secret is written into it
     try:
         await client.start(
@@ -120,21 +106,31 @@ async def open_client(
     api_hash: str,
     session_path: Path,
     *,
-    client_factory: ClientFactory = TelegramClient,
+    client_factory: ClientFactory | None = None,
+    login_command: str = "chanwatch login",
 ) -> Any:
     """A connected client for an already logged-in session; never prompts.
 
-    Raises SourceError telling to run `chanwatch login` when the session file is missing or
-    no longer authorised (logged out from another device, or revoked).
+    Raises AccountUnusable telling to run `login_command` when the session file is missing or
+    no longer authorised (logged out from another device, revoked, banned), SourceError when
+    Telegram cannot be reached.
     """
     path = session_file(session_path)
     not_logged_in = (
-        f"Telegram session {path} is missing or not logged in: run `chanwatch login` first"
+        f"Telegram session {path} is missing or not logged in: run `{login_command}` first"
     )
     if not path.is_file():
-        raise SourceError(not_logged_in)
+        raise AccountUnusable(not_logged_in)
     protect_session(path)
-    client = client_factory(str(path), api_id, api_hash)
+    try:
+        # Telethon opens the session (an SQLite file) here: another process holding it, or a
+        # damaged file, fails now, for this account only.
+        client = (client_factory or TelegramClient)(str(path), api_id, api_hash)
+    except sqlite3.Error as exc:
+        raise AccountUnusable(
+            f"Telegram session {path} cannot be opened ({exc}): another chanwatch may be "
+            f"using it, or it is damaged; run `{login_command}` to write a new one"
+        ) from None
     try:
         await client.connect()
         authorized = await client.is_user_authorized()
@@ -143,10 +139,16 @@ async def open_client(
         raise SourceError(
             f"cannot reach Telegram ({exc or type(exc).__name__}); check the network"
         ) from None
+    except ACCOUNT_ERRORS as exc:
+        await client.disconnect()
+        raise AccountUnusable(
+            f"Telegram refused the session {path}: {account_problem(exc)}; "
+            f"run `{login_command}` again"
+        ) from None
     except errors.RPCError as exc:
         await client.disconnect()
         raise SourceError(f"Telegram refused the session {path}: {exc}") from None
     if not authorized:
         await client.disconnect()
-        raise SourceError(not_logged_in)
+        raise AccountUnusable(not_logged_in)
     return client

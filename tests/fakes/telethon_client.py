@@ -1,6 +1,11 @@
-"""An in-memory Telegram for the Telethon source: channels, their history, live updates.
+"""An in-memory Telegram for the Telethon source: channels, their history, live updates, and
+the user accounts that read them.
 
-`FakeTelegramClient` implements the narrow `TelegramClientLike` interface with Telethon's own
+`FakeTelegram` is Telegram's side: channels, their histories, and accounts known by their
+session file, each with its own memberships; an account can be banned or its session revoked,
+after which every request of it gets the error Telegram sends (UserDeactivatedBanError,
+AuthKeyUnregisteredError…). `FakeTelegramClient` is one account's client: it implements the
+narrow `TelegramClientLike` interface (and what `chanwatch login` needs) with Telethon's own
 TL objects (types.Channel, types.Message), and delivers live updates the way Telethon does:
 it builds events from real `Update…` objects with the registered event builders and runs the
 handlers whose filters accept them. Also here: a recording `PostSink` that doubles as the
@@ -10,17 +15,20 @@ handlers whose filters accept them. Also here: a recording `PostSink` that doubl
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from telethon import errors, events, utils
 from telethon.tl import functions, types
 
 from monitor.sources.base import IncomingPost
+from monitor.sources.session_files import session_file
 
 SAFETY_NET_SECONDS = 5.0
 BASE_DATE = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
@@ -41,32 +49,38 @@ class _FakeChannel:
     next_id: int = 1
 
 
-class FakeTelegramClient:
-    """Public channels with histories, a connection that can drop, errors on demand."""
+@dataclass
+class FakeAccount:
+    """A Telegram user account: what its session file may do, and what it has joined."""
+
+    name: str
+    user_id: int
+    logged_in: bool = True
+    dead: type[errors.RPCError] | None = None
+    """The error Telegram answers every request of this account with (banned, revoked…)."""
+    member_of: set[int] = field(default_factory=set)
+    joins: list[str] = field(default_factory=list)
+    """Channels this account joined (usernames, or ids without one), in order."""
+    clients: list[FakeTelegramClient] = field(default_factory=list)
+
+
+class FakeTelegram:
+    """Telegram itself: public channels with their histories, and the user accounts.
+
+    Accounts are known by their session file, as Telegram knows a client by its auth key:
+    `client_factory` builds a client the way `TelegramClient(session, api_id, api_hash)` does,
+    and every client of one session is the same account (its memberships survive restarts).
+    """
 
     def __init__(self) -> None:
-        self.connected = True
-        self.handlers: list[tuple[Handler, Any]] = []
-        self.calls: list[str] = []
-        self.joined: list[str] = []
-        self.other_channel_dialogs = 0
-        self.on_iter_messages: Callable[[], Awaitable[None]] | None = None
-        """Awaited when an iter_messages starts: lets a test fire live updates mid catch-up."""
-        self.ignores_min_id = False
-        """Answer history requests with the whole channel, as one independent MTProto server
-        did: a catch-up then receives posts older than it asked for."""
-        self.on_join: Callable[[types.Channel], Awaitable[None]] | None = None
-        """Awaited after a successful join, when Telegram starts pushing the channel's updates."""
         self._by_id: dict[int, _FakeChannel] = {}
-        self._failures: dict[str, list[_Failure]] = {}
-        self._join_errors: dict[str, BaseException] = {}
         self._pts = itertools.count(1)
+        self._accounts: dict[str, FakeAccount] = {}
+        self._user_ids = itertools.count(500_001)
 
-    # -- building the world ------------------------------------------------------------------
+    # -- channels ------------------------------------------------------------------------------
 
-    def add_channel(
-        self, username: str | None, channel_id: int, title: str = "", *, member: bool = False
-    ) -> types.Channel:
+    def add_channel(self, username: str | None, channel_id: int, title: str = "") -> types.Channel:
         entity = types.Channel(
             id=channel_id,
             title=title or f"Channel {username or channel_id}",
@@ -75,7 +89,7 @@ class FakeTelegramClient:
             username=username,
             access_hash=channel_id * 7,
             broadcast=True,
-            left=not member,
+            left=True,
         )
         self._by_id[channel_id] = _FakeChannel(entity)
         return entity
@@ -102,6 +116,16 @@ class FakeTelegramClient:
             views=views,
         )
         state.history.append(message)
+        return message
+
+    async def publish(self, channel: types.Channel, text: str) -> types.Message:
+        """A new post, pushed live to every connected client of an account that is a member."""
+        message = self.post(channel, text)
+        for account in self._accounts.values():
+            if channel.id in account.member_of and account.dead is None:
+                for client in account.clients:
+                    if client.connected:
+                        await client.dispatch_new(message)
         return message
 
     def album(self, channel: types.Channel, caption: str, items: int = 3) -> list[types.Message]:
@@ -141,6 +165,123 @@ class FakeTelegramClient:
     def message(self, channel: types.Channel, message_id: int) -> Any:
         return next(m for m in self._by_id[channel.id].history if m.id == message_id)
 
+    # -- accounts ------------------------------------------------------------------------------
+
+    def add_account(
+        self, name: str, session: Path | str | None = None, *, logged_in: bool = True
+    ) -> FakeAccount:
+        """An account whose session file is `session` (written, as a past login left it)."""
+        account = FakeAccount(name, next(self._user_ids), logged_in=logged_in)
+        key = name
+        if session is not None:
+            path = session_file(Path(session))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+            key = str(path)
+        self._accounts[key] = account
+        return account
+
+    def account(self, name: str) -> FakeAccount:
+        return next(a for a in self._accounts.values() if a.name == name)
+
+    def client_factory(self, session: str, api_id: int, api_hash: str) -> FakeTelegramClient:
+        """Stands in for `TelegramClient(session, api_id, api_hash)`: like Telethon's SQLite
+        session, it creates the session file; an unknown session is a new, logged-out one."""
+        path = session_file(Path(session))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        account = self._accounts.get(str(path))
+        if account is None:
+            account = self.add_account(path.stem, path, logged_in=False)
+        return FakeTelegramClient(world=self, account=account)
+
+    def kill(self, name: str, error: type[errors.RPCError], *, noticed: bool = True) -> None:
+        """From now on Telegram answers every request of account `name` with `error`.
+
+        `noticed`: like Telethon, whose update loop gets the same answer when it next asks
+        for updates and then disconnects, its connected clients are disconnected (the
+        `disconnected` future resolves). False: the next request is the first to hear it.
+        """
+        account = self.account(name)
+        account.dead = error
+        for client in account.clients:
+            if client.connected and noticed:
+                client.lose_session()
+
+    def ban(self, name: str, *, noticed: bool = True) -> None:
+        self.kill(name, errors.UserDeactivatedBanError, noticed=noticed)
+
+    def revoke(self, name: str, *, noticed: bool = True) -> None:
+        """The session was logged out (e.g. terminated from another device)."""
+        self.kill(name, errors.AuthKeyUnregisteredError, noticed=noticed)
+
+    def channel_state(self, channel_id: int) -> _FakeChannel:
+        return self._by_id[channel_id]
+
+    def channel_states(self) -> list[_FakeChannel]:
+        return list(self._by_id.values())
+
+    def next_pts(self) -> int:
+        return next(self._pts)
+
+
+class FakeTelegramClient:
+    """One account's client: the narrow `TelegramClientLike` plus what login needs.
+
+    Built alone (`FakeTelegramClient()`), it brings its own one-account Telegram, and the
+    world-building calls (`add_channel`, `post`…) go to it.
+    """
+
+    def __init__(
+        self, *, world: FakeTelegram | None = None, account: FakeAccount | None = None
+    ) -> None:
+        self.world = world or FakeTelegram()
+        self.account = account or self.world.add_account("main")
+        self.account.clients.append(self)
+        self.connected = True
+        self.handlers: list[tuple[Handler, Any]] = []
+        self.calls: list[str] = []
+        self.other_channel_dialogs = 0
+        self.on_iter_messages: Callable[[], Awaitable[None]] | None = None
+        """Awaited when an iter_messages starts: lets a test fire live updates mid catch-up."""
+        self.ignores_min_id = False
+        """Answer history requests with the whole channel, as one independent MTProto server
+        did: a catch-up then receives posts older than it asked for."""
+        self.on_join: Callable[[types.Channel], Awaitable[None]] | None = None
+        """Awaited after a successful join, when Telegram starts pushing the channel's updates."""
+        self._failures: dict[str, list[_Failure]] = {}
+        self._join_errors: dict[str, BaseException] = {}
+        self._disconnected: asyncio.Future[None] | None = None
+
+    @property
+    def joined(self) -> list[str]:
+        return self.account.joins
+
+    # -- building the world (one-account tests) ------------------------------------------------
+
+    def add_channel(
+        self, username: str | None, channel_id: int, title: str = "", *, member: bool = False
+    ) -> types.Channel:
+        entity = self.world.add_channel(username, channel_id, title)
+        if member:
+            self.account.member_of.add(channel_id)
+        return entity
+
+    def post(self, channel: types.Channel, text: str = "", **options: Any) -> types.Message:
+        return self.world.post(channel, text, **options)
+
+    def album(self, channel: types.Channel, caption: str, items: int = 3) -> list[types.Message]:
+        return self.world.album(channel, caption, items)
+
+    def service(self, channel: types.Channel) -> types.MessageService:
+        return self.world.service(channel)
+
+    def edit(self, channel: types.Channel, message_id: int, text: str) -> types.Message:
+        return self.world.edit(channel, message_id, text)
+
+    def message(self, channel: types.Channel, message_id: int) -> Any:
+        return self.world.message(channel, message_id)
+
     def fail(self, method: str, error: BaseException, *, after: int = 0) -> None:
         """The next call of `method` raises `error` (iter_messages: after `after` items)."""
         self._failures.setdefault(method, []).append(_Failure(error, after))
@@ -153,15 +294,22 @@ class FakeTelegramClient:
             self._join_errors[str(channel.id)] = error
 
     def drop_connection(self) -> None:
+        """The network went away (Telethon keeps `disconnected` pending while it retries)."""
         self.connected = False
+
+    def lose_session(self) -> None:
+        """Telethon's update loop learnt the account is unusable: it disconnects for good."""
+        self.connected = False
+        if self._disconnected is not None and not self._disconnected.done():
+            self._disconnected.set_result(None)
 
     # -- live updates, delivered like Telethon does --------------------------------------------
 
     async def dispatch_new(self, message: Any) -> None:
-        await self._dispatch(types.UpdateNewChannelMessage(message, next(self._pts), 1))
+        await self._dispatch(types.UpdateNewChannelMessage(message, self.world.next_pts(), 1))
 
     async def dispatch_edit(self, message: Any) -> None:
-        await self._dispatch(types.UpdateEditChannelMessage(message, next(self._pts), 1))
+        await self._dispatch(types.UpdateEditChannelMessage(message, self.world.next_pts(), 1))
 
     async def dispatch_album(self, messages: Sequence[types.Message]) -> None:
         # Telegram sends each item as its own update; Telethon later merges them into one
@@ -194,19 +342,56 @@ class FakeTelegramClient:
     async def connect(self) -> None:
         self.calls.append("connect")
         self._maybe_fail("connect")
+        # A connection works whatever became of the account: only requests are refused.
         self.connected = True
+        self._disconnected = asyncio.get_running_loop().create_future()
 
     def is_connected(self) -> bool:
         return self.connected
 
-    async def get_entity(self, entity: Any) -> Any:
-        self.calls.append(f"get_entity {entity}")
+    @property
+    def disconnected(self) -> asyncio.Future[None]:
+        """Like Telethon's: resolves when the client is disconnected for good."""
+        if self._disconnected is None:
+            self._disconnected = asyncio.get_running_loop().create_future()
+            if not self.connected:
+                self._disconnected.set_result(None)
+        return asyncio.shield(self._disconnected)
+
+    async def disconnect(self) -> None:
+        self.calls.append("disconnect")
+        self.lose_session()
+        if self in self.account.clients:
+            self.account.clients.remove(self)
+
+    async def is_user_authorized(self) -> bool:
+        # Telethon asks GetStateRequest and counts any RPC error as "not authorised".
         self._check_connected()
+        return self.account.logged_in and self.account.dead is None
+
+    async def start(
+        self, *, phone: Any, code_callback: Any, password: Any, max_attempts: int = 3
+    ) -> FakeTelegramClient:
+        """An interactive login as Telethon's start() does it: phone, code, then (for
+        accounts with two-step verification) the password."""
+        self.calls.append("start")
+        if not await self.is_user_authorized():
+            self.calls.extend(["phone " + phone(), "code " + code_callback()])
+            self.account.logged_in = True
+            self.account.dead = None
+        return self
+
+    async def get_me(self) -> types.User:
+        self._request("get_me")
+        return types.User(id=self.account.user_id, first_name=self.account.name.title())
+
+    async def get_entity(self, entity: Any) -> Any:
+        self._request(f"get_entity {entity}")
         self._maybe_fail("get_entity")
         if isinstance(entity, str):
-            for state in self._by_id.values():
+            for state in self._channels():
                 if (state.entity.username or "").lower() == entity.lower():
-                    return state.entity
+                    return self._as_seen(state.entity)
             raise ValueError(f'No user has "{entity}" as username')
         if isinstance(entity, int):
             raw_id, _ = utils.resolve_id(entity)
@@ -214,9 +399,19 @@ class FakeTelegramClient:
             raw_id = entity.channel_id
         else:
             raw_id = entity.id
-        if raw_id in self._by_id:
-            return self._by_id[raw_id].entity
+        for state in self._channels():
+            if state.entity.id == raw_id:
+                return self._as_seen(state.entity)
         raise ValueError(f"Could not find the input entity for {entity!r}")
+
+    def _channels(self) -> list[_FakeChannel]:
+        return self.world.channel_states()
+
+    def _as_seen(self, entity: types.Channel) -> types.Channel:
+        """The channel as this account sees it: `left` says whether it is a member."""
+        seen = copy.copy(entity)
+        seen.left = entity.id not in self.account.member_of
+        return seen
 
     def iter_messages(
         self,
@@ -242,7 +437,7 @@ class FakeTelegramClient:
         offset_date: datetime | None,
         reverse: bool,
     ) -> AsyncIterator[Any]:
-        self._check_connected()
+        self._request(None)
         failure = self._take_failure("iter_messages")
         if self.on_iter_messages is not None:
             await self.on_iter_messages()
@@ -266,7 +461,7 @@ class FakeTelegramClient:
     ) -> list[Any]:
         history = [
             m
-            for m in self._by_id[entity.id].history
+            for m in self.world.channel_state(entity.id).history
             if (self.ignores_min_id or m.id > min_id) and (not max_id or m.id < max_id)
         ]
         if reverse:
@@ -289,10 +484,9 @@ class FakeTelegramClient:
         ids: Iterable[int] | None = None,
         offset_date: datetime | None = None,
     ) -> list[Any]:
-        self.calls.append(f"get_messages {entity.id} limit={limit} ids={ids is not None}")
-        self._check_connected()
+        self._request(f"get_messages {entity.id} limit={limit} ids={ids is not None}")
         self._maybe_fail("get_messages")
-        history = self._by_id[entity.id].history
+        history = self.world.channel_state(entity.id).history
         if ids is not None:
             by_id = {m.id: m for m in history}
             return [by_id.get(i) for i in ids]
@@ -303,8 +497,8 @@ class FakeTelegramClient:
         return self._dialogs()
 
     async def _dialogs(self) -> AsyncIterator[Any]:
-        joined = sum(1 for s in self._by_id.values() if not s.entity.left)
-        for _ in range(joined + self.other_channel_dialogs):
+        self._request("iter_dialogs")
+        for _ in range(len(self.account.member_of) + self.other_channel_dialogs):
             yield _Dialog(is_channel=True)
         yield _Dialog(is_channel=False)
 
@@ -317,7 +511,7 @@ class FakeTelegramClient:
         return before - len(self.handlers)
 
     async def __call__(self, request: Any) -> Any:
-        self._check_connected()
+        self._request(None)
         if isinstance(request, functions.channels.JoinChannelRequest):
             channel = request.channel
             self.calls.append(f"join {channel.id}")
@@ -325,7 +519,9 @@ class FakeTelegramClient:
             if error is not None:
                 raise error
             channel.left = False
-            self.joined.append(channel.username or str(channel.id))
+            if channel.id not in self.account.member_of:
+                self.account.member_of.add(channel.id)
+                self.account.joins.append(channel.username or str(channel.id))
             if self.on_join is not None:
                 await self.on_join(channel)
             return types.Updates([], [], [channel], BASE_DATE, 0)
@@ -342,7 +538,7 @@ class FakeTelegramClient:
         raise NotImplementedError(f"the fake does not answer {type(request).__name__}")
 
     def _dialog(self, channel_id: int) -> types.Dialog:
-        history = self._by_id[channel_id].history
+        history = self.world.channel_state(channel_id).history
         return types.Dialog(
             peer=types.PeerChannel(channel_id),
             top_message=max((m.id for m in history), default=0),
@@ -356,6 +552,17 @@ class FakeTelegramClient:
         )
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _request(self, call: str | None) -> None:
+        """Every request: recorded, refused when disconnected, answered with the account's
+        error when Telegram no longer accepts it (the error a real server sends)."""
+        if call is not None:
+            self.calls.append(call)
+        self._check_connected()
+        if self.account.dead is not None:
+            raise self.account.dead(request=None)
+        if not self.account.logged_in:
+            raise errors.AuthKeyUnregisteredError(request=None)
 
     def _check_connected(self) -> None:
         if not self.connected:
