@@ -63,7 +63,7 @@ def test_a_lemmatizer_that_remembers_words_indexes_as_a_fresh_one_does() -> None
             assert small(text) == expected
             assert roomy(text) == expected
     # Each normal form once per post: search asks whether, not how often.
-    assert index_lemmas("гостей гость гостю").split() == ["гость"]
+    assert index_lemmas("визит визитом визиту визита").split() == ["визит"]
 
 
 def test_accents_of_latin_letters_are_dropped_and_cyrillic_letters_kept() -> None:
