@@ -4,8 +4,9 @@ Usage: python bench/bench_matching.py [--data DIR] [--repeat N] [--topics N] [--
 
 DIR defaults to ../shared/data/telegram-news next to the repository. Posts are converted
 from Telethon markdown to plain text once, untimed. Each scan is timed over all posts, for
-the three mission topics and for two sets of --topics (1,000) topics built deterministically
-from the corpus vocabulary (analyst-style and a broad stress set), side by side with two
+the three mission topics and for three sets of --topics (1,000) topics built deterministically
+from the corpus vocabulary (analyst-style, a broad stress set, and one-word names that
+exercise the capitalisation and sentence-context rules), side by side with two
 naive baselines over the same posts: `term.lower() in text.lower()` exactly as written (the
 post lowered once per term) and the same with the post lowered once per post. Prints
 figures only; asserts nothing.
@@ -42,6 +43,7 @@ MISSION_TOPICS: Final = (
 
 _WORD: Final = re.compile(r"[^\W\d_]{5,}")
 _NAME_PAIR: Final = re.compile(r"\b([А-ЯЁ][а-яё]{2,}) ([А-ЯЁ][а-яё]{2,})\b")
+_MID_SENTENCE_CAPITAL: Final = re.compile(r"(?<=[а-яё,] )[А-ЯЁ][а-яё]{3,}\b")
 
 
 def load_posts(data: Path) -> list[str]:
@@ -71,6 +73,15 @@ def corpus_vocabulary(posts: Sequence[str]) -> tuple[list[str], list[str], list[
         [w for w, _ in lemmas.most_common()],
         [p for p, n in pairs.most_common(800) if n >= 3],
     )
+
+
+def one_word_names(posts: Sequence[str], count: int) -> list[TopicRule]:
+    """`count` topics of one capitalised word each, the words most often capitalised inside a
+    sentence (surnames, places, brands): every occurrence goes through the name rules."""
+    seen: collections.Counter[str] = collections.Counter()
+    for text in posts:
+        seen.update(_MID_SENTENCE_CAPITAL.findall(text))
+    return [TopicRule(f"name{i}", (word,)) for i, (word, _) in enumerate(seen.most_common(count))]
 
 
 def build_topics(
@@ -202,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # many topics and building the reported hits dominates.
     broad = build_topics(surface[150:6000], names, args.topics, args.seed)
     bench(f"{args.topics} broad topics (stress, word ranks 150-6,000)", broad, posts, args.repeat)
+    names_only = one_word_names(posts, args.topics)
+    bench(f"{len(names_only)} one-word name topics", names_only, posts, args.repeat)
     print(f"\npeak maxrss: {maxrss_mib():.0f} MiB")
 
 
