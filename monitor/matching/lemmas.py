@@ -45,16 +45,17 @@ class Lemmatizer:
 
     def __call__(self, text: str) -> str:
         """Space-separated normal forms of the words of `text` (see `index_lemmas`)."""
-        tokens = _TOKEN.findall(text.lower())
-        # Looked up in one pass in C; only unseen words go through the Python loop below.
+        # A word repeated in a post is indexed once: search asks whether a post has a word,
+        # not how often. So each word is looked up once too.
+        tokens = dict.fromkeys(_TOKEN.findall(text.lower()))
+        # Looked up in one pass in C; only when a word is unseen does Python go through them.
         forms = list(map(self._seen.get, tokens))
         if None in forms:
-            for index, token in enumerate(tokens):
-                if forms[index] is None:
-                    # A number is its own normal form (and too varied to be worth keeping).
-                    forms[index] = (token,) if token.isdigit() else self._learn(token)
-        # A word repeated in a post is indexed once: search asks whether a post has a word,
-        # not how often.
+            forms = [
+                # A number is its own normal form (and too varied to be worth keeping).
+                found or ((token,) if token.isdigit() else self._learn(token))
+                for token, found in zip(tokens, forms, strict=True)
+            ]
         return " ".join(dict.fromkeys(chain.from_iterable(forms)))  # type: ignore[arg-type]
 
     def _learn(self, token: str) -> tuple[str, ...]:
