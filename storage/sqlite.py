@@ -249,8 +249,7 @@ class SQLiteDatabase(Database):
                 yield writer
                 await writer.commit()
             except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                await writer.rollback()
                 raise
 
 
@@ -272,6 +271,13 @@ def _begin(conn: sqlite3.Connection) -> None:
 
 def _commit(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # Asked in the database thread, after whatever was sent before: a caller cancelled
+    # while its statements were on their way must not leave them open in a transaction.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 class SQLiteWriter(Writer):
@@ -311,6 +317,11 @@ class SQLiteWriter(Writer):
 
     async def commit(self) -> None:
         await self._send(_commit)
+
+    async def rollback(self) -> None:
+        """Undo the transaction, if it began; what waits to be sent is dropped."""
+        self._waiting = []
+        await self._conn._execute(_rollback, self._conn._conn)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """A statement that returns no rows (fetchall() runs the others to their end)."""

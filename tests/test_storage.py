@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -439,5 +440,34 @@ async def test_a_statement_that_fails_at_the_commit_rolls_back_the_whole_transac
         async with store.db.transaction() as tx:
             await tx.execute("UPDATE channels SET title = 'changed'")
         assert await store.db.scalar("SELECT title FROM channels") == "changed"
+    finally:
+        await store.close()
+
+
+async def test_a_transaction_cancelled_on_its_way_leaves_nothing_behind(
+    database: Location,
+) -> None:
+    """Cancelled before, while or after its statements reach the database (SQLite sends them
+    to its thread, which runs them whatever happens to the caller): undone, and the next
+    transaction begins normally."""
+    store = await Store.open(database)
+    try:
+        await store.channels.sync_config([("pul_1", "web")])
+        for turns in range(6):
+
+            async def write() -> None:
+                async with store.db.transaction() as tx:
+                    await tx.execute("UPDATE channels SET title = 'cancelled'")
+                    await asyncio.Event().wait()
+
+            task = asyncio.create_task(write())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with store.db.transaction() as tx:
+                await tx.execute("UPDATE channels SET title = ?", (f"after {turns}",))
+            assert await store.db.scalar("SELECT title FROM channels") == f"after {turns}"
     finally:
         await store.close()
