@@ -41,11 +41,10 @@ _UPSERT = (
 
 
 class TsvectorSearchIndex(SearchIndex):
-    async def add(self, tx: Writer, channel: int, entries: Sequence[tuple[int, str]]) -> None:
+    async def add(self, tx: Writer, entries: Sequence[tuple[int, str]]) -> None:
         await tx.executemany(
-            "INSERT INTO posts_fts (post, lemma_tsv) SELECT id, to_tsvector('simple', ?) "
-            "FROM posts WHERE channel_id = ? AND post_id = ?",
-            [(lemmas, channel, post_id) for post_id, lemmas in entries if lemmas],
+            "INSERT INTO posts_fts (post, lemma_tsv) VALUES (?, to_tsvector('simple', ?))",
+            [entry for entry in entries if entry[1]],
         )
 
     async def replace(self, tx: Writer, post: int, old_text: str, lemmas: str) -> None:

@@ -117,16 +117,15 @@ async def _write_matches(
 
 async def _add_matches(
     tx: Writer,
-    channel: int,
-    posts: Sequence[tuple[PostRecord, bool]],
+    posts: Sequence[tuple[int, PostRecord, bool]],
     topic_ids: dict[str, int],
     now: str,
 ) -> int:
-    """`_write_matches` for a channel's new posts (record, is it history), which have no
+    """`_write_matches` for new posts (post row id, record, is it history), which have no
     matches yet: one statement per table for them all. Returns how many are new."""
     matches = []
     owed = []
-    for record, is_history in posts:
+    for post, record, is_history in posts:
         wanted = {
             topic_ids[m.topic.casefold()]: m
             for m in record.matches
@@ -135,18 +134,15 @@ async def _add_matches(
         for topic_id, match in wanted.items():
             terms = json.dumps(list(match.terms), ensure_ascii=False)
             spans = json.dumps([list(span) for span in match.spans])
-            matches.append((topic_id, terms, spans, now, channel, record.post_id))
+            matches.append((post, topic_id, terms, spans, now))
         if wanted and not is_history:
-            owed.append((now, channel, record.post_id))
+            owed.append((post, now))
     await tx.executemany(
-        "INSERT INTO matches (post, topic_id, terms, spans, matched_at) "
-        "SELECT id, ?, ?, ?, ? FROM posts WHERE channel_id = ? AND post_id = ?",
+        "INSERT INTO matches (post, topic_id, terms, spans, matched_at) VALUES (?, ?, ?, ?, ?)",
         matches,
     )
     await tx.executemany(
-        "INSERT INTO fanout (post, queued_at) SELECT id, ? FROM posts "
-        "WHERE channel_id = ? AND post_id = ? ON CONFLICT DO NOTHING",
-        owed,
+        "INSERT INTO fanout (post, queued_at) VALUES (?, ?) ON CONFLICT DO NOTHING", owed
     )
     return len(matches)
 
@@ -227,28 +223,37 @@ class Posts:
                     new_matches += await _write_matches(
                         tx, post, record, is_history, topic_ids, now
                     )
-            # New posts and everything about them in one statement per table, which find
-            # each post by its id in the channel rather than wait for its row id: SQLite
-            # then sends them all with the commit, in one trip to its thread.
-            await tx.executemany(
-                "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
-                "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        channel["id"],
-                        record.post_id,
-                        to_db(record.date),
-                        record.text,
-                        _moment(record.edit_date),
-                        int(is_history),
-                        now,
-                    )
-                    for record, is_history in fresh
-                ],
-            )
+            # New posts in one statement per 500 that hands their ids back, and everything
+            # else about them in one statement per table: at thousands of posts a second,
+            # each statement's trip to the database counts.
+            created: dict[int, int] = {}
+            for start in range(0, len(fresh), _CHUNK):
+                chunk = fresh[start : start + _CHUNK]
+                rows = await tx.fetchall(
+                    "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
+                    "stored_at) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    + " RETURNING id, post_id",
+                    [
+                        value
+                        for record, is_history in chunk
+                        for value in (
+                            channel["id"],
+                            record.post_id,
+                            to_db(record.date),
+                            record.text,
+                            _moment(record.edit_date),
+                            int(is_history),
+                            now,
+                        )
+                    ],
+                )
+                created.update((row["post_id"], row["id"]) for row in rows)
             new_posts = len(fresh)
-            await self._index.add(tx, channel["id"], [(r.post_id, r.lemmas) for r, _ in fresh])
-            new_matches += await _add_matches(tx, channel["id"], fresh, topic_ids, now)
+            await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
+            new_matches += await _add_matches(
+                tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
+            )
             newest = max((r.post_id for r in records), default=0)
             # As executemany, which nobody waits for: it may travel with the commit.
             await tx.executemany(

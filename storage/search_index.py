@@ -89,10 +89,8 @@ class SearchIndex(ABC):
                 )
 
     @abstractmethod
-    async def add(self, tx: Writer, channel: int, entries: Sequence[tuple[int, str]]) -> None:
-        """Index a channel's new posts: (post id in the channel, lemmas). They are found by
-        that id rather than by their row ids, so the posts' INSERT and this one need not
-        wait for each other (`Writer.executemany` may send them together)."""
+    async def add(self, tx: Writer, entries: Sequence[tuple[int, str]]) -> None:
+        """Index new posts: (post row id, lemmas)."""
 
     @abstractmethod
     async def replace(self, tx: Writer, post: int, old_text: str, lemmas: str) -> None:

@@ -53,12 +53,11 @@ def fts_query(groups: Sequence[Sequence[str]]) -> str:
 
 
 class FtsSearchIndex(SearchIndex):
-    async def add(self, tx: Writer, channel: int, entries: Sequence[tuple[int, str]]) -> None:
+    async def add(self, tx: Writer, entries: Sequence[tuple[int, str]]) -> None:
         # New ids are above any rebuild's cursor: the rebuild reaches them itself.
         await tx.executemany(
-            "INSERT INTO posts_fts (rowid, lemmas) "
-            "SELECT id, ? FROM posts WHERE channel_id = ? AND post_id = ?",
-            [(lemmas, channel, post_id) for post_id, lemmas in entries if lemmas],
+            "INSERT INTO posts_fts (rowid, lemmas) VALUES (?, ?)",
+            [entry for entry in entries if entry[1]],
         )
 
     async def replace(self, tx: Writer, post: int, old_text: str, lemmas: str) -> None:
