@@ -4,6 +4,11 @@ Healthy means: every long-lived part of the process (delivery, bot, sources...) 
 rather than waiting to be restarted after a crash, and the bot's latest poll for updates
 reached the Bot API recently. A channel that fails on its own is not a sick process (the
 source goes on with the others; metrics and /stats show it).
+
+A process standing by for the bot office (another process polls and sends, see
+chanwatch/office.py) is healthy too: alive and ready to take over, which is what a probe
+should know. `/healthz` answers it 200 and says "standby" in the body, so a load balancer
+or an orchestrator does not restart a standby for doing its job.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Health:
         self._crashed: dict[str, str] = {}
         self._parts: set[str] = set()
         self._poll = _Poll()
+        self._standby = False
 
     # Reported by the app's supervisor
 
@@ -44,6 +50,26 @@ class Health:
     def part_crashed(self, name: str, reason: str) -> None:
         self._parts.add(name)
         self._crashed[name] = reason
+
+    def part_stopped(self, name: str) -> None:
+        """The part ended on purpose (its process left the bot office)."""
+        self._parts.discard(name)
+        self._crashed.pop(name, None)
+
+    # Reported by the bot office (chanwatch/office.py)
+
+    def standing_by(self) -> None:
+        """Another process holds the bot office, or this one is campaigning for it."""
+        self._standby = True
+
+    def elected(self) -> None:
+        """This process polls and sends from now on; its polls are judged afresh."""
+        self._standby = False
+        self._poll = _Poll()
+
+    @property
+    def standby(self) -> bool:
+        return self._standby
 
     # Reported by the bot (through the app's BotObserver)
 
@@ -72,6 +98,8 @@ class Health:
             name = min(self._crashed)
             return f"{name} crashed and is restarting: {_one_line(self._crashed[name])}"
         poll, now = self._poll, self._clock()
+        if self._standby:
+            return None
         if poll.failing_since is not None:
             return (
                 f"bot cannot poll the Bot API for {now - poll.failing_since:.0f} s: "
@@ -86,6 +114,11 @@ class Health:
     def summary(self) -> str:
         """The healthy answer: what runs and when the bot last heard from Telegram."""
         parts = ", ".join(sorted(self._parts)) or "nothing"
+        if self._standby:
+            return (
+                f"ok: standby, running {parts}; another process holds the bot office "
+                "(polls Telegram and sends), this one takes over when it stops"
+            )
         last = self._poll.last_answer
         since = "never" if last is None else f"{self._clock() - last:.0f} s ago"
         return f"ok: running {parts}; Bot API last answered {since}"
