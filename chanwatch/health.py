@@ -1,8 +1,9 @@
 """Is this process doing its job? The answer `/healthz` gives probes, with a one-line reason.
 
 Healthy means: every long-lived part of the process (delivery, bot, sources...) is running
-rather than waiting to be restarted after a crash, and the bot's latest poll for updates
-reached the Bot API recently. A channel that fails on its own is not a sick process (the
+rather than waiting to be restarted after a crash, a monitor's leases were renewed within
+their period, and (in a process with a bot) the bot's latest poll for updates reached the
+Bot API recently. A channel that fails on its own is not a sick process (the
 source goes on with the others; metrics and /stats show it).
 """
 
@@ -29,8 +30,11 @@ class _Poll:
 class Health:
     """State reported by the process's parts; `problem()` judges it."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, bot: bool = True) -> None:
+        """`bot`: the process polls the Bot API (roles all and bot; a monitor does not)."""
         self._clock = clock
+        self._bot = bot
+        self._leases: tuple[float, float] | None = None  # last renewal, lease period
         self._crashed: dict[str, str] = {}
         self._parts: set[str] = set()
         self._poll = _Poll()
@@ -44,6 +48,11 @@ class Health:
     def part_crashed(self, name: str, reason: str) -> None:
         self._parts.add(name)
         self._crashed[name] = reason
+
+    # Reported by the lease keeper of a monitor sharing the database with others
+
+    def leases_renewed(self, lease_seconds: float) -> None:
+        self._leases = (self._clock(), lease_seconds)
 
     # Reported by the bot (through the app's BotObserver)
 
@@ -72,6 +81,14 @@ class Health:
             name = min(self._crashed)
             return f"{name} crashed and is restarting: {_one_line(self._crashed[name])}"
         poll, now = self._poll, self._clock()
+        if self._leases is not None and now - self._leases[0] > self._leases[1]:
+            # Past the lease period the other monitors take this one's channels over.
+            return (
+                f"leases not renewed for {now - self._leases[0]:.0f} s (they last "
+                f"{self._leases[1]:g} s): the database does not answer this process"
+            )
+        if not self._bot:
+            return None
         if poll.failing_since is not None:
             return (
                 f"bot cannot poll the Bot API for {now - poll.failing_since:.0f} s: "
@@ -86,6 +103,8 @@ class Health:
     def summary(self) -> str:
         """The healthy answer: what runs and when the bot last heard from Telegram."""
         parts = ", ".join(sorted(self._parts)) or "nothing"
+        if not self._bot:
+            return f"ok: running {parts}; no bot in this process (role monitor)"
         last = self._poll.last_answer
         since = "never" if last is None else f"{self._clock() - last:.0f} s ago"
         return f"ok: running {parts}; Bot API last answered {since}"
