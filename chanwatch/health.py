@@ -1,8 +1,9 @@
 """Is this process doing its job? The answer `/healthz` gives probes, with a one-line reason.
 
 Healthy means: every long-lived part of the process (delivery, bot, sources...) is running
-rather than waiting to be restarted after a crash, and the bot's latest poll for updates
-reached the Bot API recently. A channel that fails on its own is not a sick process (the
+rather than waiting to be restarted after a crash, a monitor's leases were renewed within
+their period, and (in a process with a bot) the bot's latest poll for updates reached the
+Bot API recently. A channel that fails on its own is not a sick process (the
 source goes on with the others; metrics and /stats show it).
 
 A process standing by for the bot office (another process polls and sends, see
@@ -34,8 +35,11 @@ class _Poll:
 class Health:
     """State reported by the process's parts; `problem()` judges it."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, bot: bool = True) -> None:
+        """`bot`: the process polls the Bot API (roles all and bot; a monitor does not)."""
         self._clock = clock
+        self._bot = bot
+        self._leases: tuple[float, float] | None = None  # last renewal, lease period
         self._crashed: dict[str, str] = {}
         self._parts: set[str] = set()
         self._poll = _Poll()
@@ -71,6 +75,11 @@ class Health:
     def standby(self) -> bool:
         return self._standby
 
+    # Reported by the lease keeper of a monitor sharing the database with others
+
+    def leases_renewed(self, lease_seconds: float) -> None:
+        self._leases = (self._clock(), lease_seconds)
+
     # Reported by the bot (through the app's BotObserver)
 
     def bot_polled(self) -> None:
@@ -98,7 +107,13 @@ class Health:
             name = min(self._crashed)
             return f"{name} crashed and is restarting: {_one_line(self._crashed[name])}"
         poll, now = self._poll, self._clock()
-        if self._standby:
+        if self._leases is not None and now - self._leases[0] > self._leases[1]:
+            # Past the lease period the other monitors take this one's channels over.
+            return (
+                f"leases not renewed for {now - self._leases[0]:.0f} s (they last "
+                f"{self._leases[1]:g} s): the database does not answer this process"
+            )
+        if not self._bot or self._standby:
             return None
         if poll.failing_since is not None:
             return (
@@ -114,6 +129,8 @@ class Health:
     def summary(self) -> str:
         """The healthy answer: what runs and when the bot last heard from Telegram."""
         parts = ", ".join(sorted(self._parts)) or "nothing"
+        if not self._bot:
+            return f"ok: running {parts}; no bot in this process (role monitor)"
         if self._standby:
             return (
                 f"ok: standby, running {parts}; another process holds the bot office "

@@ -92,6 +92,13 @@ class Metrics:
             "Unix time of the bot's last successful poll for updates (0: none yet).",
             registry=registry,
         )
+        self.channels = Gauge(
+            "chanwatch_channels_held",
+            "Channels this process reads, by source (on PostgreSQL: those it holds leases "
+            "on, web channels directly and telegram channels through its accounts).",
+            ["source"],
+            registry=registry,
+        )
         self.healthy = Gauge(
             "chanwatch_healthy",
             "1 when /healthz answers 200, 0 when it answers 503.",
@@ -119,6 +126,12 @@ class Metrics:
 
     def source_error_seen(self, channel: str) -> None:
         self.source_errors.labels(channel).inc()
+
+    # Leases (monitor processes)
+
+    def channels_held(self, *, web: int, telegram: int) -> None:
+        self.channels.labels("web").set(web)
+        self.channels.labels("telegram").set(telegram)
 
     # BotObserver
 

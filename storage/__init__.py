@@ -31,9 +31,11 @@ from storage.accounts import Accounts
 from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
+from storage.leases import Leases
 from storage.outbox import Outbox
 from storage.postgres import PostgresDatabase, is_postgres_url
 from storage.posts import Posts
+from storage.processes import Processes
 from storage.retention import Retention, RetentionPolicy
 from storage.search_index import Lemmatizer
 from storage.sqlite import SQLiteDatabase
@@ -66,6 +68,8 @@ class Store:
         self.outbox = Outbox(db)
         self.retention = Retention(db, self.search_index)
         self.activity = Activity(db)
+        self.processes = Processes(db)
+        self.leases = Leases(db)
 
     @classmethod
     async def open(cls, location: Location, *, lemmatizer: Lemmatizer | None = None) -> Store:

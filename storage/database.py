@@ -77,6 +77,12 @@ class Dialect(ABC):
         """An expression for the UTC minute of a moment column, as "YYYY-MM-DDTHH:MM" text
         (to count things per minute with GROUP BY)."""
 
+    @abstractmethod
+    def skip_locked(self) -> str:
+        """The end of a SELECT of rows a process is about to claim (leases): concurrent
+        claimers skip the rows another one is claiming instead of waiting for it, or ""
+        where one writer at a time makes that moot."""
+
 
 class Writer(ABC):
     """Statements inside one open transaction."""

@@ -195,6 +195,9 @@ class PostgresDialect(Dialect):
     def minute(self, column: str) -> str:
         return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI')"
 
+    def skip_locked(self) -> str:
+        return "FOR UPDATE SKIP LOCKED"
+
 
 class PostgresDatabase(Database):
     """A connection pool: reads and transactions run side by side on its connections."""

@@ -87,6 +87,9 @@ class SQLiteDialect(Dialect):
         # Moments are stored as UTC ISO text: the minute is its first 16 characters.
         return f"substr({column}, 1, 16)"
 
+    def skip_locked(self) -> str:
+        return ""  # BEGIN IMMEDIATE: no other writer runs meanwhile
+
 
 class SQLiteDatabase(Database):
     """Owns the connection. Writes go through `transaction()`, one at a time."""
