@@ -19,16 +19,20 @@ from chanwatch.errors import ConfigError
 from chanwatch.health import Health
 from chanwatch.membership import Membership
 from chanwatch.metrics import Metrics
+from chanwatch.office import hold_office
 from chanwatch.retention import run_retention
 from chanwatch.status_server import StatusServer
 from monitor.errors import AccountUnusable
 from monitor.ingest import Ingest
 from monitor.leases import MONITOR_ROLES, LeaseKeeper
 from storage import Store, TopicSpec
+from storage.coordination import BOT_OFFICE, DELIVERY
 from storage.errors import ChanwatchError
 from storage.models import ROLES, Assignment
 
 if TYPE_CHECKING:
+    from bot.delivery import Delivery
+    from bot.digests import DigestScheduler
     from monitor.sources.base import WatchList
     from monitor.sources.telegram_accounts import AccountPool
     from monitor.sources.telegram_login import ClientFactory
@@ -426,7 +430,6 @@ class _Runtime:
             channels=controls,
             charts=charts,
         )
-        await digests.start()
         i18n = self.i18n
 
         async def poll_bot() -> None:
@@ -438,11 +441,50 @@ class _Runtime:
             await register_commands(bot, i18n, config.bot.admins, languages)
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
-        return {
+        # Once per cluster, by the process holding the bot office (chanwatch/office.py).
+        duties: dict[str, Callable[[], Awaitable[None]]] = {
             "delivery": delivery.run,
             "bot": poll_bot,
             "retention": lambda: run_retention(store, config.retention),
         }
+
+        async def serve() -> None:
+            await self._serve_office(duties, delivery, digests)
+
+        election = store.db.election(BOT_OFFICE)
+        return {"bot office": lambda: hold_office(election, self.health, serve)}
+
+    async def _serve_office(
+        self,
+        duties: dict[str, Callable[[], Awaitable[None]]],
+        delivery: Delivery,
+        digests: DigestScheduler,
+    ) -> None:
+        """The bot's duties during one term in office, until cancelled (the term ended)."""
+        tasks: list[asyncio.Task[None]] = []
+
+        def heard(channel: str, payload: str | None) -> None:
+            # A monitor stored a match or queued a notice (None: news may have been missed).
+            delivery.wake()
+
+        try:
+            async with self.store.db.listen([DELIVERY], heard):
+                await digests.start()
+                for name, start in duties.items():
+                    tasks.append(
+                        asyncio.create_task(_supervise(name, start, self.health), name=name)
+                    )
+                await asyncio.Event().wait()
+        finally:
+            await self.stop_polling()
+            for task in tasks:
+                task.cancel()
+            # Delivery shields its in-flight sends, so cancelling waits for them to be recorded.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for name in duties:
+                self.health.part_stopped(name)
+            with contextlib.suppress(Exception):
+                await digests.shutdown()
 
     async def stop_polling(self) -> None:
         if self.dispatcher is not None:
