@@ -36,6 +36,9 @@ async def test_processes_register_beat_and_retire(store: Store) -> None:
         ("monitor", "host-a", 101, 7, 500),
     ]
     assert live[1].heartbeat_at >= live[1].started_at
+    assert live[0].office is None
+    await store.processes.set_office(bot, "bot")
+    assert [p.office for p in await store.processes.live(30)] == ["bot", None]
     await store.processes.retire(bot)
     assert [p.id for p in await store.processes.live(30)] == [monitor]
     assert not await store.processes.heartbeat(bot)
