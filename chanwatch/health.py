@@ -5,6 +5,11 @@ rather than waiting to be restarted after a crash, a monitor's leases were renew
 their period, and (in a process with a bot) the bot's latest poll for updates reached the
 Bot API recently. A channel that fails on its own is not a sick process (the
 source goes on with the others; metrics and /stats show it).
+
+A process standing by for the bot office (another process polls and sends, see
+chanwatch/office.py) is healthy too: alive and ready to take over, which is what a probe
+should know. `/healthz` answers it 200 and says "standby" in the body, so a load balancer
+or an orchestrator does not restart a standby for doing its job.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Health:
         self._crashed: dict[str, str] = {}
         self._parts: set[str] = set()
         self._poll = _Poll()
+        self._standby = False
 
     # Reported by the app's supervisor
 
@@ -48,6 +54,26 @@ class Health:
     def part_crashed(self, name: str, reason: str) -> None:
         self._parts.add(name)
         self._crashed[name] = reason
+
+    def part_stopped(self, name: str) -> None:
+        """The part ended on purpose (its process left the bot office)."""
+        self._parts.discard(name)
+        self._crashed.pop(name, None)
+
+    # Reported by the bot office (chanwatch/office.py)
+
+    def standing_by(self) -> None:
+        """Another process holds the bot office, or this one is campaigning for it."""
+        self._standby = True
+
+    def elected(self) -> None:
+        """This process polls and sends from now on; its polls are judged afresh."""
+        self._standby = False
+        self._poll = _Poll()
+
+    @property
+    def standby(self) -> bool:
+        return self._standby
 
     # Reported by the lease keeper of a monitor sharing the database with others
 
@@ -87,7 +113,7 @@ class Health:
                 f"leases not renewed for {now - self._leases[0]:.0f} s (they last "
                 f"{self._leases[1]:g} s): the database does not answer this process"
             )
-        if not self._bot:
+        if not self._bot or self._standby:
             return None
         if poll.failing_since is not None:
             return (
@@ -105,6 +131,11 @@ class Health:
         parts = ", ".join(sorted(self._parts)) or "nothing"
         if not self._bot:
             return f"ok: running {parts}; no bot in this process (role monitor)"
+        if self._standby:
+            return (
+                f"ok: standby, running {parts}; another process holds the bot office "
+                "(polls Telegram and sends), this one takes over when it stops"
+            )
         last = self._poll.last_answer
         since = "never" if last is None else f"{self._clock() - last:.0f} s ago"
         return f"ok: running {parts}; Bot API last answered {since}"

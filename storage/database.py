@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from storage.coordination import Election, Heard
     from storage.search_index import Lemmatizer, SearchIndex
 
 
@@ -105,6 +106,11 @@ class Writer(ABC):
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
 
     @abstractmethod
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell the listeners of `channel` (in every process) once this transaction commits;
+        nothing when it rolls back (storage/coordination.py)."""
+
+    @abstractmethod
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
     @abstractmethod
@@ -163,3 +169,17 @@ class Database(ABC):
         """One statement in its own transaction; returns the number of rows changed."""
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell the listeners of `channel`, in every process, now."""
+        async with self.transaction() as tx:
+            await tx.notify(channel, payload)
+
+    @abstractmethod
+    def listen(self, channels: Iterable[str], heard: Heard) -> AbstractAsyncContextManager[None]:
+        """Call `heard` with what is notified on `channels` while the block runs (in the
+        event loop, from no particular task: it should only set an event or queue)."""
+
+    @abstractmethod
+    def election(self, office: str) -> Election:
+        """This process's campaign for `office` (see storage/coordination.py)."""

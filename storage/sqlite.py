@@ -7,12 +7,13 @@ import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import aiosqlite
 
+from storage.coordination import Bus, Election, Heard, SoleElection
 from storage.database import Condition, Database, Dialect, Row, Writer
 from storage.errors import StorageError
 from storage.migrations import MIGRATIONS
@@ -99,10 +100,19 @@ class SQLiteDatabase(Database):
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        # One process uses the file (chanwatch refuses roles other than `all` on SQLite), so
+        # its notifications stay inside the process and it is always elected.
+        self._bus = Bus()
 
     @property
     def name(self) -> str:
         return str(self.path)
+
+    def listen(self, channels: Iterable[str], heard: Heard) -> AbstractAsyncContextManager[None]:
+        return self._bus.listen(channels, heard)
+
+    def election(self, office: str) -> Election:
+        return SoleElection()
 
     @classmethod
     async def open(cls, path: Path | str, *, upgrade_to: int | None = None) -> SQLiteDatabase:
@@ -247,8 +257,9 @@ class SQLiteDatabase(Database):
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
                 raise StorageError(explain(self.path, error)) from None
+            writer = SQLiteWriter(self._conn, self.path)
             try:
-                yield SQLiteWriter(self._conn, self.path)
+                yield writer
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
@@ -257,15 +268,21 @@ class SQLiteDatabase(Database):
             except sqlite3.Error as error:
                 await self._conn.execute("ROLLBACK")
                 raise StorageError(explain(self.path, error)) from None
+        self._bus.publish(writer.notes)
 
 
 class SQLiteWriter(Writer):
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self._path = path
+        self.notes: list[tuple[str, str]] = []
+        """Notifications to publish once the transaction has committed."""
 
     async def lock(self, *keys: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already keeps every other writer out."""
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        self.notes.append((channel, payload))
 
     @contextmanager
     def _named_errors(self) -> Iterator[None]:
