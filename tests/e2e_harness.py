@@ -71,13 +71,17 @@ class Chanwatch:
     log: Path
     process: asyncio.subprocess.Process | None = None
     exit_codes: list[int] = field(default_factory=list)
+    role: str = "all"
+    """Passed as `--role`."""
 
-    async def start(self) -> None:
-        """Start the process and wait until it is polling the Bot API for updates."""
+    async def start(self, *, polling: bool = True) -> None:
+        """Start the process and wait until it is polling the Bot API for updates, or (with
+        `polling` False: a monitor, a standby bot) until it logged that it started."""
         menus = len(self.api.calls_of("setMyCommands"))
+        started = self.log_text().count("started role=") if self.log.exists() else 0
         with self.log.open("a") as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                command(), "run", "--config", str(self.config), stderr=stderr
+                command(), "run", "--role", self.role, "--config", str(self.config), stderr=stderr
             )
         # The command menu is set right before polling starts; a long poll then waits.
         ready = asyncio.ensure_future(
@@ -86,6 +90,8 @@ class Chanwatch:
                 "started polling",
                 timeout=START_TIMEOUT,
             )
+            if polling
+            else _wait_for_line(self.log, "started role=", started + 1)
         )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -111,6 +117,18 @@ class Chanwatch:
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def _read(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+async def _wait_for_line(log: Path, text: str, count: int) -> None:
+    """Until `log` holds `text` `count` times (the process wrote it)."""
+    # Another process writes the file: there is no event to wait on, only the file to read.
+    async with asyncio.timeout(START_TIMEOUT):
+        while _read(log).count(text) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

@@ -63,6 +63,8 @@ async def test_two_monitors_share_the_web_channels_without_overlap(store: Store)
     assert await store.leases.hold_channels(first, "web", want=3, seconds=30) == HANDLES[:3]
     assert await store.leases.unheld("web") == 2
     assert await store.leases.hold_channels(second, "web", want=7, seconds=30) == HANDLES[3:]
+    owners = await store.leases.owners("web")
+    assert owners == {handle: first if handle in HANDLES[:3] else second for handle in HANDLES}
     assert await store.leases.channel_count("web") == 10
 
 
