@@ -26,7 +26,7 @@ from monitor.errors import AccountUnusable
 from monitor.ingest import Ingest
 from monitor.leases import MONITOR_ROLES, LeaseKeeper
 from storage import Store, TopicSpec
-from storage.coordination import BOT_OFFICE, DELIVERY
+from storage.coordination import BOT_OFFICE, CHANNELS, DELIVERY, TOPICS
 from storage.errors import ChanwatchError
 from storage.models import ROLES, Assignment
 
@@ -366,7 +366,36 @@ class _Runtime:
         parts["web"] = web.run
         if self.telegram is not None:
             parts["telegram"] = self.telegram.run
+        if self.shared:
+            parts["changes"] = self._hear_changes
         return parts
+
+    async def _hear_changes(self) -> None:
+        """Topics and channels changed by any process (an operator's command in the bot
+        process) reach this monitor within a moment of the commit, through the database."""
+        ingest = self.ingest
+        assert ingest is not None
+        topics, channels, either = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        def heard(channel: str, payload: str | None) -> None:
+            # None: notifications may have been missed while the connection was down.
+            if channel == TOPICS or payload is None:
+                topics.set()
+            if channel == CHANNELS or payload is None:
+                channels.set()
+            either.set()
+
+        async with self.store.db.listen((TOPICS, CHANNELS), heard):
+            while True:
+                await either.wait()
+                either.clear()
+                if topics.is_set():
+                    topics.clear()
+                    await ingest.reload_topics()
+                    self.metrics.known_topics(ingest.matcher.topics)
+                if channels.is_set():
+                    channels.clear()
+                    await self.wake_sources()
 
     def _leases_renewed(self) -> None:
         self.health.leases_renewed(self.config.cluster.lease_seconds)

@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 DELIVERY: Final = "chanwatch_delivery"
 """New matches to alert or new outbox rows: the elected bot process queues and sends them."""
 
+TOPICS: Final = "chanwatch_topics"
+"""Topics changed (an operator command, a process started with other config topics): every
+monitor process recompiles its matcher."""
+
+CHANNELS: Final = "chanwatch_channels"
+"""Channels were added or removed: every monitor process looks at its watch list again."""
+
 BOT_OFFICE: Final = "bot"
 """The office of the one process that polls Telegram for updates and sends (Telegram
 allows one getUpdates consumer per token, and its rate limits are per bot)."""

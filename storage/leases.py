@@ -112,6 +112,15 @@ class Leases:
             or 0
         )
 
+    async def owners(self, source: str) -> dict[str, int]:
+        """Each watched `source` channel under a live lease, with the process holding it."""
+        rows = await self._db.fetchall(
+            "SELECT handle, lease_owner FROM channels WHERE source = ? AND removed_at IS NULL "
+            "AND lease_owner IS NOT NULL AND lease_until >= ? ORDER BY id",
+            (source, to_db(now_utc())),
+        )
+        return {row["handle"]: row["lease_owner"] for row in rows}
+
     async def release(self, owner: int) -> None:
         """Give back every lease of `owner` (it stops reading; the others take over now)."""
         async with self._db.transaction() as tx:

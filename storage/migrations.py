@@ -458,7 +458,8 @@ CREATE TABLE processes (
     started_at   TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL,
     channels     INTEGER NOT NULL DEFAULT 0, -- channels it read at its last heartbeat
-    capacity     INTEGER NOT NULL DEFAULT 0  -- web channels it may take (cluster.web_channels)
+    capacity     INTEGER NOT NULL DEFAULT 0, -- web channels it may take (cluster.web_channels)
+    office       TEXT                        -- 'bot' for the elected bot process, else NULL
 );
 -- Leases: which monitor process reads a web channel, and which one runs a Telegram account
 -- (and so reads the telegram channels assigned to it), until when. An expired lease is free
@@ -480,7 +481,8 @@ CREATE TABLE processes (
     started_at   timestamptz NOT NULL,
     heartbeat_at timestamptz NOT NULL,
     channels     bigint NOT NULL DEFAULT 0,
-    capacity     bigint NOT NULL DEFAULT 0
+    capacity     bigint NOT NULL DEFAULT 0,
+    office       text
 );
 ALTER TABLE channels ADD COLUMN lease_owner bigint;
 ALTER TABLE channels ADD COLUMN lease_until timestamptz;

@@ -227,3 +227,5 @@ class ProcessInfo:
     """Channels it read at its last heartbeat (monitor and all roles; 0 for a bot)."""
     capacity: int = 0
     """Web channels it may take (`cluster.web_channels` of a monitor; 0 for a bot)."""
+    office: str | None = None
+    """What it was elected to ("bot": the bot process that polls and sends), else None."""

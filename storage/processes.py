@@ -52,7 +52,7 @@ class Processes:
         first."""
         since = now_utc() - timedelta(seconds=within_seconds)
         rows = await self._db.fetchall(
-            "SELECT id, role, host, pid, started_at, heartbeat_at, channels, capacity "
+            "SELECT id, role, host, pid, started_at, heartbeat_at, channels, capacity, office "
             "FROM processes "
             "WHERE heartbeat_at >= ? ORDER BY role, id",
             (to_db(since),),
@@ -67,9 +67,17 @@ class Processes:
                 heartbeat_at=from_db(row["heartbeat_at"]),
                 channels=row["channels"],
                 capacity=row["capacity"],
+                office=row["office"],
             )
             for row in rows
         ]
+
+    async def set_office(self, process_id: int, office: str | None) -> None:
+        """Record what the process was elected to ("bot": the one that polls and sends), or
+        None when it stands by."""
+        await self._db.execute(
+            "UPDATE processes SET office = ? WHERE id = ?", (office, process_id)
+        )
 
     async def retire(self, process_id: int) -> None:
         """The process stops: its row goes and its leases are free for the others at once."""

@@ -24,8 +24,6 @@ TOKEN: Final = "42:E2ETOKENSECRETVALUE0123456789abcdef"
 OPERATOR: Final = 1
 """The chat id listed in `bot.admins` of every generated config."""
 START_TIMEOUT: Final = 30.0
-STARTED: Final = "chanwatch.app: started "
-"""In the log line `chanwatch run` writes once every part has started."""
 STOP_TIMEOUT: Final = 15.0
 
 
@@ -71,31 +69,30 @@ class Chanwatch:
     config: Path
     api: FakeBotAPI
     log: Path
-    role: str | None = None
-    """`--role` to pass; None passes none (role all)."""
     process: asyncio.subprocess.Process | None = None
     exit_codes: list[int] = field(default_factory=list)
+    role: str = "all"
+    """Passed as `--role`."""
 
     async def start(self, *, polling: bool = True) -> None:
-        """Start the process and wait until it is polling the Bot API for updates; with
-        `polling=False` (a monitor, a bot standing by) until it logs that it started."""
+        """Start the process and wait until it is polling the Bot API for updates, or (with
+        `polling` False: a monitor, a standby bot) until it logged that it started."""
         menus = len(self.api.calls_of("setMyCommands"))
-        started = self.log_text().count(STARTED) if self.log.exists() else 0
-        role = ("--role", self.role) if self.role else ()
+        started = self.log_text().count("started role=") if self.log.exists() else 0
         with self.log.open("a") as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                command(), "run", "--config", str(self.config), *role, stderr=stderr
+                command(), "run", "--role", self.role, "--config", str(self.config), stderr=stderr
             )
-        if polling:
-            # The command menu is set right before polling starts; a long poll then waits.
-            waiting = self.api.wait_until(
+        # The command menu is set right before polling starts; a long poll then waits.
+        ready = asyncio.ensure_future(
+            self.api.wait_until(
                 lambda: len(self.api.calls_of("setMyCommands")) > menus and self.api.long_polling,
                 "started polling",
                 timeout=START_TIMEOUT,
             )
-        else:
-            waiting = self.wait_for_log(STARTED, count=started + 1, timeout=START_TIMEOUT)
-        ready = asyncio.ensure_future(waiting)
+            if polling
+            else _wait_for_line(self.log, "started role=", started + 1)
+        )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
@@ -132,6 +129,18 @@ class Chanwatch:
         async with asyncio.timeout(timeout):
             while self.log_text().count(text) < count:  # noqa: ASYNC110 (a file to read)
                 await asyncio.sleep(0.05)
+
+
+def _read(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+async def _wait_for_line(log: Path, text: str, count: int) -> None:
+    """Until `log` holds `text` `count` times (the process wrote it)."""
+    # Another process writes the file: there is no event to wait on, only the file to read.
+    async with asyncio.timeout(START_TIMEOUT):
+        while _read(log).count(text) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.e2e_harness import TOKEN, command
+from storage import Store
+from tests.e2e_harness import OPERATOR, TOKEN, Chanwatch, ask, command, subscribe, write_config
+from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.tme_server import TmeServer
 
 
 @pytest.mark.parametrize("role", ["monitor", "bot"])
@@ -27,3 +32,118 @@ async def test_a_role_other_than_all_is_refused_with_sqlite(tmp_path: Path, role
         f"chanwatch: --role {role} needs PostgreSQL (storage.url): with SQLite one process does "
         "everything, so run it with --role all (the default)"
     ]
+
+
+HANDLES = [f"web_{n:02d}" for n in range(20)]
+LEASE_SECONDS = 3
+POLL_SECONDS = 0.3
+
+
+def _alerts(api: FakeBotAPI, chat_id: int) -> Counter[str]:
+    """How many alerts `chat_id` got for each post link."""
+    links: Counter[str] = Counter()
+    for message in api.messages_to(chat_id):
+        links.update(set(re.findall(r"https://t\.me/\w+/\d+", message.text)))
+    return links
+
+
+async def _wait_alerts(api: FakeBotAPI, chats: tuple[int, ...], links: set[str]) -> None:
+    await api.wait_until(
+        lambda: all(links <= set(_alerts(api, chat)) for chat in chats),
+        f"alerts for {sorted(links)}",
+        timeout=60,
+    )
+
+
+async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    subscribers = (5, 6)
+    async with FakeBotAPI() as api, TmeServer() as tme:
+        for handle in HANDLES:
+            tme.add_channel(handle)
+            tme.add_post(handle, "Старый пост про визит")  # history: never alerted
+        config = write_config(
+            tmp_path,
+            api,
+            tme,
+            channels=HANDLES,
+            poll_seconds=POLL_SECONDS,
+            database_url=postgres_url,
+            extra=f"[cluster]\nlease_seconds = {LEASE_SECONDS}\n",
+        )
+        bot = Chanwatch(config, api, tmp_path / "bot.log", role="bot")
+        monitors = [
+            Chanwatch(config, api, tmp_path / f"monitor_{n}.log", role="monitor") for n in (1, 2)
+        ]
+        store = await Store.open(postgres_url)
+        try:
+            await bot.start()
+            for monitor in monitors:
+                await monitor.start(polling=False)
+            await tme.wait_served(HANDLES)
+            await _wait_shared(store, monitors)
+            for chat in subscribers:
+                await subscribe(api, chat)
+
+            # Every matching post alerts each subscriber once, whichever monitor read it.
+            first = {
+                f"https://t.me/{h}/{tme.add_post(h, 'Лидер пригласил посетить')}" for h in HANDLES
+            }
+            await _wait_alerts(api, subscribers, first)
+
+            # An operator's new topic reaches both monitors with no restart (NOTIFY).
+            await ask(api, OPERATOR, "/addtopic sanctions: санкции")
+            for chat in subscribers:
+                await ask(api, chat, "/subscribe sanctions")
+            await _wait_log(monitors, "topics reloaded count=2")
+            sanctions = {f"https://t.me/{h}/{tme.add_post(h, 'Новые санкции')}" for h in HANDLES}
+            await _wait_alerts(api, subscribers, sanctions)
+
+            # kill -9 one monitor: the other takes its channels over within a lease period
+            # and catches up on what was published meanwhile.
+            owners = await store.leases.owners("web")
+            victim = await _process_id(store, monitors[0])
+            orphaned = [handle for handle, owner in owners.items() if owner == victim]
+            assert orphaned and len(orphaned) < len(HANDLES), owners
+            await monitors[0].kill()
+            late = {f"https://t.me/{h}/{tme.add_post(h, 'Ещё один визит')}" for h in orphaned}
+            await _wait_alerts(api, subscribers, late)
+            survivor = await _process_id(store, monitors[1])
+            assert set((await store.leases.owners("web")).values()) == {survivor}
+            await asyncio.sleep(2 * POLL_SECONDS + 1)  # time for a wrong second alert
+        finally:
+            await store.close()
+            for process in (*monitors, bot):
+                if process.process is not None:
+                    await process.stop()
+        for chat in subscribers:
+            alerts = _alerts(api, chat)
+            assert set(alerts) == first | sanctions | late, sorted(alerts)
+            assert set(alerts.values()) == {1}, alerts  # nothing alerted twice
+        assert monitors[1].exit_codes == [0] and bot.exit_codes == [0]
+        for monitor in monitors:
+            assert "Traceback" not in monitor.log_text()
+
+
+async def _process_id(store: Store, app: Chanwatch) -> int:
+    assert app.process is not None
+    pid = app.process.pid
+    return next(p.id for p in await store.processes.live(60) if p.pid == pid)
+
+
+async def _wait_shared(store: Store, monitors: list[Chanwatch]) -> None:
+    """Until both monitors hold some of the channels and together all of them."""
+    async with asyncio.timeout(30):
+        while True:
+            owners = await store.leases.owners("web")
+            ids = {await _process_id(store, monitor) for monitor in monitors}
+            if len(owners) == len(HANDLES) and set(owners.values()) == ids:
+                return
+            await asyncio.sleep(0.2)
+
+
+async def _wait_log(apps: list[Chanwatch], text: str) -> None:
+    async with asyncio.timeout(30):
+        while not all(text in app.log_text() for app in apps):  # noqa: ASYNC110 (a file)
+            await asyncio.sleep(0.1)

@@ -36,6 +36,9 @@ async def test_processes_register_beat_and_retire(store: Store) -> None:
         ("monitor", "host-a", 101, 7, 500),
     ]
     assert live[1].heartbeat_at >= live[1].started_at
+    assert live[0].office is None
+    await store.processes.set_office(bot, "bot")
+    assert [p.office for p in await store.processes.live(30)] == ["bot", None]
     await store.processes.retire(bot)
     assert [p.id for p in await store.processes.live(30)] == [monitor]
     assert not await store.processes.heartbeat(bot)
@@ -60,6 +63,8 @@ async def test_two_monitors_share_the_web_channels_without_overlap(store: Store)
     assert await store.leases.hold_channels(first, "web", want=3, seconds=30) == HANDLES[:3]
     assert await store.leases.unheld("web") == 2
     assert await store.leases.hold_channels(second, "web", want=7, seconds=30) == HANDLES[3:]
+    owners = await store.leases.owners("web")
+    assert owners == {handle: first if handle in HANDLES[:3] else second for handle in HANDLES}
     assert await store.leases.channel_count("web") == 10
 
 
