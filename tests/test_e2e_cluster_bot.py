@@ -15,7 +15,7 @@ from typing import Final
 
 import aiohttp
 
-from tests.e2e_harness import Chanwatch, alerts_to, ask, subscribe, write_config
+from tests.e2e_harness import OPERATOR, Chanwatch, alerts_to, ask, subscribe, write_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tme_server import TmeServer
 
@@ -80,6 +80,11 @@ async def cluster(
         yield monitor, nodes
 
 
+def _pid(node: Node) -> int:
+    assert node.app.process is not None
+    return node.app.process.pid
+
+
 async def _stop(app: Chanwatch) -> None:
     if app.process is not None:
         await app.stop()
@@ -125,6 +130,10 @@ async def test_one_bot_process_polls_and_the_standby_delivers_what_is_owed_after
             assert polls and all(call.status == 200 for call in polls)
             assert STANDING_BY not in first.app.log_text()
             assert ELECTED not in second.app.log_text()
+            stats = await ask(api, OPERATOR, "/stats")
+            assert f"pid {_pid(first)}: active bot" in stats, stats
+            assert f"pid {_pid(second)}: standby bot" in stats, stats
+            assert "<code>monitor</code>" in stats, stats
 
             await first.app.kill()
             tme.add_post("pul_1", "Второй визит")  # post 3, stored while no bot leads
@@ -135,6 +144,7 @@ async def test_one_bot_process_polls_and_the_standby_delivers_what_is_owed_after
             assert "/subscribe" in await ask(api, CHAT, "/help")
             status, body = await second.health()
             assert status == 200 and "standby" not in body, body
+            assert f"pid {_pid(second)}: active bot" in await ask(api, OPERATOR, "/stats")
             tme.add_post("pul_1", "Четвёртый визит")  # post 5
             await api.wait_for_messages(6, chat_id=CHAT, timeout=WAKE_TIMEOUT)
             await asyncio.sleep(1.5)  # time for a wrong second alert to show up
