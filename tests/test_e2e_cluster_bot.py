@@ -94,7 +94,7 @@ async def _stop(app: Chanwatch) -> None:
 
 
 async def test_a_match_from_a_monitor_process_wakes_the_bot_process_at_once(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, postgres_server: PostgresServer
 ) -> None:
     async with FakeBotAPI() as api, TmeServer() as tme:
         tme.add_channel("pul_1", "Пул Первого")
@@ -102,15 +102,25 @@ async def test_a_match_from_a_monitor_process_wakes_the_bot_process_at_once(
         async with cluster(tmp_path, api, tme, postgres_url, bots=1) as (monitor, (bot,)):
             await tme.wait_served(["pul_1"])
             await subscribe(api, CHAT)
-            for number, text in enumerate(("Первый визит", "Второй визит"), start=1):
-                before = len(api.messages_to(CHAT))
-                tme.add_post("pul_1", text)
-                # Each wait is shorter than the bot's safety poll: only the notification
-                # from the monitor process can have woken it in time.
-                await api.wait_for_messages(before + 1, chat_id=CHAT, timeout=WAKE_TIMEOUT)
-                assert len(alerts_to(api, CHAT, "pul_1")) == number
+            # Each wait is shorter than the bot's safety poll: only the notification from the
+            # monitor process can have woken it in time.
+            tme.add_post("pul_1", "Первый визит")  # post 2
+            await _alerted(api, 2)
+            tme.add_post("pul_1", "Второй визит")  # post 3
+            await _alerted(api, 3)
             assert "post matched channel=pul_1" in monitor.app.log_text()
             assert "post matched" not in bot.app.log_text()
+
+            # The database restarts, as far as chanwatch can tell: every session ends.
+            _end_sessions(postgres_server, postgres_url, None)
+            await bot.app.wait_for_log(LOST)
+            await bot.app.wait_for_log(ELECTED, count=2, timeout=WAKE_TIMEOUT)
+            tme.add_post("pul_1", "Третий визит")  # post 4
+            await _alerted(api, 4)
+            assert "/subscribe" in await ask(api, CHAT, "/help")
+            await asyncio.sleep(1.5)  # time for a wrong second alert to show up
+            alerts = alerts_to(api, CHAT, "pul_1")
+    assert [sum(_link(n) in alert for alert in alerts) for n in (2, 3, 4)] == [1, 1, 1], alerts
 
 
 async def test_one_bot_process_polls_and_a_standby_takes_over_when_it_is_cut_off_or_killed(
@@ -193,10 +203,11 @@ async def _alerted(api: FakeBotAPI, *posts: int) -> None:
     await api.wait_until(done, f"alerted posts {posts}", timeout=WAKE_TIMEOUT)
 
 
-def _end_sessions(server: PostgresServer, url: str, application: str) -> None:
-    """Terminate the database's sessions named `application` (pg_stat_activity)."""
+def _end_sessions(server: PostgresServer, url: str, application: str | None) -> None:
+    """Terminate the database's sessions named `application` (pg_stat_activity), or all."""
     name = urlsplit(url).path[1:]
+    which = f"AND application_name = '{application}'" if application else ""
     server.admin(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{name}' AND application_name = '{application}'"
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid() {which}"
     )
