@@ -121,6 +121,15 @@ class Leases:
         )
         return {row["handle"]: row["lease_owner"] for row in rows}
 
+    async def account_owners(self) -> dict[str, int]:
+        """Each account under a live lease, with the process running it."""
+        rows = await self._db.fetchall(
+            "SELECT name, lease_owner FROM accounts "
+            "WHERE lease_owner IS NOT NULL AND lease_until >= ? ORDER BY id",
+            (to_db(now_utc()),),
+        )
+        return {row["name"]: row["lease_owner"] for row in rows}
+
     async def release(self, owner: int) -> None:
         """Give back every lease of `owner` (it stops reading; the others take over now)."""
         async with self._db.transaction() as tx:

@@ -7,12 +7,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from storage import Store
 from tests.e2e_harness import OPERATOR, TOKEN, Chanwatch, ask, command, subscribe, write_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tme_server import TmeServer
+from tests.test_e2e_metrics import Scraper, free_port, value
 
 
 @pytest.mark.parametrize("role", ["monitor", "bot"])
@@ -72,9 +74,23 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
             database_url=postgres_url,
             extra=f"[cluster]\nlease_seconds = {LEASE_SECONDS}\n",
         )
+        # The second monitor serves /healthz and /metrics (its own config for its own port).
+        port = free_port()
+        (tmp_path / "second").mkdir()
+        second = write_config(
+            tmp_path / "second",
+            api,
+            tme,
+            channels=HANDLES,
+            poll_seconds=POLL_SECONDS,
+            database_url=postgres_url,
+            extra=f"[cluster]\nlease_seconds = {LEASE_SECONDS}\n"
+            f'[metrics]\nlisten = "127.0.0.1:{port}"\n',
+        )
         bot = Chanwatch(config, api, tmp_path / "bot.log", role="bot")
         monitors = [
-            Chanwatch(config, api, tmp_path / f"monitor_{n}.log", role="monitor") for n in (1, 2)
+            Chanwatch(config, api, tmp_path / "monitor_1.log", role="monitor"),
+            Chanwatch(second, api, tmp_path / "monitor_2.log", role="monitor"),
         ]
         store = await Store.open(postgres_url)
         try:
@@ -115,6 +131,18 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
             survivor = await _process_id(store, monitors[1])
             assert set((await store.leases.owners("web")).values()) == {survivor}
             await asyncio.sleep(2 * POLL_SECONDS + 1)  # time for a wrong second alert
+
+            # The survivor is a healthy monitor (no bot of its own) holding every channel.
+            async with aiohttp.ClientSession() as session:
+                scrape = Scraper(session, port)
+                health = await scrape.wait_health(200, "a monitor")
+                samples = await scrape.wait_metrics(
+                    lambda s: value(s, "chanwatch_channels_held", source="web") == len(HANDLES),
+                    "every web channel held",
+                )
+            assert "no bot in this process (role monitor)" in health, health
+            assert "leases" in health and "web" in health, health
+            assert value(samples, "chanwatch_posts_ingested_total", source="web") > 0
         finally:
             await store.close()
             for process in (*monitors, bot):

@@ -110,6 +110,7 @@ async def test_an_account_runs_in_one_process_at_a_time(store: Store) -> None:
     second = await store.processes.register("monitor", "b", 2)
     assert await store.leases.hold_accounts(first, ["main"], seconds=30) == ["main"]
     assert await store.leases.hold_accounts(second, ["MAIN", "spare"], seconds=30) == ["spare"]
+    assert await store.leases.account_owners() == {"main": first, "spare": second}
     assert await store.leases.hold_accounts(first, ["main"], seconds=30) == ["main"]
     # Given back when no longer wanted, then the other may take it.
     assert await store.leases.hold_accounts(first, [], seconds=30) == []
