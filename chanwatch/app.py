@@ -503,6 +503,7 @@ class _Runtime:
                 digest_time=config.digest.time,
                 timezone=config.digest.timezone,
                 retention=config.retention,
+                live_seconds=config.cluster.lease_seconds,
             ),
             delivery=delivery,
             digests=digests,
@@ -549,6 +550,7 @@ class _Runtime:
 
         try:
             async with self.store.db.listen([DELIVERY], heard):
+                await self.store.processes.set_office(self.membership.id, BOT_OFFICE)
                 await digests.start()
                 for name, start in duties.items():
                     tasks.append(
@@ -565,6 +567,9 @@ class _Runtime:
                 self.health.part_stopped(name)
             with contextlib.suppress(Exception):
                 await digests.shutdown()
+            # The database may be what ended the term; the next office holder corrects it.
+            with contextlib.suppress(Exception):
+                await self.store.processes.set_office(self.membership.id, None)
 
     async def stop_polling(self) -> None:
         if self.dispatcher is not None:

@@ -29,6 +29,9 @@ logger = logging.getLogger("chanwatch.office")
 AFTER_FAILED_TERM: Final = 5.0
 """Pause before campaigning again when a term ended because its duties failed: a bug that
 ends them at once must not spin."""
+AFTER_LOST_TERM: Final = 3.0
+"""Pause before campaigning again after losing the office: a standby (which asks every
+second) takes it meanwhile, rather than the process whose connection just failed."""
 
 
 async def hold_office(
@@ -60,8 +63,8 @@ async def hold_office(
             logger.warning(
                 "bot office lost (%s): stopped polling and sending; standing by", reason
             )
-        else:
-            await asyncio.sleep(AFTER_FAILED_TERM)
+        health.standing_by()
+        await asyncio.sleep(AFTER_FAILED_TERM if reason is None else AFTER_LOST_TERM)
 
 
 async def _run(duties: Callable[[], Awaitable[None]]) -> None:

@@ -231,7 +231,7 @@ class PostgresListening:
                     await conn.add_listener(channel, self._notified)
                 self._first.set()
                 if missed:
-                    logger.info("listening on %s again", self._where)
+                    logger.info("listening again on %s", self._where)
                     for channel in self._channels:
                         call_listener(self._heard, channel, None)
                 missed = False

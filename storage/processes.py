@@ -74,10 +74,18 @@ class Processes:
 
     async def set_office(self, process_id: int, office: str | None) -> None:
         """Record what the process was elected to ("bot": the one that polls and sends), or
-        None when it stands by."""
-        await self._db.execute(
-            "UPDATE processes SET office = ? WHERE id = ?", (office, process_id)
-        )
+        None when it stands by.
+
+        One process holds an office at a time (the election sees to it), so recording it
+        takes it from any other row: a predecessor cut off from the database could not say
+        that it lost it."""
+        async with self._db.transaction() as tx:
+            if office is not None:
+                await tx.execute(
+                    "UPDATE processes SET office = NULL WHERE office = ? AND id <> ?",
+                    (office, process_id),
+                )
+            await tx.execute("UPDATE processes SET office = ? WHERE id = ?", (office, process_id))
 
     async def retire(self, process_id: int) -> None:
         """The process stops: its row goes and its leases are free for the others at once."""
