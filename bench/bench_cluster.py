@@ -52,6 +52,7 @@ MATCHING: Final = "Лидер пригласил Первого посетить
 OTHER: Final = "Погода в Минске: без осадков ({n})"
 IDLE_SECONDS: Final = 10.0
 TIMEOUT: Final = 600.0
+START_TIMEOUT: Final = 180.0
 
 
 @dataclass
@@ -130,7 +131,8 @@ async def run_setup(
         try:
             began = time.monotonic()
             for process in processes:
-                await process.start(polling=url is None)
+                # A busy small machine starts a process slower than the tests expect.
+                await process.start(polling=url is None, timeout=START_TIMEOUT)
 
             async def all_first_sighted() -> bool:
                 return (await store.outbox.stats()).posts >= len(handles)
