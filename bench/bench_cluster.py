@@ -174,7 +174,7 @@ async def run_setup(
                 print(f"{label}: idle, database {load.per_second(before, IDLE_SECONDS)}")
 
             if url and monitors > 1:
-                await failover(store, tme, processes[0], handles)
+                await failover(store, tme, processes[0], handles, args.lease)
         finally:
             await store.close()
             for process in processes:
@@ -182,11 +182,15 @@ async def run_setup(
                     await process.stop()
 
 
-async def failover(store: Store, tme: TmeServer, victim: Chanwatch, handles: list[str]) -> None:
+async def failover(
+    store: Store, tme: TmeServer, victim: Chanwatch, handles: list[str], lease: float
+) -> None:
     assert victim.process is not None
     pid = victim.process.pid
     owner = next(p.id for p in await store.processes.live(600) if p.pid == pid)
-    orphaned = {h for h, o in (await store.leases.owners("web")).items() if o == owner}
+    orphaned = {
+        h for h, o in (await store.leases.owners("web", seconds=lease)).items() if o == owner
+    }
     posts = (await store.outbox.stats()).posts
     await victim.kill()
     killed = time.monotonic()

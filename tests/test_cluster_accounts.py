@@ -46,7 +46,7 @@ async def test_an_account_runs_in_one_monitor_and_moves_when_that_monitor_stops(
             await until(one_live, "the first monitor registered")
             await until(lambda: all_read(store), "all channels read by the first monitor")
             [me] = await store.processes.live(60)
-            assert await store.leases.account_owners() == {"a": me.id, "b": me.id}
+            assert await store.leases.account_owners(seconds=3) == {"a": me.id, "b": me.id}
             second = asyncio.create_task(
                 run(config, role="monitor", client_factory=world.client_factory, stop=stops[1])
             )
@@ -57,7 +57,7 @@ async def test_an_account_runs_in_one_monitor_and_moves_when_that_monitor_stops(
             await until(two_live, "the second monitor registered")
             await asyncio.sleep(2)  # a few lease rounds of the second monitor
             # The second one holds no account: each session runs in one process only.
-            assert await store.leases.account_owners() == {"a": me.id, "b": me.id}
+            assert await store.leases.account_owners(seconds=3) == {"a": me.id, "b": me.id}
             assert [connected(world.account(name)) for name in accounts] == [1, 1]
 
             stops[0].set()
@@ -65,7 +65,7 @@ async def test_an_account_runs_in_one_monitor_and_moves_when_that_monitor_stops(
             [heir] = await store.processes.live(60)
 
             async def taken_over() -> bool:
-                return await store.leases.account_owners() == {"a": heir.id, "b": heir.id}
+                return await store.leases.account_owners(seconds=3) == {"a": heir.id, "b": heir.id}
 
             await until(taken_over, "the second monitor took the accounts over")
             post = await world.publish(_channel(world, handles[0]), "Объявлен визит")
