@@ -85,23 +85,29 @@ class Leases:
         async with self._db.transaction() as tx:
             if not await _beat(tx, owner, now):
                 return []
-            rows = await tx.fetchall(
-                "SELECT t.id, t.name, t.lease_owner FROM accounts t "
-                f"WHERE t.lease_owner = ? OR {_FREE} "
-                f"ORDER BY t.id {self._db.dialect.skip_locked()}",
-                (owner, alive),
+            # Its own rows are read without SKIP LOCKED: another transaction of this very
+            # process (an account marked down) may hold them, and they are still its own.
+            mine = await tx.fetchall(
+                "SELECT id, name FROM accounts WHERE lease_owner = ? ORDER BY id", (owner,)
             )
-            held: list[str] = []
-            for row in rows:
+            held: list[tuple[int, str]] = []
+            for row in mine:
                 if row["name"].casefold() in wanted:
-                    if row["lease_owner"] != owner:
-                        await tx.execute(
-                            "UPDATE accounts SET lease_owner = ? WHERE id = ?", (owner, row["id"])
-                        )
-                    held.append(row["name"])
-                elif row["lease_owner"] == owner:
+                    held.append((row["id"], row["name"]))
+                else:
                     await _release(tx, "accounts", owner, [row["id"]])
-        return held
+            free = await tx.fetchall(
+                f"SELECT t.id, t.name FROM accounts t WHERE {_FREE} "
+                f"ORDER BY t.id {self._db.dialect.skip_locked()}",
+                (alive,),
+            )
+            for row in free:
+                if row["name"].casefold() in wanted:
+                    await tx.execute(
+                        "UPDATE accounts SET lease_owner = ? WHERE id = ?", (owner, row["id"])
+                    )
+                    held.append((row["id"], row["name"]))
+        return [name for _, name in sorted(held)]
 
     async def channel_count(self, source: str) -> int:
         """How many channels of `source` are watched (all monitors' work together)."""
