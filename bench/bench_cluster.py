@@ -52,6 +52,7 @@ MATCHING: Final = "Лидер пригласил Первого посетить
 OTHER: Final = "Погода в Минске: без осадков ({n})"
 IDLE_SECONDS: Final = 10.0
 TIMEOUT: Final = 600.0
+START_TIMEOUT: Final = 180.0
 
 
 @dataclass
@@ -130,7 +131,8 @@ async def run_setup(
         try:
             began = time.monotonic()
             for process in processes:
-                await process.start(polling=url is None)
+                # A busy small machine starts a process slower than the tests expect.
+                await process.start(polling=url is None, timeout=START_TIMEOUT)
 
             async def all_first_sighted() -> bool:
                 return (await store.outbox.stats()).posts >= len(handles)
@@ -172,7 +174,7 @@ async def run_setup(
                 print(f"{label}: idle, database {load.per_second(before, IDLE_SECONDS)}")
 
             if url and monitors > 1:
-                await failover(store, tme, processes[0], handles)
+                await failover(store, tme, processes[0], handles, args.lease)
         finally:
             await store.close()
             for process in processes:
@@ -180,11 +182,15 @@ async def run_setup(
                     await process.stop()
 
 
-async def failover(store: Store, tme: TmeServer, victim: Chanwatch, handles: list[str]) -> None:
+async def failover(
+    store: Store, tme: TmeServer, victim: Chanwatch, handles: list[str], lease: float
+) -> None:
     assert victim.process is not None
     pid = victim.process.pid
     owner = next(p.id for p in await store.processes.live(600) if p.pid == pid)
-    orphaned = {h for h, o in (await store.leases.owners("web")).items() if o == owner}
+    orphaned = {
+        h for h, o in (await store.leases.owners("web", seconds=lease)).items() if o == owner
+    }
     posts = (await store.outbox.stats()).posts
     await victim.kill()
     killed = time.monotonic()

@@ -337,7 +337,6 @@ class _Runtime:
         ingest = self.ingest = await Ingest.open(store, self.listener)
         self.metrics.known_topics(ingest.matcher.topics)
         parts: dict[str, Callable[[], Awaitable[None]]] = {}
-        accounts = [account.name for account in config.telegram.accounts]
         telegram_handles = await store.channels.handles("telegram")
         if self.shared:
             keeper = self.keeper = LeaseKeeper(
@@ -352,23 +351,73 @@ class _Runtime:
             )
             await keeper.hold()
             parts["leases"] = keeper.run
-            accounts = list(keeper.accounts)
         web = self.web = web_source(config, ingest, watchlist=self.keeper)
-        if telegram_handles and accounts:
+        if self.shared:
+
+            async def leased_accounts() -> None:
+                await self._run_leased_accounts(client_factory)
+
+            parts["telegram"] = leased_accounts
+        elif telegram_handles:
             telegram = self.telegram = telegram_pool(
-                config, store, ingest, self.listener, client_factory, accounts=accounts
+                config, store, ingest, self.listener, client_factory
             )
             await telegram.start()
-            self._telegram_count = sum(
-                [len(await store.accounts.handles(name)) for name in accounts]
-            )
         self._all_count = len(await store.channels.handles("web")) + len(telegram_handles)
+        if self.keeper is None:
+            self.metrics.channels_held(
+                web=self._all_count - len(telegram_handles), telegram=len(telegram_handles)
+            )
         parts["web"] = web.run
         if self.telegram is not None:
             parts["telegram"] = self.telegram.run
         if self.shared:
             parts["changes"] = self._hear_changes
         return parts
+
+    async def _run_leased_accounts(self, client_factory: ClientFactory | None) -> None:
+        """Run the Telegram accounts this process holds leases on, reading the channels
+        assigned to them; started again whenever the accounts held change (one taken over
+        from a monitor that died, one given back)."""
+        keeper = self.keeper
+        assert keeper is not None and self.ingest is not None
+        while True:
+            keeper.accounts_changed.clear()
+            accounts = list(keeper.accounts)
+            if not accounts or not await self.store.channels.handles("telegram"):
+                await keeper.accounts_changed.wait()
+                continue
+            pool = self.telegram = telegram_pool(
+                self.config,
+                self.store,
+                self.ingest,
+                self.listener,
+                client_factory,
+                accounts=accounts,
+            )
+            try:
+                await pool.start()
+                self._telegram_count = sum(
+                    [len(await self.store.accounts.handles(name)) for name in accounts]
+                )
+                reading = asyncio.create_task(pool.run())
+                changed = asyncio.create_task(keeper.accounts_changed.wait())
+                try:
+                    await asyncio.wait({reading, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in (reading, changed):
+                        task.cancel()
+                    await asyncio.gather(reading, changed, return_exceptions=True)
+                if not reading.cancelled() and reading.exception() is not None:
+                    raise reading.exception()  # type: ignore[misc]
+            finally:
+                self.telegram = None
+                self._telegram_count = 0
+                await pool.close()
+            if not changed.cancelled():
+                logger.info("Telegram accounts held changed; restarting the Telegram source")
+            else:  # every account it had stopped working: wait for a change
+                await keeper.accounts_changed.wait()
 
     async def _hear_changes(self) -> None:
         """Topics and channels changed by any process (an operator's command in the bot
@@ -410,7 +459,9 @@ class _Runtime:
             self.keeper.wake()
         if self.telegram is not None:
             await self.telegram.channels_changed()
-        elif self.ingest is not None and self.keeper is None:
+        elif self.keeper is not None:
+            self.keeper.accounts_changed.set()  # telegram channels may be there to read now
+        elif self.ingest is not None:
             for handle in await store.channels.handles("telegram"):
                 await self.ingest.source_error(
                     handle,

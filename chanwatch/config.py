@@ -375,7 +375,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     )
 
     cluster = _section(path, data, "cluster", {"lease_seconds", "web_channels"})
-    web_channels = cluster.value("web_channels", int, 1000)
+    web_channels = cluster.value("web_channels", int, 2000)
     if web_channels < 1:
         raise cluster.error("web_channels", f"must be at least 1, got {web_channels}")
     cluster_config = ClusterConfig(

@@ -462,12 +462,10 @@ CREATE TABLE processes (
     office       TEXT                        -- 'bot' for the elected bot process, else NULL
 );
 -- Leases: which monitor process reads a web channel, and which one runs a Telegram account
--- (and so reads the telegram channels assigned to it), until when. An expired lease is free
--- for any monitor to take; the owner renews its leases every few seconds.
+-- (and so reads the telegram channels assigned to it). A lease holds while its owner's
+-- heartbeat is fresh; one whose owner went quiet is free for any monitor to take.
 ALTER TABLE channels ADD COLUMN lease_owner INTEGER;
-ALTER TABLE channels ADD COLUMN lease_until TEXT;
 ALTER TABLE accounts ADD COLUMN lease_owner INTEGER;
-ALTER TABLE accounts ADD COLUMN lease_until TEXT;
 CREATE INDEX channels_by_lease ON channels (lease_owner);
 """
 
@@ -485,9 +483,7 @@ CREATE TABLE processes (
     office       text
 );
 ALTER TABLE channels ADD COLUMN lease_owner bigint;
-ALTER TABLE channels ADD COLUMN lease_until timestamptz;
 ALTER TABLE accounts ADD COLUMN lease_owner bigint;
-ALTER TABLE accounts ADD COLUMN lease_until timestamptz;
 CREATE INDEX channels_by_lease ON channels (lease_owner);
 """
 

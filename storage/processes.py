@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Final
 
 from storage.database import Database, from_db, now_utc, to_db
+from storage.leases import release_all
 from storage.models import ProcessInfo
 
 FORGET_AFTER: Final = timedelta(days=1)
@@ -90,12 +91,5 @@ class Processes:
     async def retire(self, process_id: int) -> None:
         """The process stops: its row goes and its leases are free for the others at once."""
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE channels SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                (process_id,),
-            )
-            await tx.execute(
-                "UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                (process_id,),
-            )
+            await release_all(tx, process_id)
             await tx.execute("DELETE FROM processes WHERE id = ?", (process_id,))

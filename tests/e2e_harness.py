@@ -74,7 +74,7 @@ class Chanwatch:
     role: str = "all"
     """Passed as `--role`."""
 
-    async def start(self, *, polling: bool = True) -> None:
+    async def start(self, *, polling: bool = True, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
         """Start the process and wait until it is polling the Bot API for updates, or (with
         `polling` False: a monitor, a standby bot) until it logged that it started."""
         menus = len(self.api.calls_of("setMyCommands"))
@@ -88,10 +88,10 @@ class Chanwatch:
             self.api.wait_until(
                 lambda: len(self.api.calls_of("setMyCommands")) > menus and self.api.long_polling,
                 "started polling",
-                timeout=START_TIMEOUT,
+                timeout=timeout,
             )
             if polling
-            else _wait_for_line(self.log, "started role=", started + 1)
+            else _wait_for_line(self.log, "started role=", started + 1, timeout)
         )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -135,10 +135,10 @@ def _read(log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace")
 
 
-async def _wait_for_line(log: Path, text: str, count: int) -> None:
+async def _wait_for_line(log: Path, text: str, count: int, timeout: float) -> None:  # noqa: ASYNC109
     """Until `log` holds `text` `count` times (the process wrote it)."""
     # Another process writes the file: there is no event to wait on, only the file to read.
-    async with asyncio.timeout(START_TIMEOUT):
+    async with asyncio.timeout(timeout):
         while _read(log).count(text) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 

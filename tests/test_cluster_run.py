@@ -7,12 +7,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from storage import Store
 from tests.e2e_harness import OPERATOR, TOKEN, Chanwatch, ask, command, subscribe, write_config
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tme_server import TmeServer
+from tests.test_e2e_metrics import Scraper, free_port, value
 
 
 @pytest.mark.parametrize("role", ["monitor", "bot"])
@@ -37,6 +39,7 @@ async def test_a_role_other_than_all_is_refused_with_sqlite(tmp_path: Path, role
 HANDLES = [f"web_{n:02d}" for n in range(20)]
 LEASE_SECONDS = 3
 POLL_SECONDS = 0.3
+START = 90.0
 
 
 def _alerts(api: FakeBotAPI, chat_id: int) -> Counter[str]:
@@ -72,14 +75,31 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
             database_url=postgres_url,
             extra=f"[cluster]\nlease_seconds = {LEASE_SECONDS}\n",
         )
+        # The second monitor serves /healthz and /metrics (its own config for its own port).
+        port = free_port()
+        (tmp_path / "second").mkdir()
+        second = write_config(
+            tmp_path / "second",
+            api,
+            tme,
+            channels=HANDLES,
+            poll_seconds=POLL_SECONDS,
+            database_url=postgres_url,
+            extra=f"[cluster]\nlease_seconds = {LEASE_SECONDS}\n"
+            f'[metrics]\nlisten = "127.0.0.1:{port}"\n',
+        )
         bot = Chanwatch(config, api, tmp_path / "bot.log", role="bot")
         monitors = [
-            Chanwatch(config, api, tmp_path / f"monitor_{n}.log", role="monitor") for n in (1, 2)
+            Chanwatch(config, api, tmp_path / "monitor_1.log", role="monitor"),
+            Chanwatch(second, api, tmp_path / "monitor_2.log", role="monitor"),
         ]
         store = await Store.open(postgres_url)
         try:
-            await bot.start()
-            await asyncio.gather(*(monitor.start(polling=False) for monitor in monitors))
+            # Three processes loading the morphology on a small, busy machine take their time.
+            await bot.start(timeout=START)
+            await asyncio.gather(
+                *(monitor.start(polling=False, timeout=START) for monitor in monitors)
+            )
             await tme.wait_served(HANDLES)
             await _wait_shared(store, monitors)
             for chat in subscribers:
@@ -105,7 +125,7 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
 
             # kill -9 one monitor: the other takes its channels over within a lease period
             # and catches up on what was published meanwhile.
-            owners = await store.leases.owners("web")
+            owners = await store.leases.owners("web", seconds=LEASE_SECONDS)
             victim = await _process_id(store, monitors[0])
             orphaned = [handle for handle, owner in owners.items() if owner == victim]
             assert orphaned and len(orphaned) < len(HANDLES), owners
@@ -113,8 +133,22 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
             late = {f"https://t.me/{h}/{tme.add_post(h, 'Ещё один визит')}" for h in orphaned}
             await _wait_alerts(api, subscribers, late)
             survivor = await _process_id(store, monitors[1])
-            assert set((await store.leases.owners("web")).values()) == {survivor}
+            assert set((await store.leases.owners("web", seconds=LEASE_SECONDS)).values()) == {
+                survivor
+            }
             await asyncio.sleep(2 * POLL_SECONDS + 1)  # time for a wrong second alert
+
+            # The survivor is a healthy monitor (no bot of its own) holding every channel.
+            async with aiohttp.ClientSession() as session:
+                scrape = Scraper(session, port)
+                health = await scrape.wait_health(200, "a monitor")
+                samples = await scrape.wait_metrics(
+                    lambda s: value(s, "chanwatch_channels_held", source="web") == len(HANDLES),
+                    "every web channel held",
+                )
+            assert "no bot in this process (role monitor)" in health, health
+            assert "leases" in health and "web" in health, health
+            assert value(samples, "chanwatch_posts_ingested_total", source="web") > 0
         finally:
             await store.close()
             for process in (*monitors, bot):
@@ -139,7 +173,7 @@ async def _wait_shared(store: Store, monitors: list[Chanwatch]) -> None:
     """Until both monitors hold some of the channels and together all of them."""
     async with asyncio.timeout(30):
         while True:
-            owners = await store.leases.owners("web")
+            owners = await store.leases.owners("web", seconds=LEASE_SECONDS)
             ids = {await _process_id(store, monitor) for monitor in monitors}
             if len(owners) == len(HANDLES) and set(owners.values()) == ids:
                 return

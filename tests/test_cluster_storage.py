@@ -61,9 +61,9 @@ async def test_two_monitors_share_the_web_channels_without_overlap(store: Store)
     # Renewing keeps the same channels; asking for fewer gives the newest back.
     assert await store.leases.hold_channels(first, "web", want=5, seconds=30) == mine
     assert await store.leases.hold_channels(first, "web", want=3, seconds=30) == HANDLES[:3]
-    assert await store.leases.unheld("web") == 2
+    assert await store.leases.unheld("web", seconds=30) == 2
     assert await store.leases.hold_channels(second, "web", want=7, seconds=30) == HANDLES[3:]
-    owners = await store.leases.owners("web")
+    owners = await store.leases.owners("web", seconds=30)
     assert owners == {handle: first if handle in HANDLES[:3] else second for handle in HANDLES}
     assert await store.leases.channel_count("web") == 10
 
@@ -73,19 +73,38 @@ async def test_expired_leases_are_taken_over(store: Store) -> None:
     heir = await store.processes.register("monitor", "b", 2, capacity=100)
     held = await store.leases.hold_channels(dead, "web", want=10, seconds=1)
     assert held == HANDLES
-    assert await store.leases.hold_channels(heir, "web", want=10, seconds=30) == []
-    await asyncio.sleep(2.1)  # leases are recorded to the second
-    assert await store.leases.unheld("web") == 10
-    assert await store.leases.hold_channels(heir, "web", want=10, seconds=30) == HANDLES
+    assert await store.leases.hold_channels(heir, "web", want=10, seconds=1) == []
+    await asyncio.sleep(2.1)  # heartbeats are recorded to the second
+    assert await store.leases.unheld("web", seconds=1) == 10
+    assert await store.leases.hold_channels(heir, "web", want=10, seconds=1) == HANDLES
     # The dead one waking up late has nothing left to renew.
-    assert await store.leases.hold_channels(dead, "web", want=0, seconds=30) == []
+    assert await store.leases.hold_channels(dead, "web", want=10, seconds=1) == []
 
 
 async def test_a_stalled_owner_keeps_expired_leases_nobody_took(store: Store) -> None:
     owner = await store.processes.register("monitor", "a", 1, capacity=100)
     await store.leases.hold_channels(owner, "web", want=4, seconds=1)
     await asyncio.sleep(2.1)
-    assert await store.leases.hold_channels(owner, "web", want=4, seconds=30) == HANDLES[:4]
+    assert await store.leases.owners("web", seconds=1) == {}
+    assert await store.leases.hold_channels(owner, "web", want=4, seconds=1) == HANDLES[:4]
+    assert set((await store.leases.owners("web", seconds=1)).values()) == {owner}
+
+
+async def test_renewing_writes_the_heartbeat_not_every_lease(store: Store) -> None:
+    owner = await store.processes.register("monitor", "a", 1, capacity=100)
+    await store.leases.hold_channels(owner, "web", want=10, seconds=30)
+    [before] = await store.processes.live(30)
+    await asyncio.sleep(1.1)
+    await store.leases.hold_channels(owner, "web", want=10, seconds=30)
+    [after] = await store.processes.live(30)
+    assert after.heartbeat_at > before.heartbeat_at
+
+
+async def test_a_forgotten_process_holds_nothing(store: Store) -> None:
+    owner = await store.processes.register("monitor", "a", 1, capacity=100)
+    await store.processes.retire(owner)
+    assert await store.leases.hold_channels(owner, "web", want=10, seconds=30) == []
+    assert await store.leases.hold_accounts(owner, ["main"], seconds=30) == []
 
 
 async def test_retiring_frees_the_leases_at_once(store: Store) -> None:
@@ -110,6 +129,7 @@ async def test_an_account_runs_in_one_process_at_a_time(store: Store) -> None:
     second = await store.processes.register("monitor", "b", 2)
     assert await store.leases.hold_accounts(first, ["main"], seconds=30) == ["main"]
     assert await store.leases.hold_accounts(second, ["MAIN", "spare"], seconds=30) == ["spare"]
+    assert await store.leases.account_owners(seconds=30) == {"main": first, "spare": second}
     assert await store.leases.hold_accounts(first, ["main"], seconds=30) == ["main"]
     # Given back when no longer wanted, then the other may take it.
     assert await store.leases.hold_accounts(first, [], seconds=30) == []
