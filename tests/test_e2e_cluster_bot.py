@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from storage import Store
 from tests.conftest import PostgresServer
 from tests.e2e_harness import OPERATOR, Chanwatch, alerts_to, ask, subscribe, write_config
 from tests.fakes.bot_api import FakeBotAPI
@@ -121,7 +122,9 @@ async def test_a_match_from_a_monitor_process_wakes_the_bot_process_at_once(
             assert "post matched channel=pul_1" in monitor.app.log_text()
             assert "post matched" not in bot.app.log_text()
 
-            # The database restarts, as far as chanwatch can tell: every session ends.
+            # The database restarts, as far as chanwatch can tell: every session ends. First
+            # the sends are recorded, so that none is in flight (that one could be repeated).
+            await _nothing_owed(postgres_url)
             _end_sessions(postgres_server, postgres_url, None)
             await bot.app.wait_for_log(LOST)
             await bot.app.wait_for_log(ELECTED, count=2, timeout=WAKE_TIMEOUT)
@@ -218,6 +221,17 @@ async def _alerted(api: FakeBotAPI, *posts: int) -> None:
         return all(any(_link(post) in alert for alert in alerts) for post in posts)
 
     await api.wait_until(done, f"alerted posts {posts}", timeout=WAKE_TIMEOUT)
+
+
+async def _nothing_owed(url: str) -> None:
+    """Wait until the outbox has no message pending (every send recorded)."""
+    store = await Store.open(url)
+    try:
+        async with asyncio.timeout(WAKE_TIMEOUT):
+            while await store.outbox.pending_count():  # noqa: ASYNC110 (state in the database)
+                await asyncio.sleep(0.05)
+    finally:
+        await store.close()
 
 
 def _end_sessions(server: PostgresServer, url: str, application: str | None) -> None:
