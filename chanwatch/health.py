@@ -75,6 +75,11 @@ class Health:
     def standby(self) -> bool:
         return self._standby
 
+    @property
+    def holds_office(self) -> bool:
+        """This process is the bot that polls and sends (not a standby, not a monitor)."""
+        return self._bot and not self._standby
+
     # Reported by the lease keeper of a monitor sharing the database with others
 
     def leases_renewed(self, lease_seconds: float) -> None:

@@ -41,8 +41,9 @@ async def hold_office(
     until cancelled.
 
     `duties` runs until cancelled; it is cancelled when the term is lost (the connection that
-    holds it failed), so a process cut off from the database stops polling and sending
-    before another one is elected."""
+    holds it closed, or hangs), so a process cut off from the database stops polling and
+    sending: at once when the connection closes, and before the server frees the office for
+    another process when it hangs (storage/postgres_coordination.py has the timing)."""
     while True:
         health.standing_by()
         async with election.term() as term:

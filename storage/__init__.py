@@ -21,6 +21,9 @@ Adding to storage (the rules that keep both backends working):
 - Parameters in the SELECT list of an `INSERT … SELECT` need a CAST on PostgreSQL (it types
   them as text): prefer `VALUES (…, (SELECT …))`.
 - Tests that use a `store` run on both backends (tests/conftest.py, `database` fixture).
+- News for other processes (a match to alert, a topic changed) goes with the transaction
+  that makes it: `await tx.notify(channel)`, heard through `Database.listen` once it commits
+  (storage/coordination.py, which also holds the bot's election).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ class PostgresElection(Election):
             conn: asyncpg.Connection | None = None
             try:
                 conn = await _connect(self._url, f"{self._office} candidate")
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
+                while not await self._try(conn):
                     if not waiting:
                         logger.info(
                             "%s: another process holds the office; standing by", self._office
@@ -191,6 +191,11 @@ class PostgresElection(Election):
                 if conn is not None:
                     conn.terminate()
                 raise
+
+    async def _try(self, conn: asyncpg.Connection) -> bool:
+        # Bounded: a standby whose connection hangs connects again rather than wait forever.
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key))
 
 
 class PostgresListening:

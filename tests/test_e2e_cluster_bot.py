@@ -56,6 +56,16 @@ class Node:
         )
         self.app = Chanwatch(config, api, folder / "stderr.log", role=role)
 
+    async def office(self) -> float:
+        """The process's `chanwatch_bot_office` gauge."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.port}/metrics") as response,
+        ):
+            text = await response.text()
+        (line,) = [line for line in text.splitlines() if line.startswith("chanwatch_bot_office ")]
+        return float(line.split()[1])
+
     async def health(self) -> tuple[int, str]:
         async with (
             aiohttp.ClientSession() as session,
@@ -147,6 +157,10 @@ async def test_one_bot_process_polls_and_a_standby_takes_over_when_it_is_cut_off
             assert f"pid {_pid(first)}: active bot" in stats, stats
             assert f"pid {_pid(second)}: standby bot" in stats, stats
             assert "<code>monitor</code>" in stats, stats
+            assert (await first.office(), await second.office()) == (1, 0)
+            # Jobs run once per cluster: only by the office holder.
+            assert "retention: next pass" in first.app.log_text()
+            assert "retention: next pass" not in second.app.log_text()
 
             # The first loses the connection that holds the office (as when its network
             # fails): it stops polling and sending and stands by; the second takes over.
@@ -163,6 +177,8 @@ async def test_one_bot_process_polls_and_a_standby_takes_over_when_it_is_cut_off
             assert f"pid {_pid(second)}: active bot" in await ask(api, OPERATOR, "/stats")
             status, body = await first.health()
             assert (status, body.split(",")[0]) == (200, "ok: standby"), body
+            assert (await first.office(), await second.office()) == (0, 1)
+            assert "retention: next pass" in second.app.log_text()
 
             # kill -9 of the office holder: the first takes the office back, and sends what
             # was stored while nobody held it.
@@ -175,6 +191,7 @@ async def test_one_bot_process_polls_and_a_standby_takes_over_when_it_is_cut_off
             status, body = await first.health()
             assert status == 200 and "standby" not in body, body
             assert f"pid {_pid(first)}: active bot" in await ask(api, OPERATOR, "/stats")
+            assert await first.office() == 1
             tme.add_post("pul_1", "Пятый визит")  # post 6
             await _alerted(api, 6)
             await asyncio.sleep(1.5)  # time for a wrong second alert to show up
