@@ -81,8 +81,10 @@ async def latency(args: argparse.Namespace, folder: Path, url: str | None) -> No
             await tme.wait_served(["pul_1"])
             await subscribe(api, CHAT)
             seconds = [await _alert(api, tme, n) for n in range(args.posts)]
-            print(f"{label}: post published to alert received, {args.posts} posts: "
-                  f"{_figures(seconds)}")
+            print(
+                f"{label}: post published to alert received, {args.posts} posts: "
+                f"{_figures(seconds)}"
+            )
         finally:
             for app in apps:
                 if app.process is not None:
