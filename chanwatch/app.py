@@ -299,6 +299,8 @@ class _Runtime:
         self.charts: Any = None
         self.digests: Any = None
         self.dispatcher: Any = None
+        self._telegram_count = 0  # telegram channels of the accounts this process runs
+        self._all_count = 0  # without leases: every channel
         # Leases only where other processes may share the database: on SQLite this one
         # process reads every channel, as it always did.
         self.shared = config.storage_url is not None and role in MONITOR_ROLES
@@ -322,9 +324,6 @@ class _Runtime:
         if self.role in MONITOR_ROLES:
             return self._all_count
         return 0
-
-    _telegram_count = 0
-    _all_count = 0
 
     def topic_count(self) -> int:
         return len(self.ingest.matcher.topics) if self.ingest is not None else 0
