@@ -107,6 +107,7 @@ class Ingest:
         self._matcher = matcher
         self._listener = listener
         self._reload_lock = asyncio.Lock()
+        self._rules: list[TopicRule] | None = None
         # The store's, when it has one: one memory of words, and the very lemmatizer that
         # storage uses to take an edited post's old words out of the index.
         self._lemmatizer: Callable[[str], str] = store.search_index.lemmatizer or Lemmatizer()
@@ -114,7 +115,10 @@ class Ingest:
     @classmethod
     async def open(cls, store: Store, listener: IngestListener) -> Ingest:
         """A pipeline matching the topics currently in the database."""
-        return cls(store, await compile_live_topics(store), listener)
+        rules = rules_from_topics(await store.topics.live())
+        ingest = cls(store, await asyncio.to_thread(Matcher.compile, rules), listener)
+        ingest._rules = rules
+        return ingest
 
     @property
     def matcher(self) -> Matcher:
@@ -126,7 +130,12 @@ class Ingest:
         Posts stored before the change keep their matches; new posts use the new topics.
         """
         async with self._reload_lock:
-            self._matcher = await compile_live_topics(self._store)
+            rules = rules_from_topics(await self._store.topics.live())
+            if rules == self._rules:
+                return  # told twice (by an operator command here and by the database)
+            # Compiling generates every inflected form of every term: seconds for big sets.
+            self._matcher = await asyncio.to_thread(Matcher.compile, rules)
+            self._rules = rules
             logger.info("topics reloaded count=%d", len(self._matcher.topics))
 
     # PostSink
