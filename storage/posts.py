@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
 from storage.channels import channel_key
 from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
-from storage.models import NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
+from storage.models import (
+    NewMessage,
+    PostRecord,
+    SaveResult,
+    StoredPost,
+    StoryPost,
+    TopicHit,
+)
 from storage.outbox import queue_messages
 from storage.search_index import SearchIndex
 
@@ -21,7 +29,7 @@ _CHUNK: Final = 500
 
 _POST_COLUMNS = (
     "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
-    "c.title AS channel_title"
+    "c.title AS channel_title, p.story"
 )
 
 
@@ -35,6 +43,7 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
         text=row["text"],
         edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
         hits=hits,
+        story=row["story"],
     )
 
 
@@ -56,6 +65,23 @@ async def _rows_of(
         ):
             found[row["post_id"]] = row
     return found
+
+
+async def _story_of(tx: Writer, first: tuple[str, int] | None) -> int | None:
+    """The story id (see StoredPost.story_key) for a post whose story began with `first`
+    (channel handle, post id); None when it starts one, or when that post is not stored (a
+    detector that outlived a failed save): then the copy stands alone rather than pointing
+    at nothing."""
+    if first is None:
+        return None
+    row = await tx.fetchone(
+        "SELECT p.id, p.story FROM posts p JOIN channels c ON c.id = p.channel_id "
+        "WHERE c.handle = ? AND p.post_id = ?",
+        first,
+    )
+    if row is None:
+        return None
+    return row["id"] if row["story"] is None else row["story"]
 
 
 async def _write_matches(
@@ -174,6 +200,12 @@ class Posts:
                         (record.text, _moment(record.edit_date), row["id"]),
                     )
                     await self._index.replace(tx, row["id"], row["text"], record.lemmas)
+                    if record.restory:
+                        story = await _story_of(tx, record.story)
+                        await tx.execute(
+                            "UPDATE posts SET story = ? WHERE id = ?",
+                            (None if story == row["id"] else story, row["id"]),
+                        )
                     edited += 1
                     new_matches += await _write_matches(
                         tx, row["id"], record, is_history, topic_ids, now
@@ -206,6 +238,16 @@ class Posts:
                 )
                 created.update((row["post_id"], row["id"]) for row in rows)
             new_posts = len(fresh)
+            # Copies point at their story's first post, stored before them (in this batch or
+            # an earlier one): about one post in eight, so one statement each.
+            for record, _history in fresh:
+                if record.story is not None:
+                    story = await _story_of(tx, record.story)
+                    if story is not None and story != created[record.post_id]:
+                        await tx.execute(
+                            "UPDATE posts SET story = ? WHERE id = ?",
+                            (story, created[record.post_id]),
+                        )
             await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
             for record, is_history in fresh:
                 if record.matches:
@@ -257,23 +299,36 @@ class Posts:
         return [_post(row, hits.get(row["id"], ())) for row in rows]
 
     async def recent(self, limit: int, *, chat_id: int | None = None) -> list[StoredPost]:
-        """The newest matched posts, for the chat's topics when given, newest first."""
+        """The newest matched posts, for the chat's topics when given, newest first: one
+        post per story (its newest match), with `copies` counted."""
         if chat_id is None:
             topics = "SELECT id FROM topics WHERE removed_at IS NULL"
-            params: tuple[object, ...] = (limit,)
+            params: tuple[object, ...] = ()
         else:
             topics = (
                 "SELECT s.topic_id FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
                 "WHERE s.chat_id = ? AND t.removed_at IS NULL"
             )
-            params = (chat_id, limit)
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            f"WHERE p.id IN (SELECT post FROM matches WHERE topic_id IN ({topics})) "
-            "ORDER BY p.date DESC, p.id DESC LIMIT ?",
-            params,
-        )
-        return await self._with_hits(rows, chat_id)
+            params = (chat_id,)
+        # Copies are a few per story at most: read a few times as many posts as stories
+        # wanted, and more only when copies used them up.
+        chosen: dict[int, Row] = {}
+        offset, step = 0, limit * 3
+        while len(chosen) < limit:
+            rows = await self._db.fetchall(
+                f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+                f"WHERE p.id IN (SELECT post FROM matches WHERE topic_id IN ({topics})) "
+                "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+                (*params, step, offset),
+            )
+            for row in rows:
+                key = row["id"] if row["story"] is None else row["story"]
+                if len(chosen) < limit:
+                    chosen.setdefault(key, row)
+            if len(rows) < step:
+                break
+            offset += step
+        return await self._with_copies(await self._with_hits(list(chosen.values()), chat_id))
 
     async def search(
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
@@ -286,13 +341,25 @@ class Posts:
         found = self._db.dialect.post_search([group for group in searchable if group])
         if found is None:
             return [], 0
-        total = await self._index.count([group for group in searchable if group])
+        # One result per story, its newest post: the ids of all results are read (a column
+        # of integers) so that pages and the total count stories, not posts.
+        ids = await self._db.fetchall(
+            f"SELECT p.id, p.story FROM posts p WHERE {found.sql} ORDER BY p.date DESC, p.id DESC",
+            found.params,
+        )
+        firsts: dict[int, int] = {}
+        for row in ids:
+            firsts.setdefault(row["id"] if row["story"] is None else row["story"], row["id"])
+        page = list(firsts.values())[offset : offset + limit]
+        if not page:
+            return [], len(firsts)
+        marks = ",".join("?" * len(page))
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            f"WHERE {found.sql} ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
-            (*found.params, limit, offset),
+            f"WHERE p.id IN ({marks}) ORDER BY p.date DESC, p.id DESC",
+            page,
         )
-        return await self._with_hits(rows, None), total
+        return await self._with_copies(await self._with_hits(rows, None)), len(firsts)
 
     async def matched_between(
         self, chat_id: int, since: datetime | None, until: datetime
@@ -325,3 +392,54 @@ class Posts:
             queued = await queue_messages(tx, messages)
             await tx.execute("DELETE FROM fanout WHERE post = ?", (post,))
         return queued
+
+    async def story(self, story: int) -> list[StoredPost]:
+        """Every stored post of a story, with all their topics, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id = ? OR p.story = ? ORDER BY p.date, p.id",
+            (story, story),
+        )
+        return await self._with_hits(rows, None)
+
+    async def since(self, moment: datetime) -> list[StoryPost]:
+        """Posts published at or after `moment`, oldest first, with their stories: what
+        the story detector is rebuilt from at start."""
+        rows = await self._db.fetchall(
+            "SELECT c.handle, p.post_id, p.date, p.text, p.story, s.post_id AS first_post, "
+            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "LEFT JOIN posts s ON s.id = p.story LEFT JOIN channels sc ON sc.id = s.channel_id "
+            "WHERE p.date >= ? ORDER BY p.date, p.id",
+            (to_db(moment),),
+        )
+        return [
+            StoryPost(
+                handle=row["handle"],
+                post_id=row["post_id"],
+                date=from_db(row["date"]),
+                text=row["text"],
+                first=(row["first_handle"], row["first_post"])
+                if row["first_post"] is not None
+                else None,
+            )
+            for row in rows
+        ]
+
+    async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
+        """The posts with `copies` filled: how many other stored posts share each one's story."""
+        keys = sorted({post.story_key for post in posts})
+        counts: dict[int, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in await self._db.fetchall(
+                f"SELECT story, count(*) AS n FROM posts WHERE story IN ({marks}) GROUP BY story",
+                chunk,
+            ):
+                counts[row["story"]] = int(row["n"])
+            for row in await self._db.fetchall(
+                f"SELECT id FROM posts WHERE id IN ({marks})", chunk
+            ):
+                # The story's first post, still stored, is a post of it too.
+                counts[row["id"]] = counts.get(row["id"], 0) + 1
+        return [replace(post, copies=max(0, counts.get(post.story_key, 1) - 1)) for post in posts]
