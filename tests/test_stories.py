@@ -1,0 +1,75 @@
+"""The story detector through its public interface, `monitor.stories.StoryIndex`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.stories import StoryIndex, StoryRef
+
+T0 = datetime(2024, 11, 20, 10, 0, tzinfo=UTC)
+NEWS = (
+    "Лидер КНДР Ким Чен Ын пригласил президента России посетить Пхеньян в любое удобное "
+    "время, сообщило центральное телеграфное агентство Кореи"
+)
+OTHER = (
+    "В Подмосковье загорелся склад площадью две тысячи квадратных метров, на месте работают "
+    "пожарные расчёты, пострадавших нет"
+)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_copy_with_another_header_and_footer_joins_the_first_post() -> None:
+    index = StoryIndex()
+    assert index.assign("pul_1", 10, at(0), NEWS) == StoryRef("pul_1", 10)
+    copy = f"⚡️ Срочно\n\n{NEWS}\n\nПодписаться на @rian_ru https://t.me/rian_ru"
+    assert index.assign("rian_ru", 77, at(3), copy) == StoryRef("pul_1", 10)
+    assert index.assign("mash", 5, at(4), OTHER) == StoryRef("mash", 5)
+    assert index.story_of("rian_ru", 77) == StoryRef("pul_1", 10)
+
+
+def test_assigning_a_post_again_keeps_its_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(1), NEWS) == StoryRef("a", 1)
+    assert index.assign("b", 1, at(1), OTHER) == StoryRef("a", 1)
+
+
+def test_posts_further_apart_than_the_window_are_separate_stories() -> None:
+    index = StoryIndex(window_hours=2)
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(121), NEWS) == StoryRef("b", 1)
+
+
+def test_posts_older_than_the_window_are_forgotten() -> None:
+    index = StoryIndex(window_hours=1)
+    for i in range(100):
+        index.assign("a", i, at(i * 10), f"{OTHER} номер {i}")
+    assert len(index) <= 7
+    assert index.story_of("a", 0) is None
+
+
+def test_short_texts_start_their_own_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Видео")
+    assert index.assign("b", 1, at(1), "Видео") == StoryRef("b", 1)
+    assert index.assign("c", 1, at(2), "") == StoryRef("c", 1)
+
+
+def test_an_edit_moves_a_post_only_when_its_text_changed_substantially() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    index.assign("b", 1, at(1), OTHER)
+    assert index.update("b", 1, at(1), OTHER + "!") == StoryRef("b", 1)
+    assert index.update("b", 1, at(1), NEWS) == StoryRef("a", 1)
+    assert index.story_of("b", 1) == StoryRef("a", 1)
+
+
+def test_rebuild_files_posts_in_date_order() -> None:
+    rows = [("b", 1, at(5), NEWS), ("c", 9, at(9), OTHER), ("a", 1, at(0), NEWS)]
+    index = StoryIndex.rebuild(rows)
+    assert index.story_of("b", 1) == StoryRef("a", 1)
+    assert index.story_of("a", 1) == StoryRef("a", 1)
+    assert index.story_of("c", 9) == StoryRef("c", 9)
