@@ -224,7 +224,7 @@ async def run(
             await status.start()
         telegram_handles = await store.channels.handles("telegram")
         listener = _Listener(metrics)
-        ingest = await Ingest.open(store, listener)
+        ingest = await Ingest.open(store, listener, story_window_hours=config.stories.window)
         metrics.known_topics(ingest.matcher.topics)
         clock = SystemClock()
         delivery = Delivery(

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Protocol
 
 from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
+from monitor.stories import StoryIndex
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
 
@@ -102,19 +105,43 @@ def to_record(
 class Ingest:
     """The pipeline from sources to storage, with the current compiled matcher."""
 
-    def __init__(self, store: Store, matcher: Matcher, listener: IngestListener) -> None:
+    def __init__(
+        self,
+        store: Store,
+        matcher: Matcher,
+        listener: IngestListener,
+        stories: StoryIndex | None = None,
+    ) -> None:
+        """`stories`: the detector that files each new post in its story (None: posts are
+        stored without one, each its own story)."""
         self._store = store
         self._matcher = matcher
         self._listener = listener
+        self._stories = stories
         self._reload_lock = asyncio.Lock()
         # The store's, when it has one: one memory of words, and the very lemmatizer that
         # storage uses to take an edited post's old words out of the index.
         self._lemmatizer: Callable[[str], str] = store.search_index.lemmatizer or Lemmatizer()
 
     @classmethod
-    async def open(cls, store: Store, listener: IngestListener) -> Ingest:
-        """A pipeline matching the topics currently in the database."""
-        return cls(store, await compile_live_topics(store), listener)
+    async def open(
+        cls, store: Store, listener: IngestListener, *, story_window_hours: float | None = None
+    ) -> Ingest:
+        """A pipeline matching the topics currently in the database; with
+        `story_window_hours`, it groups copies into stories, its detector rebuilt from the
+        posts stored in that window (so a copy arriving after a restart still finds its
+        first post)."""
+        matcher = await compile_live_topics(store)
+        stories = None
+        if story_window_hours is not None:
+            since = datetime.now(UTC) - timedelta(hours=story_window_hours)
+            recent = await store.posts.since(since)
+            # Seconds of CPU for a busy day's posts: off the event loop, before any use.
+            stories = await asyncio.to_thread(StoryIndex.rebuild, recent, story_window_hours)
+            logger.info(
+                "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
+            )
+        return cls(store, matcher, listener, stories)
 
     @property
     def matcher(self) -> Matcher:
@@ -150,6 +177,11 @@ class Ingest:
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
         records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+        if self._stories is not None:
+            records = [
+                self._with_story(post, record, edited=post.post_id in known)
+                for post, record in zip(fresh, records, strict=True)
+            ]
         title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
         # An empty batch still goes to storage: it marks a first sight as done.
         result = await self._store.posts.save(channel, records, history=history, title=title)
@@ -187,6 +219,30 @@ class Ingest:
             _new_topics(records, known, matcher) if result.new_matches else (),
         )
         return result
+
+    def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:
+        """The record with its story: a new post is filed in the detector; an edit is
+        re-evaluated there, and moves to another story only when its text changed
+        substantially (the detector decides). An edit of a post the detector no longer
+        holds (older than the window) keeps its stored story."""
+        assert self._stories is not None
+        channel, post_id = post.channel, post.post_id
+        if not edited:
+            first = self._stories.assign(channel, post_id, post.date, post.text)
+            if first == (channel, post_id):
+                return record
+            return replace(record, story=(str(first.channel), first.message_id))
+        before = self._stories.story_of(channel, post_id)
+        if before is None:
+            return record
+        after = self._stories.update(channel, post_id, post.date, post.text)
+        if after == before:
+            return record
+        story = None if after == (channel, post_id) else (str(after.channel), after.message_id)
+        logger.info(
+            "edited post changed story channel=%s post_id=%d story=%s", channel, post_id, story
+        )
+        return replace(record, story=story, restory=True)
 
     async def source_error(self, channel: str, message: str) -> None:
         logger.warning("source error channel=%s error=%s", channel, message)

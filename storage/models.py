@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,16 +234,14 @@ class PostRecord:
     Otherwise an edited post keeps the story it has."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoryPost:
-    """A stored post as the story detector is rebuilt from it."""
+class StoryPost(NamedTuple):
+    """A stored post as the story detector is rebuilt from it: (channel, message id, date,
+    text), the detector's own row."""
 
     handle: str
     post_id: int
     date: datetime
     text: str
-    first: tuple[str, int] | None
-    """Its story's first post (channel handle, post id) when it is a copy; None otherwise."""
 
 
 @dataclass(slots=True)

@@ -403,25 +403,15 @@ class Posts:
         return await self._with_hits(rows, None)
 
     async def since(self, moment: datetime) -> list[StoryPost]:
-        """Posts published at or after `moment`, oldest first, with their stories: what
-        the story detector is rebuilt from at start."""
+        """Posts published at or after `moment`, oldest first: what the story detector is
+        rebuilt from at start."""
         rows = await self._db.fetchall(
-            "SELECT c.handle, p.post_id, p.date, p.text, p.story, s.post_id AS first_post, "
-            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "LEFT JOIN posts s ON s.id = p.story LEFT JOIN channels sc ON sc.id = s.channel_id "
-            "WHERE p.date >= ? ORDER BY p.date, p.id",
+            "SELECT c.handle, p.post_id, p.date, p.text FROM posts p "
+            "JOIN channels c ON c.id = p.channel_id WHERE p.date >= ? ORDER BY p.date, p.id",
             (to_db(moment),),
         )
         return [
-            StoryPost(
-                handle=row["handle"],
-                post_id=row["post_id"],
-                date=from_db(row["date"]),
-                text=row["text"],
-                first=(row["first_handle"], row["first_post"])
-                if row["first_post"] is not None
-                else None,
-            )
+            StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"])
             for row in rows
         ]
 
