@@ -123,7 +123,7 @@ async def test_kill_9_between_a_post_and_its_copy_still_one_alert_and_one_edit(
             # Killed once the alert is recorded as sent (before that, the at-least-once
             # window of README's Alerts section would send it again: not what this tests).
             async with asyncio.timeout(WAIT):
-                while f"sent kind=alert chat={ALICE}" not in app.log_text():
+                while f"sent kind=alert chat={ALICE}" not in app.log_text():  # noqa: ASYNC110 - another process's log
                     await asyncio.sleep(0.05)
             await app.kill()
             # Published while chanwatch is down: read at the restart, by a fresh process
