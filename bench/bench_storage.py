@@ -1,11 +1,16 @@
 """Storage ingest: posts/s stored with matching, lemma indexing and FTS, and DB size.
 
-    .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N]
+    .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N] [--stories]
 
 Feeds the real corpus (repeated with fresh ids up to N posts) through the same pipeline
 `chanwatch run` uses (monitor.ingest.Ingest -> storage) into a new SQLite file, in batches
 like a source delivers them, and prints throughput next to a baseline that inserts the same
-rows with no matching, no lemmas and no FTS.
+rows with no matching, no lemmas and no FTS. Each repetition of the corpus is dated 100
+days after the one before, so that it is news again rather than a copy of itself.
+
+With --stories the pipeline runs twice more in the same process, alternately without and with
+the story detector (`[stories]` on, as `chanwatch run` has it by default), and prints both
+rates and their ratio (best of two each) and how many posts were filed as copies.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,23 +60,29 @@ def load(data: Path, wanted: int) -> list[IncomingPost]:
     posts = []
     for n in range(wanted):
         channel, date, text = base[n % len(base)]
+        date += timedelta(days=100 * (n // len(base)))
         posts.append(IncomingPost(channel=channel, post_id=n + 1, date=date, text=text))
     return posts
 
 
-async def ingest(posts: list[IncomingPost], location: Location) -> float:
-    """Seconds the pipeline takes to store and match `posts` into a new database."""
+async def ingest(
+    posts: list[IncomingPost], location: Location, *, stories: bool = False
+) -> tuple[float, int]:
+    """Seconds the pipeline takes to store and match `posts` into a new database, and how
+    many of them it filed as copies of an earlier post (with `stories`)."""
     store = await Store.open(location)
     await store.topics.sync_config(TOPICS)
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")
-    pipeline = await Ingest.open(store, SilentListener())
+    window = 24.0 if stories else None
+    pipeline = await Ingest.open(store, SilentListener(), story_window_hours=window)
     started = time.perf_counter()
     for start in range(0, len(posts), BATCH):
         await pipeline.handle_posts(posts[start : start + BATCH], history=False)
     elapsed = time.perf_counter() - started
+    copies = await store.db.scalar("SELECT count(*) FROM posts WHERE story IS NOT NULL")
     await store.close()
-    return elapsed
+    return elapsed, int(copies or 0)
 
 
 def baseline(posts: list[IncomingPost], path: Path) -> float:
@@ -105,6 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/telegram-news")
     parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument(
+        "--stories", action="store_true", help="also compare ingest with the story detector"
+    )
     args = parser.parse_args()
     # Each channel's first batch is its first sight: stored as history, which ingestion
     # logs as a warning for every channel. That is the product working, not news here.
@@ -113,11 +127,20 @@ def main() -> None:
     posts = load(args.data, args.posts)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        seconds = asyncio.run(ingest(posts, db))
+        seconds, _ = asyncio.run(ingest(posts, db))
         full_size = size(db)
         plain = Path(tmp) / "plain.db"
         base_seconds = baseline(posts, plain)
         plain_size = size(plain)
+        runs: dict[bool, list[float]] = {False: [], True: []}
+        copies = 0
+        if args.stories:
+            for turn, stories in enumerate((False, True, False, True)):
+                took, found = asyncio.run(
+                    ingest(posts, Path(tmp) / f"s{turn}.db", stories=stories)
+                )
+                runs[stories].append(took)
+                copies = max(copies, found)
     n = len(posts)
     per_100k = 100_000 / n
     print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics)")
@@ -130,6 +153,13 @@ def main() -> None:
         f"baseline (plain INSERT, no index): {base_seconds:.1f} s, {n / base_seconds:,.0f} "
         f"posts/s, database {plain_size * per_100k / 2**20:.0f} MiB per 100k posts"
     )
+    if args.stories:
+        without, with_stories = min(runs[False]), min(runs[True])
+        print(
+            f"without stories (best of 2): {n / without:,.0f} posts/s; with stories (best of "
+            f"2): {n / with_stories:,.0f} posts/s, {copies:,} filed as copies "
+            f"({copies / n:.1%}); time ratio {with_stories / without:.2f}x"
+        )
 
 
 if __name__ == "__main__":
