@@ -63,20 +63,24 @@ class _Story:
         return cls(posts, await store.outbox.story_alerts(story))
 
 
-_ALERT: Final = "alert"
+class _NoAlertYet:
+    """The chat has no alert of the story yet: this copy is the first of it to match."""
+
+
+NO_ALERT_YET: Final = _NoAlertYet()
 
 
 def edit_for(
     post: StoredPost, story: _Story, subscriber: Subscriber, topic_names: set[str]
-) -> NewMessage | str | None:
+) -> NewMessage | _NoAlertYet | None:
     """For a copy of a story the chat was alerted of: the edit of that alert that names the
     copy's channel (and any topic only the copies matched); None when the alert already says
-    all that; `_ALERT` when the chat has no alert of this story yet (this copy is the first
-    of it to match their topics)."""
+    all that; NO_ALERT_YET when the chat has no alert of this story (this copy is the first
+    of it to match their topics, or the post it alerted left the story)."""
     alert = story.alerts.get(subscriber.chat_id)
     alerted = None if alert is None else story.posts.get(alert.post)
     if alert is None or alerted is None:
-        return _ALERT
+        return NO_ALERT_YET
     copies = [
         copy
         for copy in story.posts.values()
@@ -89,10 +93,12 @@ def edit_for(
     if text == alert.text:
         return None
     alert.text = text
+    alert.edits += 1
     return NewMessage(
         chat_id=subscriber.chat_id,
         kind="edit",
-        dedup_key=f"edit:{subscriber.chat_id}:{post.id}",
+        # Numbered, not per copy: an edited copy that adds a topic edits the alert again.
+        dedup_key=f"edit:{subscriber.chat_id}:{alert.id}:{alert.edits}",
         text=text,
         post=post.id,
         story=post.story_key,
@@ -118,13 +124,13 @@ async def fan_out(store: Store, i18n: I18n, *, batch: int = BATCH) -> int:
             for subscriber, followed in await store.subscribers.for_topics(matched):
                 if not subscriber.wants_instant:
                     continue
-                found: NewMessage | str | None = _ALERT
+                found: NewMessage | _NoAlertYet | None = NO_ALERT_YET
                 if post.story is not None and subscriber.group_copies:
                     # A copy: the chat's alert of its story, if it has one, is edited.
                     story = story or await _Story.load(store, post.story)
                     with speaking(i18n, subscriber.language):
                         found = edit_for(post, story, subscriber, followed)
-                if found == _ALERT:
+                if found is NO_ALERT_YET:
                     with speaking(i18n, subscriber.language):
                         found = alert_for(post, subscriber, followed)
                 if isinstance(found, NewMessage):

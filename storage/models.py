@@ -252,3 +252,5 @@ class StoryAlert:
     id: int
     post: int
     text: str
+    edits: int = 0
+    """Edits queued of it so far."""

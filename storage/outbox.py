@@ -180,6 +180,7 @@ class Outbox:
                 alerts[row["chat_id"]] = StoryAlert(row["id"], row["post"], row["text"])
             elif row["kind"] == "edit" and alert is not None and row["target"] == alert.id:
                 alert.text = row["text"]
+                alert.edits += 1
         return alerts
 
     async def edited_message(self, item_id: int) -> tuple[str, int | None]:

@@ -277,6 +277,13 @@ async def test_edits_of_a_post_change_its_story_only_when_the_text_changed_subst
             await feed.edit("chan_b", copy, BASE.replace("Минск", "Минск,") + " Подписывайтесь!")
             await settled(c, delivery)
             assert [p.copies for p in await c.store.posts.recent(10, chat_id=ALICE)] == [1]
+            assert len(edits(c, ALICE)) == 1
+            # A sentence added that matches another topic: still a copy, and the alert is
+            # edited again to add the topic.
+            await feed.edit("chan_b", copy, WITH_ENERGY)
+            await settled(c, delivery)
+            assert len(edits(c, ALICE)) == 2
+            assert "🏷 visit, energy\n" in edits(c, ALICE)[-1].text
             # Rewritten into another event: its own story now, yet no second alert (it
             # matches the same topic as before the edit).
             await feed.edit("chan_b", copy, OTHER_EVENT.replace("атомной энергетики", "медицины"))
@@ -286,7 +293,7 @@ async def test_edits_of_a_post_change_its_story_only_when_the_text_changed_subst
                 ("chan_a", 0, None),
                 ("chan_b", 0, None),
             ]
-        assert len(alerts(c, ALICE)) == 1 and len(edits(c, ALICE)) == 1
+        assert len(alerts(c, ALICE)) == 1 and len(edits(c, ALICE)) == 2
         assert f"chan_a/{first}" in alerts(c, ALICE)[0].text
 
 
