@@ -203,7 +203,9 @@ class Sender:
         try:
             sent = await self._send_item(item)
         except Exception as error:
-            self._observer.send_failed(item.kind, failure_kind(error))
+            # An edit with nothing to edit is counted by Telegram's refusal, if it made one.
+            cause = error.__cause__ if isinstance(error, _Unsendable) else None
+            self._observer.send_failed(item.kind, failure_kind(cause or error))
             raise
         self._observer.message_sent(item.kind)
         return sent

@@ -267,6 +267,11 @@ def check(config: Config, out: TextIO) -> int:
         file=out,
     )
     print(f"digest default: {config.digest.time} {config.digest.timezone}", file=out)
+    if config.stories.enabled:
+        hours = f"{config.stories.window_hours:g}"
+        print(f"stories: copies within {hours} h are grouped into one alert", file=out)
+    else:
+        print("stories: off (every copy alerts)", file=out)
     if config.metrics.listen is None:
         print("metrics: off (set metrics.listen to serve /metrics and /healthz)", file=out)
     else:
