@@ -19,7 +19,8 @@ The public interface (stable; other modules rely on it):
     post delivered twice is not re-evaluated). `channel` is any hashable key the caller
     uses consistently (a handle, a database id, an export's numeric id); `date` is an
     aware datetime; `text` is the post's plain text. Posts whose text is too short to
-    judge (media captions like «Видео», empty posts) always start their own story.
+    judge (media captions like «Видео», empty posts) always start their own story. How a
+    copy is recognised is described in `monitor.stories.index`.
 
 ``index.update(channel, message_id, date, text) -> StoryRef``
     An edited post. Its story is re-evaluated only when the text changed substantially
@@ -28,6 +29,10 @@ The public interface (stable; other modules rely on it):
 
 ``index.story_of(channel, message_id) -> StoryRef | None``
     The recorded story of a post still inside the window.
+
+``index.originals(channel, message_id) -> tuple[StoryRef, ...]``
+    The earlier posts the post was found a copy of when it was filed, most similar first
+    (usually one; several when the story ran in several channels before it).
 
 ``StoryIndex.rebuild(posts, window_hours=24) -> StoryIndex``
     An index rebuilt at start-up from stored recent posts, an iterable of

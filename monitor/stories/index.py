@@ -1,21 +1,46 @@
-"""`StoryIndex`: which earlier post, if any, a new post is a copy of (see the package doc)."""
+"""`StoryIndex`: which earlier post, if any, a new post is a copy of (see the package doc).
+
+How a post is judged (the thresholds were chosen on the labelled pairs of eval/, see
+eval/README.md, "Stories"): its body — its lines minus the lines its channel keeps
+repeating — becomes a set of word stems and a set of numbers. An earlier post A inside the
+window is a copy's original for a new post B when
+
+- B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
+  the next rate, not a copy, and so are a later count of drones or another day's quotes;
+- most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
+  adds another event to the first one's text is news of its own;
+- and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
+  is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
+  whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
+
+Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
+story. Only stems that are not common in the window find candidates, so the time per post
+is bounded by the window, not by the history kept.
+"""
 
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, NamedTuple
 
-DEFAULT_WINDOW_HOURS: Final = 24.0
-MIN_WORDS: Final = 8
-"""A text with fewer words starts its own story: «Видео», «Срочно!» or a bare link say too
-little to tell one event from another."""
+from monitor.stories.text import line_words, numbers, stems
 
-_URL: Final = re.compile(r"https?://\S+|\bt\.me/\S+|@\w+")
-_WORD: Final = re.compile(r"\w+")
+DEFAULT_WINDOW_HOURS: Final = 24.0
+MIN_STEMS: Final = 3
+"""A body with fewer distinct stems («Видео», «Срочно!», a bare link) starts its own story."""
+LATER_SHARE: Final = 0.6
+SAME_SHARE: Final = 0.44
+SHORTENED_SHARE: Final = 0.76
+MIN_SHARE: Final = 0.15
+BOILERPLATE_POSTS: Final = 2
+"""A line its channel already posted this many times inside the window is boilerplate."""
+COMMON_SHARE: Final = 0.05
+COMMON_MIN: Final = 100
+"""A stem found in more than max(COMMON_MIN, COMMON_SHARE × posts in the window) posts does
+not find candidates (it still counts in the comparison): «на», «москв», «подпи»."""
 
 
 class StoryRef(NamedTuple):
@@ -28,28 +53,23 @@ class StoryRef(NamedTuple):
 PostRow = tuple[Hashable, int, datetime, str]
 """What `StoryIndex.rebuild` reads: (channel, message_id, date, text)."""
 
-
-def words(text: str) -> list[str]:
-    """The words a post is compared by: lower case, ё as е, links and @mentions dropped."""
-    return _WORD.findall(_URL.sub(" ", text.lower().replace("ё", "е")))
+LineKey = tuple[Hashable, tuple[str, ...]]
 
 
-Signature = frozenset[str]
-"""What two posts are compared by: their word shingles (see `_signature`)."""
-
-SHINGLE: Final = 3
-SAME_STORY: Final = 0.7
-"""Share of the shorter post's shingles the longer must have for a copy."""
-LENGTH_RATIO: Final = 0.4
-"""A post under this share of the other's length is a round-up's line, not a copy."""
+@dataclass(slots=True)
+class _Body:
+    lines: frozenset[tuple[str, ...]]
+    stems: frozenset[str]
+    numbers: frozenset[str]
 
 
 @dataclass(slots=True)
 class _Entry:
     ref: StoryRef
     date: datetime
-    signature: Signature
     seq: int
+    body: _Body
+    originals: tuple[StoryRef, ...]
 
 
 class StoryIndex:
@@ -60,7 +80,8 @@ class StoryIndex:
             raise ValueError("window_hours must be positive")
         self._window = timedelta(hours=window_hours)
         self._posts: dict[StoryRef, _Entry] = {}
-        self._by_shingle: dict[str, list[StoryRef]] = {}
+        self._by_stem: dict[str, dict[StoryRef, None]] = {}
+        self._lines: dict[LineKey, int] = {}
         self._expiry: list[tuple[datetime, int, StoryRef]] = []
         self._newest: datetime | None = None
         self._seq = 0
@@ -81,15 +102,25 @@ class StoryIndex:
         entry = self._posts.get(StoryRef(channel, message_id))
         return entry.ref if entry else None
 
+    def originals(self, channel: Hashable, message_id: int) -> tuple[StoryRef, ...]:
+        """The earlier posts this post was found a copy of when it was filed, most similar
+        first (its story is the first one's); () for a post that started a story or that
+        the index no longer holds."""
+        entry = self._posts.get(StoryRef(channel, message_id))
+        return entry.originals if entry else ()
+
     def assign(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
         key = StoryRef(channel, message_id)
         known = self._posts.get(key)
         if known is not None:
             return known.ref
         self._advance(date)
-        signature = _signature(text)
-        ref = self._find(key, date, signature) or key
-        self._file(key, ref, date, signature)
+        self._seq += 1
+        body = self._body(channel, text)
+        originals = self._find(key, date, body)
+        ref = self._posts[originals[0]].ref if originals else key
+        self._file(key, _Entry(ref, date, self._seq, body, originals))
+        heapq.heappush(self._expiry, (date, self._seq, key))
         return ref
 
     def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
@@ -97,51 +128,72 @@ class StoryIndex:
         known = self._posts.get(key)
         if known is None:
             return self.assign(channel, message_id, date, text)
-        signature = _signature(text)
-        if _same(known.signature, signature):
-            return known.ref
         self._unfile(key, known)
-        ref = self._find(key, known.date, signature) or key
-        self._file(key, ref, known.date, signature)
+        body = self._body(channel, text)
+        ref, originals = known.ref, known.originals
+        if not _still_the_same(known.body, body):
+            originals = self._find(key, known.date, body)
+            ref = self._posts[originals[0]].ref if originals else key
+        # The same seq keeps the post's place in the expiry heap and among equals.
+        self._file(key, _Entry(ref, known.date, known.seq, body, originals))
         return ref
 
-    def _find(self, key: StoryRef, date: datetime, signature: Signature) -> StoryRef | None:
-        if not signature:
-            return None
-        shared: dict[StoryRef, int] = {}
-        for shingle in signature:
-            for other in self._by_shingle.get(shingle, ()):
-                shared[other] = shared.get(other, 0) + 1
-        best: tuple[float, int] | None = None
-        found: _Entry | None = None
-        for other, count in shared.items():
+    def _body(self, channel: Hashable, text: str) -> _Body:
+        lines = line_words(text)
+        kept: list[str] = []
+        for line in lines:
+            if self._lines.get((channel, line), 0) < BOILERPLATE_POSTS:
+                kept.extend(line)
+        found = stems(kept)
+        if len(found) < MIN_STEMS:
+            found = frozenset()
+        return _Body(frozenset(lines), found, numbers(kept))
+
+    def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
+        """The posts `body` is a copy of, most similar first (the earliest among equals)."""
+        if not body.stems:
+            return ()
+        common = max(COMMON_MIN, int(COMMON_SHARE * len(self._posts)))
+        candidates: dict[StoryRef, None] = {}
+        for stem in body.stems:
+            posting = self._by_stem.get(stem)
+            if posting is not None and len(posting) <= common:
+                candidates.update(posting)
+        found: list[tuple[float, float, int, StoryRef]] = []
+        for other in candidates:
             entry = self._posts[other]
             if other == key or abs(entry.date - date) > self._window:
                 continue
-            score = _similarity(signature, entry.signature, count)
-            if score < SAME_STORY:
-                continue
-            # The most similar post wins; among equals the earliest filed.
-            rank = (-score, entry.seq)
-            if best is None or rank < best:
-                best, found = rank, entry
-        return found.ref if found else None
+            score = _copy_score(entry.body, body)
+            if score is not None:
+                found.append((-score[0], -score[1], entry.seq, other))
+        found.sort()
+        return tuple(other for *_, other in found)
 
-    def _file(self, key: StoryRef, ref: StoryRef, date: datetime, signature: Signature) -> None:
-        self._seq += 1
-        entry = _Entry(ref, date, signature, self._seq)
+    def _file(self, key: StoryRef, entry: _Entry) -> None:
         self._posts[key] = entry
-        for shingle in signature:
-            self._by_shingle.setdefault(shingle, []).append(key)
-        heapq.heappush(self._expiry, (date, self._seq, key))
+        for stem in entry.body.stems:
+            self._by_stem.setdefault(stem, {})[key] = None
+        channel = key.channel
+        for line in entry.body.lines:
+            line_key = (channel, line)
+            self._lines[line_key] = self._lines.get(line_key, 0) + 1
 
     def _unfile(self, key: StoryRef, entry: _Entry) -> None:
         del self._posts[key]
-        for shingle in entry.signature:
-            keys = self._by_shingle[shingle]
-            keys.remove(key)
-            if not keys:
-                del self._by_shingle[shingle]
+        for stem in entry.body.stems:
+            posting = self._by_stem[stem]
+            del posting[key]
+            if not posting:
+                del self._by_stem[stem]
+        channel = key.channel
+        for line in entry.body.lines:
+            line_key = (channel, line)
+            left = self._lines[line_key] - 1
+            if left:
+                self._lines[line_key] = left
+            else:
+                del self._lines[line_key]
 
     def _advance(self, date: datetime) -> None:
         """Forget the posts older than the window behind the newest date seen."""
@@ -155,24 +207,25 @@ class StoryIndex:
                 self._unfile(key, entry)
 
 
-def _signature(text: str) -> Signature:
-    tokens = words(text)
-    if len(tokens) < MIN_WORDS:
-        return frozenset()
-    return frozenset(" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
+    """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
+    if not first.stems or not later.stems or not later.numbers <= first.numbers:
+        return None
+    shared = len(first.stems & later.stems)
+    later_share = shared / len(later.stems)
+    if later_share < LATER_SHARE:
+        return None
+    jaccard = shared / (len(first.stems) + len(later.stems) - shared)
+    if jaccard >= SAME_SHARE or (later_share >= SHORTENED_SHARE and jaccard >= MIN_SHARE):
+        return (later_share, jaccard)
+    return None
 
 
-def _similarity(a: Signature, b: Signature, shared: int) -> float:
-    shorter, longer = sorted((len(a), len(b)))
-    if shorter < LENGTH_RATIO * longer:
-        return 0.0
-    return shared / shorter
-
-
-def _same(old: Signature, new: Signature) -> bool:
-    if not old or not new:
-        return old == new
-    return _similarity(old, new, len(old & new)) >= SAME_STORY
+def _still_the_same(old: _Body, new: _Body) -> bool:
+    """An edit that would count as a copy of the post's old text keeps its story."""
+    if not old.stems or not new.stems:
+        return old.stems == new.stems
+    return _copy_score(old, new) is not None
 
 
 def _row_order(row: PostRow) -> tuple[datetime, str, int]:

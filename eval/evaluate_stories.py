@@ -1,0 +1,341 @@
+"""Precision and recall of "same story" on hand-labelled pairs of real posts.
+
+Usage (from the repo root):
+
+    python eval/evaluate_stories.py [--data DIR] [--pairs eval/story_pairs.jsonl]
+                                    [--methods] [--show-errors]
+
+Two parts:
+
+1. The shipped detector, end to end: every post of the corpus goes through
+   `monitor.stories.StoryIndex` in date order, as it would live, and a labelled pair counts
+   as "same story" when both posts ended in one story.
+2. With --methods, the candidate methods compared pair by pair (a score per pair and a
+   threshold). Each method's threshold is chosen on the "dev" half of the pairs (the
+   highest recall with precision ≥ 0.98; a stable hash of the pair decides its half) and
+   its figures are reported on the other, "test", half, so no figure is fitted to the
+   pairs it is measured on.
+
+Pairs labelled "unsure" are left out of the counts (their number is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from monitor.markdown import markdown_to_plain  # noqa: E402
+from monitor.stories import StoryIndex  # noqa: E402
+from monitor.stories.text import line_words  # noqa: E402
+
+DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data" / "telegram-news"
+DEFAULT_PAIRS: Final = REPO_ROOT / "eval" / "story_pairs.jsonl"
+PRECISION_AIM: Final = 0.98
+
+PostKey = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    channel: str
+    message_id: int
+    date: datetime
+    plain: str
+
+    @property
+    def key(self) -> PostKey:
+        return (self.channel, self.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    first: Post
+    second: Post
+    same: bool
+    kind: str  # "copy" or "rewrite" for a same-story pair, "" otherwise
+    note: str
+
+    @property
+    def half(self) -> str:
+        key = f"{self.first.key}|{self.second.key}".encode()
+        return "dev" if zlib.crc32(key) % 2 == 0 else "test"
+
+
+def load_corpus(data: Path) -> list[Post]:
+    if not data.is_dir():
+        print(f"evaluate_stories: corpus not found at {data} (see ../shared/data/README.md)")
+        raise SystemExit(2)
+    posts = []
+    for path in sorted(data.glob("*_messages.json")):
+        for raw in json.loads(path.read_text(encoding="utf-8")):
+            posts.append(
+                Post(
+                    raw["channel"],
+                    raw["message_id"],
+                    datetime.fromisoformat(raw["date"]),
+                    markdown_to_plain(raw["text"] or ""),
+                )
+            )
+    posts.sort(key=lambda p: (p.date, p.channel, p.message_id))
+    return posts
+
+
+def load_pairs(path: Path, posts: dict[PostKey, Post]) -> tuple[list[Pair], int]:
+    pairs, unsure = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["label"] == "unsure":
+            unsure += 1
+            continue
+        a, b = posts[(row["a"][0], row["a"][1])], posts[(row["b"][0], row["b"][1])]
+        first, second = sorted((a, b), key=lambda p: (p.date, p.channel, p.message_id))
+        same = row["label"] == "same"
+        pairs.append(Pair(first, second, same, row.get("kind", ""), row.get("note", "")))
+    return pairs, unsure
+
+
+@dataclass(slots=True)
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, truth: bool, said: bool) -> None:
+        if truth and said:
+            self.tp += 1
+        elif said:
+            self.fp += 1
+        elif truth:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def row(self) -> str:
+        return (
+            f"{self.tp:>4} {self.fp:>4} {self.fn:>4} {self.tn:>4}  "
+            f"{self.precision:>6.3f} {self.recall:>6.3f}"
+        )
+
+
+# --- methods compared pair by pair ------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return [word for line in line_words(text) for word in line]
+
+
+@cache
+def lemma(word: str) -> str:
+    from monitor.matching.morphology import normal_forms
+
+    return normal_forms(word)[0]
+
+
+def raw_words(post: Post) -> list[str]:
+    return words(post.plain)
+
+
+def lemma_words(post: Post) -> list[str]:
+    return [lemma(w) for w in words(post.plain)]
+
+
+def shingles(tokens: Sequence[str], k: int) -> frozenset[tuple[str, ...]]:
+    if len(tokens) < k:
+        return frozenset({tuple(tokens)}) if tokens else frozenset()
+    return frozenset(tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1))
+
+
+Score = Callable[[Post, Post], float]
+
+
+def set_measure(tokens: Callable[[Post], list[str]], k: int, measure: str) -> Score:
+    def score(a: Post, b: Post) -> float:
+        sa, sb = shingles(tokens(a), k), shingles(tokens(b), k)
+        if not sa or not sb:
+            return 0.0
+        shared = len(sa & sb)
+        if measure == "jaccard":
+            return shared / len(sa | sb)
+        if measure == "containment":
+            return shared / min(len(sa), len(sb))
+        # "later": how much of the later post the earlier one already had.
+        return shared / len(sb)
+
+    return score
+
+
+def fuzz_measure(name: str) -> Score:
+    from rapidfuzz import fuzz
+
+    scorer = getattr(fuzz, name)
+
+    def score(a: Post, b: Post) -> float:
+        return float(scorer(" ".join(words(a.plain)), " ".join(words(b.plain)))) / 100
+
+    return score
+
+
+def minhash_measure(k: int, num_perm: int = 128) -> Score:
+    from datasketch import MinHash
+
+    def signature(post: Post) -> MinHash:
+        m = MinHash(num_perm=num_perm, seed=1)
+        m.update_batch([" ".join(s).encode() for s in shingles(raw_words(post), k)])
+        return m
+
+    def score(a: Post, b: Post) -> float:
+        return float(signature(a).jaccard(signature(b)))
+
+    return score
+
+
+def exact(a: Post, b: Post) -> float:
+    return float(words(a.plain) == words(b.plain))
+
+
+def methods() -> dict[str, Score]:
+    found: dict[str, Score] = {"exact normalised text": exact}
+    for name in ("ratio", "token_set_ratio", "token_sort_ratio", "partial_ratio"):
+        found[f"rapidfuzz {name}"] = fuzz_measure(name)
+    for k in (1, 2, 3):
+        for measure in ("jaccard", "containment", "later"):
+            found[f"raw words k={k} {measure}"] = set_measure(raw_words, k, measure)
+            found[f"lemmas k={k} {measure}"] = set_measure(lemma_words, k, measure)
+    found["minhash k=3 (128 perm) jaccard"] = minhash_measure(3)
+    return found
+
+
+def choose_threshold(scored: list[tuple[float, bool]]) -> float:
+    """The lowest threshold whose precision on `scored` is at least PRECISION_AIM."""
+    best = 1.01
+    for threshold in sorted({s for s, _ in scored}, reverse=True):
+        counts = Counts()
+        for score, truth in scored:
+            counts.add(truth, score >= threshold)
+        if counts.precision >= PRECISION_AIM:
+            best = threshold
+    return best
+
+
+def compare_methods(pairs: list[Pair]) -> None:
+    print(
+        f"\nMethods compared pair by pair (threshold chosen on dev: precision ≥ {PRECISION_AIM})"
+    )
+    print(
+        f"{'method':<36} {'thr':>5}  {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}  {'prec':>6} recall"
+    )
+    for name, score in methods().items():
+        scored = [(score(p.first, p.second), p) for p in pairs]
+        threshold = choose_threshold([(s, p.same) for s, p in scored if p.half == "dev"])
+        test = Counts()
+        for s, p in scored:
+            if p.half == "test":
+                test.add(p.same, s >= threshold)
+        print(f"{name:<36} {threshold:>5.2f}  {test.row()}")
+
+
+# --- the shipped detector ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Run:
+    stories: dict[PostKey, PostKey]
+    originals: dict[PostKey, set[PostKey]]
+
+
+def run_detector(posts: list[Post]) -> Run:
+    index = StoryIndex()
+    run = Run({}, {})
+    for post in posts:
+        ref = index.assign(post.channel, post.message_id, post.date, post.plain)
+        run.stories[post.key] = (str(ref.channel), ref.message_id)
+        found = index.originals(post.channel, post.message_id)
+        run.originals[post.key] = {(str(r.channel), r.message_id) for r in found}
+    return run
+
+
+def report(title: str, pairs: list[Pair], said: Callable[[Pair], bool]) -> list[Pair]:
+    counts = {"all": Counts(), "dev": Counts(), "test": Counts()}
+    errors = []
+    for pair in pairs:
+        verdict = said(pair)
+        counts["all"].add(pair.same, verdict)
+        counts[pair.half].add(pair.same, verdict)
+        if verdict != pair.same:
+            errors.append(pair)
+    print(f"\n{title}")
+    print(f"{'pairs':<8} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}  {'prec':>6} {'recall':>6}")
+    for name, c in counts.items():
+        print(f"{name:<8} {c.row()}")
+    for kind in ("copy", "rewrite"):
+        of_kind = [p for p in pairs if p.kind == kind]
+        found = sum(said(p) for p in of_kind)
+        print(
+            f"recall on {kind} pairs: {found}/{len(of_kind)} = {found / max(1, len(of_kind)):.3f}"
+        )
+    return errors
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
+    parser.add_argument("--methods", action="store_true", help="also compare the methods")
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args(argv)
+    posts = load_corpus(args.data)
+    pairs, unsure = load_pairs(args.pairs, {p.key: p for p in posts})
+    same = sum(p.same for p in pairs)
+    print(
+        f"{len(pairs)} labelled pairs: {same} same story "
+        f"({sum(p.kind == 'copy' for p in pairs)} copies, "
+        f"{sum(p.kind == 'rewrite' for p in pairs)} rewrites), {len(pairs) - same} different "
+        f"({unsure} unsure, left out); dev {sum(p.half == 'dev' for p in pairs)}, "
+        f"test {sum(p.half == 'test' for p in pairs)}"
+    )
+    run = run_detector(posts)
+    errors = report(
+        "The detector's decision: is the later post a copy of the earlier one?",
+        pairs,
+        lambda p: p.first.key in run.originals[p.second.key],
+    )
+    report(
+        "The stories it builds over the whole corpus in date order: do both end in one?",
+        pairs,
+        lambda p: run.stories[p.first.key] == run.stories[p.second.key],
+    )
+    stories_count = len(set(run.stories.values()))
+    print(f"{len(posts)} posts → {stories_count} stories ({len(posts) - stories_count} copies)")
+    if args.show_errors:
+        for pair in errors:
+            kind = "FN" if pair.same else "FP"
+            print(f"\n{kind} {pair.kind} {pair.first.key} {pair.second.key} {pair.note}")
+            for p in (pair.first, pair.second):
+                print(f"   {p.date:%m-%d %H:%M} {' '.join(p.plain.split())[:300]}")
+    if args.methods:
+        compare_methods(pairs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
