@@ -87,10 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="which [[telegram.accounts]] to log in (needed when several are configured)",
     )
     scan = commands.add_parser(
-        "scan", parents=[common], help="print posts of Telegram Desktop exports that match"
+        "scan",
+        parents=[common],
+        help="print posts of Telegram Desktop exports that match, each with its story",
     )
     scan.add_argument("exports", nargs="+", type=Path, metavar="EXPORT.json")
     scan.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    scan.add_argument(
+        "--all", action="store_true", help="print every post, matched or not (topics may be empty)"
+    )
+    scan.add_argument(
+        "--no-stories",
+        action="store_true",
+        help="no story grouping: stream each export in file order, one at a time",
+    )
     scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     imp = commands.add_parser(
         "import", parents=[common], help="store Telegram Desktop exports as history (no alerts)"
@@ -174,7 +184,14 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
         if args.command == "scan":
             from chanwatch.offline import scan
 
-            return scan(config, args.exports, fmt=args.format, progress=not args.no_progress)
+            return scan(
+                config,
+                args.exports,
+                fmt=args.format,
+                progress=not args.no_progress,
+                everything=args.all,
+                stories=not args.no_stories,
+            )
         if args.command == "import":
             from chanwatch.offline import import_exports
 

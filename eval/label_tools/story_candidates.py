@@ -95,10 +95,14 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=20)
     parser.add_argument("--chars", type=int, default=600)
     parser.add_argument(
+        "--seed", type=int, default=SEED, help="another seed draws another sample of a band"
+    )
+    parser.add_argument(
         "--record",
         metavar="LETTERS",
         help="record the batch's decisions into --labels: one letter per pair, "
-        "s (same story), d (different), u (unsure: left out of the counts)",
+        "c (same story: a copy), r (same story: a rewrite), s (same story), d (different), "
+        "u (unsure: left out of the counts)",
     )
     parser.add_argument("--source", help="what the sample was drawn from (default: its band)")
     parser.add_argument("--note", action="append", default=[], metavar="N:TEXT")
@@ -125,7 +129,7 @@ def main() -> int:
         return 0
     rows = [json.loads(line) for line in args.show.read_text(encoding="utf-8").splitlines()]
     in_band = [r for r in rows if r["band"] == args.band]
-    random.Random(SEED + args.band).shuffle(in_band)
+    random.Random(args.seed + args.band).shuffle(in_band)
     by_key = {(p.channel, p.message_id): p for p in load(args.data)}
     chunk = in_band[args.batch * args.size : (args.batch + 1) * args.size]
     if args.record is not None:
@@ -141,8 +145,8 @@ def main() -> int:
 
 def record(args: argparse.Namespace, chunk: list[dict[str, Any]]) -> int:
     letters = args.record.replace(" ", "")
-    if len(letters) != len(chunk) or set(letters) - set("sdu"):
-        print(f"need {len(chunk)} letters of s/d/u, got {letters!r}", file=sys.stderr)
+    if len(letters) != len(chunk) or set(letters) - set("crsdu"):
+        print(f"need {len(chunk)} letters of c/r/s/d/u, got {letters!r}", file=sys.stderr)
         return 2
     notes = dict(note.split(":", 1) for note in args.note)
     first = args.batch * args.size
@@ -158,9 +162,11 @@ def record(args: argparse.Namespace, chunk: list[dict[str, Any]]) -> int:
             label: dict[str, object] = {
                 "a": row["a"],
                 "b": row["b"],
-                "label": {"s": "same", "d": "different", "u": "unsure"}[letter],
+                "label": "different" if letter == "d" else "unsure" if letter == "u" else "same",
                 "source": args.source or f"band {args.band}",
             }
+            if letter in "cr":
+                label["kind"] = "copy" if letter == "c" else "rewrite"
             if note := notes.get(str(first + n)):
                 label["note"] = note
             out.write(json.dumps(label, ensure_ascii=False) + "\n")

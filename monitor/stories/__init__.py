@@ -49,6 +49,6 @@ Not thread-safe; one index per process (ingest owns it).
 
 from __future__ import annotations
 
-from monitor.stories.index import StoryIndex, StoryRef
+from monitor.stories.index import DEFAULT_WINDOW_HOURS, StoryIndex, StoryRef
 
-__all__ = ["StoryIndex", "StoryRef"]
+__all__ = ["DEFAULT_WINDOW_HOURS", "StoryIndex", "StoryRef"]

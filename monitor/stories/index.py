@@ -14,19 +14,22 @@ window is a copy's original for a new post B when
   whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
 
 Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
-story. Only stems that are not common in the window find candidates, so the time per post
-is bounded by the window, not by the history kept.
+story. Candidates are found through B's rarest stems only (see `_find`), so the time per
+post is bounded by the window, not by the history kept.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
+from math import ceil
 from typing import Final, NamedTuple
 
-from monitor.stories.text import line_words, numbers, stems
+from monitor.stories.text import lines, numbers, stems, words
 
 DEFAULT_WINDOW_HOURS: Final = 24.0
 MIN_STEMS: Final = 3
@@ -35,12 +38,10 @@ LATER_SHARE: Final = 0.6
 SAME_SHARE: Final = 0.44
 SHORTENED_SHARE: Final = 0.76
 MIN_SHARE: Final = 0.15
+RAREST_HITS: Final = 3
+"""How many of a post's rarest stems a candidate original must hold (see `_find`)."""
 BOILERPLATE_POSTS: Final = 2
 """A line its channel already posted this many times inside the window is boilerplate."""
-COMMON_SHARE: Final = 0.05
-COMMON_MIN: Final = 100
-"""A stem found in more than max(COMMON_MIN, COMMON_SHARE × posts in the window) posts does
-not find candidates (it still counts in the comparison): «на», «москв», «подпи»."""
 
 
 class StoryRef(NamedTuple):
@@ -53,12 +54,12 @@ class StoryRef(NamedTuple):
 PostRow = tuple[Hashable, int, datetime, str]
 """What `StoryIndex.rebuild` reads: (channel, message_id, date, text)."""
 
-LineKey = tuple[Hashable, tuple[str, ...]]
+LineKey = tuple[Hashable, str]
 
 
 @dataclass(slots=True)
 class _Body:
-    lines: frozenset[tuple[str, ...]]
+    lines: frozenset[str]
     stems: frozenset[str]
     numbers: frozenset[str]
 
@@ -139,30 +140,39 @@ class StoryIndex:
         return ref
 
     def _body(self, channel: Hashable, text: str) -> _Body:
-        lines = line_words(text)
-        kept: list[str] = []
-        for line in lines:
-            if self._lines.get((channel, line), 0) < BOILERPLATE_POSTS:
-                kept.extend(line)
-        found = stems(kept)
-        if len(found) < MIN_STEMS:
-            found = frozenset()
-        return _Body(frozenset(lines), found, numbers(kept))
+        found = lines(text)
+        seen = self._lines
+        kept = words(
+            "\n".join(line for line in found if seen.get((channel, line), 0) < BOILERPLATE_POSTS)
+        )
+        body_stems = stems(kept)
+        if len(body_stems) < MIN_STEMS:
+            body_stems = frozenset()
+        return _Body(frozenset(found), body_stems, numbers(kept))
 
     def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
         """The posts `body` is a copy of, most similar first (the earliest among equals)."""
-        if not body.stems:
+        size = len(body.stems)
+        if not size:
             return ()
-        common = max(COMMON_MIN, int(COMMON_SHARE * len(self._posts)))
-        candidates: dict[StoryRef, None] = {}
-        for stem in body.stems:
-            posting = self._by_stem.get(stem)
-            if posting is not None and len(posting) <= common:
-                candidates.update(posting)
+        postings = list(filter(None, map(self._by_stem.get, body.stems)))
+        # A copy's original holds at least LATER_SHARE of the copy's stems: it may lack
+        # `allowed` of them at most, the stems no earlier post has among them. So of the
+        # `rarest` stems it holds at least len(rarest) - allowed: counting hits in their
+        # (short) postings finds every original and few other posts.
+        allowed = size - ceil(LATER_SHARE * size) - (size - len(postings))
+        if allowed < 0:
+            return ()
+        postings.sort(key=len)
+        rarest = postings[: allowed + RAREST_HITS]
+        hits = Counter(chain.from_iterable(rarest))
+        needed = len(rarest) - allowed
         found: list[tuple[float, float, int, StoryRef]] = []
-        for other in candidates:
+        for other, count in hits.items():
+            if count < needed or other == key:
+                continue
             entry = self._posts[other]
-            if other == key or abs(entry.date - date) > self._window:
+            if abs(entry.date - date) > self._window:
                 continue
             score = _copy_score(entry.body, body)
             if score is not None:
