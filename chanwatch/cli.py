@@ -191,6 +191,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
                 progress=not args.no_progress,
                 everything=args.all,
                 stories=not args.no_stories,
+                window_hours=config.stories.window_hours,
             )
         if args.command == "import":
             from chanwatch.offline import import_exports
