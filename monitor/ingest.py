@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Protocol
+from typing import Final, Protocol
 
 from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
@@ -21,6 +21,9 @@ from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
 
 logger = logging.getLogger(__name__)
+
+_CATCH_UP: Final = 1000
+"""Posts stored by other processes read per query when the story detector catches up."""
 
 
 class IngestListener(Protocol):
@@ -111,6 +114,7 @@ class Ingest:
         matcher: Matcher,
         listener: IngestListener,
         stories: StoryIndex | None = None,
+        seen: int = 0,
     ) -> None:
         """`stories`: the detector that files each new post in its story (None: posts are
         stored without one, each its own story)."""
@@ -118,6 +122,8 @@ class Ingest:
         self._matcher = matcher
         self._listener = listener
         self._stories = stories
+        self._seen = seen
+        """The newest post id the detector has seen stored (see `_catch_up`)."""
         self._reload_lock = asyncio.Lock()
         # The store's, when it has one: one memory of words, and the very lemmatizer that
         # storage uses to take an edited post's old words out of the index.
@@ -133,7 +139,9 @@ class Ingest:
         first post)."""
         matcher = await compile_live_topics(store)
         stories = None
+        seen = 0
         if story_window_hours is not None:
+            seen = await store.posts.newest_id()
             since = datetime.now(UTC) - timedelta(hours=story_window_hours)
             recent = await store.posts.since(since)
             # Seconds of CPU for a busy day's posts: off the event loop, before any use.
@@ -141,7 +149,7 @@ class Ingest:
             logger.info(
                 "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
             )
-        return cls(store, matcher, listener, stories)
+        return cls(store, matcher, listener, stories, seen)
 
     @property
     def matcher(self) -> Matcher:
@@ -177,7 +185,8 @@ class Ingest:
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
         records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
-        if self._stories is not None:
+        if self._stories is not None and fresh:
+            await self._catch_up()
             records = [
                 self._with_story(post, record, edited=post.post_id in known)
                 for post, record in zip(fresh, records, strict=True)
@@ -219,6 +228,32 @@ class Ingest:
             _new_topics(records, known, matcher) if result.new_matches else (),
         )
         return result
+
+    async def _catch_up(self) -> None:
+        """File in the detector the posts other processes stored since it last looked.
+
+        Several `chanwatch run` processes on one PostgreSQL database each read their own
+        channels: a copy read here of a post another process stored must still find it.
+        Each post is filed with the story stored for it, not decided again. Posts this
+        process stored are in the detector already: only their ids are read."""
+        assert self._stories is not None
+        while True:
+            stored = await self._store.posts.stored_after(self._seen, _CATCH_UP)
+            if not stored:
+                return
+            self._seen = stored[-1][0]
+            unknown = [
+                post
+                for post, handle, post_id in stored
+                if self._stories.story_of(handle, post_id) is None
+            ]
+            for post, _first in await self._store.posts.story_posts(unknown) if unknown else ():
+                # Filed as the detector judges it here; a copy found of it is then linked to
+                # the story stored for it (storage follows a post's stored story), so the
+                # other process's decision stands.
+                self._stories.assign(post.handle, post.post_id, post.date, post.text)
+            if len(stored) < _CATCH_UP:
+                return
 
     def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:
         """The record with its story: a new post is filed in the detector; an edit is

@@ -415,6 +415,49 @@ class Posts:
             for row in rows
         ]
 
+    async def newest_id(self) -> int:
+        """The id of the newest stored post (0: none): where `stored_after` starts."""
+        return int(await self._db.scalar("SELECT max(id) FROM posts") or 0)
+
+    async def stored_after(self, post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
+        """(id, channel handle, post id) of the posts stored after the post with id `post`,
+        oldest first: what other processes stored meanwhile (ids only; `story_posts` reads
+        the texts of those wanted)."""
+        rows = await self._db.fetchall(
+            "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (post, limit),
+        )
+        return [(row["id"], row["handle"], row["post_id"]) for row in rows]
+
+    async def story_posts(
+        self, posts: Sequence[int]
+    ) -> list[tuple[StoryPost, tuple[str, int] | None]]:
+        """The posts with those ids as the story detector files them, oldest first, each
+        with the first post of its stored story (channel handle, post id; None: it starts
+        its own)."""
+        found: list[tuple[StoryPost, tuple[str, int] | None]] = []
+        for start in range(0, len(posts), _CHUNK):
+            chunk = posts[start : start + _CHUNK]
+            rows = await self._db.fetchall(
+                "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+                "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+                "LEFT JOIN posts s ON s.id = p.story "
+                "LEFT JOIN channels sc ON sc.id = s.channel_id "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
+                chunk,
+            )
+            found.extend(
+                (
+                    StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+                    None
+                    if row["first_post"] is None
+                    else (row["first_handle"], row["first_post"]),
+                )
+                for row in rows
+            )
+        return found
+
     async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
         """The posts with `copies` filled: how many other stored posts share each one's story."""
         keys = sorted({post.story_key for post in posts})

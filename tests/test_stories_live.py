@@ -323,3 +323,32 @@ async def test_recent_search_and_digests_show_a_story_once(
         assert "2 новых поста" in digest.text
         assert digest.text.count(f"https://t.me/chan_a/{feed.ids['chan_a']}") == 2  # href + text
         assert f"↪️ также в {also('chan_b', feed.ids['chan_b'])}, " in digest.text
+
+
+async def test_two_processes_on_one_database_see_each_others_posts_as_one_story(
+    tmp_path: Path, database: Location
+) -> None:
+    """Several `chanwatch run` processes on one PostgreSQL database each read their own
+    channels: a copy read by one of a post another stored is still a copy (two pipelines
+    over one database, each with its own story detector, show it on either backend)."""
+    async with conversation(tmp_path, database) as c:
+        first_process = await prepare(c.store)
+        second_process = Feed(await Ingest.open(c.store, SilentListener(), story_window_hours=24))
+        second_process.count = 10  # its posts come later
+        await c.ask("/subscribe", chat_id=ALICE)
+        async with delivering(c) as delivery:
+            first = await first_process.post("chan_a", BASE)
+            await settled(c, delivery)
+            copy = await second_process.post("chan_b", BASE)
+            await settled(c, delivery)
+            # And back: a copy read by the first process of what the second stored.
+            await second_process.post("chan_c", OTHER_EVENT)
+            await first_process.post("chan_d", OTHER_EVENT + " Подписывайтесь!")
+            await settled(c, delivery)
+        [story, other] = sorted(
+            await c.store.posts.recent(10, chat_id=ALICE), key=lambda p: p.channel_handle
+        )
+        assert story.copies == 1 and other.copies == 1
+        assert len(alerts(c, ALICE)) == 2 and len(edits(c, ALICE)) == 2
+        assert also("chan_b", copy) in edits(c, ALICE)[0].text
+        assert f"chan_a/{first}" in alerts(c, ALICE)[0].text
