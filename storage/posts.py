@@ -42,20 +42,33 @@ def _moment(moment: datetime | None) -> str | None:
     return None if moment is None else to_db(moment)
 
 
-async def _rows_of(
-    tx: Writer, channel: int, post_ids: Sequence[int], column: str
-) -> dict[int, Row]:
-    """The stored rows (id, post_id and `column`) of those of the channel's posts that exist."""
-    found: dict[int, Row] = {}
-    for start in range(0, len(post_ids), _CHUNK):
-        chunk = post_ids[start : start + _CHUNK]
+async def _channel_and_rows(
+    tx: Writer, handle: str, post_ids: Sequence[int]
+) -> tuple[Row, dict[int, tuple[int, str]]] | None:
+    """The channel's row (id, cursor, first sight) and the row id and text of those of
+    `post_ids` that are stored, by post_id; None for an unknown channel. A batch of up to
+    500 posts takes one query."""
+    first, rest = post_ids[:_CHUNK], post_ids[_CHUNK:]
+    stored_posts = f"AND p.post_id IN ({','.join('?' * len(first))})" if first else "AND 0 = 1"
+    rows = await tx.fetchall(
+        "SELECT c.id, c.last_post_id, c.first_sight_post_id, p.id AS post, p.post_id, p.text "
+        f"FROM channels c LEFT JOIN posts p ON p.channel_id = c.id {stored_posts} "
+        "WHERE c.handle = ?",
+        (*first, handle),
+    )
+    if not rows:
+        return None
+    channel = rows[0]
+    found = {row["post_id"]: (row["post"], row["text"]) for row in rows if row["post"] is not None}
+    for start in range(0, len(rest), _CHUNK):
+        chunk = rest[start : start + _CHUNK]
         for row in await tx.fetchall(
-            f"SELECT id, post_id, {column} FROM posts WHERE channel_id = ? AND post_id IN "
+            f"SELECT id, post_id, text FROM posts WHERE channel_id = ? AND post_id IN "
             f"({','.join('?' * len(chunk))})",
-            (channel, *chunk),
+            (channel["id"], *chunk),
         ):
-            found[row["post_id"]] = row
-    return found
+            found[row["post_id"]] = (row["id"], row["text"])
+    return channel, found
 
 
 async def _write_matches(
@@ -100,6 +113,38 @@ async def _write_matches(
             (post, now),
         )
     return new
+
+
+async def _add_matches(
+    tx: Writer,
+    posts: Sequence[tuple[int, PostRecord, bool]],
+    topic_ids: dict[str, int],
+    now: str,
+) -> int:
+    """`_write_matches` for new posts (post row id, record, is it history), which have no
+    matches yet: one statement per table for them all. Returns how many are new."""
+    matches = []
+    owed = []
+    for post, record, is_history in posts:
+        wanted = {
+            topic_ids[m.topic.casefold()]: m
+            for m in record.matches
+            if m.topic.casefold() in topic_ids
+        }
+        for topic_id, match in wanted.items():
+            terms = json.dumps(list(match.terms), ensure_ascii=False)
+            spans = json.dumps([list(span) for span in match.spans])
+            matches.append((post, topic_id, terms, spans, now))
+        if wanted and not is_history:
+            owed.append((post, now))
+    await tx.executemany(
+        "INSERT INTO matches (post, topic_id, terms, spans, matched_at) VALUES (?, ?, ?, ?, ?)",
+        matches,
+    )
+    await tx.executemany(
+        "INSERT INTO fanout (post, queued_at) VALUES (?, ?) ON CONFLICT DO NOTHING", owed
+    )
+    return len(matches)
 
 
 class Posts:
@@ -147,41 +192,40 @@ class Posts:
             # bot.digests.SETTLE).
             await tx.lock(channel_key(handle))
             now = to_db(now_utc())
-            channel = await tx.fetchone(
-                "SELECT id, last_post_id, first_sight_post_id FROM channels WHERE handle = ?",
-                (handle,),
-            )
-            if channel is None:
+            found = await _channel_and_rows(tx, handle, [r.post_id for r in records])
+            if found is None:
                 logger.warning("posts for unknown channel %s were not stored", handle)
                 return SaveResult(0, 0, 0)
+            channel, stored = found
             first_sight: int | None = channel["first_sight_post_id"]
             if channel["last_post_id"] is None:
                 # This is the channel's first read: everything in it is what was there before.
                 first_sight = max((r.post_id for r in records), default=0)
-            live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
-            topic_ids = {row["name"].casefold(): row["id"] for row in live}
-            stored = await _rows_of(tx, channel["id"], [r.post_id for r in records], "text")
+            topic_ids: dict[str, int] = {}
+            if any(record.matches for record in records):
+                live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
+                topic_ids = {row["name"].casefold(): row["id"] for row in live}
             fresh: list[tuple[PostRecord, bool]] = []
             for record in records:
-                row = stored.get(record.post_id)
                 is_history = history or (first_sight is not None and record.post_id <= first_sight)
-                if row is None:
+                if record.post_id not in stored:
                     demoted += int(is_history and not history)
                     fresh.append((record, is_history))
-                elif row["text"] != record.text:
+                    continue
+                post, text = stored[record.post_id]
+                if text != record.text:
                     await tx.execute(
                         "UPDATE posts SET text = ?, edit_date = ? WHERE id = ?",
-                        (record.text, _moment(record.edit_date), row["id"]),
+                        (record.text, _moment(record.edit_date), post),
                     )
-                    await self._index.replace(tx, row["id"], row["text"], record.lemmas)
+                    await self._index.replace(tx, post, text, record.lemmas)
                     edited += 1
                     new_matches += await _write_matches(
-                        tx, row["id"], record, is_history, topic_ids, now
+                        tx, post, record, is_history, topic_ids, now
                     )
-            # New posts in a few statements, not several per post: at thousands of posts a
-            # second, each statement's round trip to the database counts.
-            # New posts in one statement per 500 that hands their ids back: at thousands of
-            # posts a second, each statement's round trip to the database counts.
+            # New posts in one statement per 500 that hands their ids back, and everything
+            # else about them in one statement per table: at thousands of posts a second,
+            # each statement's trip to the database counts.
             created: dict[int, int] = {}
             for start in range(0, len(fresh), _CHUNK):
                 chunk = fresh[start : start + _CHUNK]
@@ -207,17 +251,16 @@ class Posts:
                 created.update((row["post_id"], row["id"]) for row in rows)
             new_posts = len(fresh)
             await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
-            for record, is_history in fresh:
-                if record.matches:
-                    new_matches += await _write_matches(
-                        tx, created[record.post_id], record, is_history, topic_ids, now
-                    )
+            new_matches += await _add_matches(
+                tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
+            )
             newest = max((r.post_id for r in records), default=0)
-            await tx.execute(
+            # As executemany, which nobody waits for: it may travel with the commit.
+            await tx.executemany(
                 "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
                 "THEN last_post_id ELSE ? END, first_sight_post_id = ?, "
                 "title = coalesce(?, title) WHERE id = ?",
-                (newest, newest, first_sight, title, channel["id"]),
+                [(newest, newest, first_sight, title, channel["id"])],
             )
         return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -238,28 +238,53 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Writer]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception.
+
+        BEGIN travels to the database thread with the transaction's first statement, and
+        COMMIT with its last writes (see `SQLiteWriter`): at thousands of posts a second,
+        each trip to that thread counts."""
         async with self._write_lock:
+            writer = SQLiteWriter(self._conn, self.path)
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise StorageError(explain(self.path, error)) from None
-            try:
-                yield SQLiteWriter(self._conn, self.path)
+                yield writer
+                await writer.commit()
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
                 raise
-            try:
-                await self._conn.execute("COMMIT")
-            except sqlite3.Error as error:
-                await self._conn.execute("ROLLBACK")
-                raise StorageError(explain(self.path, error)) from None
+
+
+_Step = Callable[[sqlite3.Connection], Any]
+"""One statement, run in the database thread on its sqlite3 connection."""
+
+
+def _run_steps(conn: sqlite3.Connection, steps: Sequence[_Step]) -> Any:
+    """Run statements in order in the database thread; the last one's result."""
+    result = None
+    for step in steps:
+        result = step(conn)
+    return result
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
 
 
 class SQLiteWriter(Writer):
+    """Statements of one transaction, sent to the database thread as few trips as possible:
+    BEGIN goes with the first statement, and `executemany` (whose outcome nobody reads) waits
+    for the next statement or the commit, so that a batch's inserts and its COMMIT travel
+    together. A failure of a statement that waited surfaces there, inside the transaction,
+    which is rolled back as for any other failure."""
+
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self._path = path
+        self._waiting: list[_Step] = [_begin]
 
     async def lock(self, *keys: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already keeps every other writer out."""
@@ -276,13 +301,22 @@ class SQLiteWriter(Writer):
         except sqlite3.Error as error:
             raise StorageError(explain(self._path, error)) from None
 
+    async def _send(self, step: _Step) -> Any:
+        """Run what waits and then `step`, in one trip to the database thread."""
+        steps, self._waiting = [*self._waiting, step], []
+        with self._named_errors():
+            # aiosqlite runs every call of the connection in its thread this way; it has no
+            # public call for running several statements in one go.
+            return await self._conn._execute(_run_steps, self._conn._conn, steps)
+
+    async def commit(self) -> None:
+        await self._send(_commit)
+
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """A statement that returns no rows (fetchall() runs the others to their end)."""
-        with self._named_errors():
-            # Not closed: closing is one more trip to the database thread, and a statement
-            # that returns no rows is finished (and reset by sqlite3) once it has run.
-            cursor = await self._conn.execute(sql, tuple(params))
-            return cursor.rowcount
+        values = tuple(params)
+        rowcount: int = await self._send(lambda conn: conn.execute(sql, values).rowcount)
+        return rowcount
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         # Every row is read: SQLite finishes an INSERT … RETURNING only when they are.
@@ -290,16 +324,18 @@ class SQLiteWriter(Writer):
         return int(rows[0][0]) if rows else 0
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        with self._named_errors():
-            await self._conn.executemany(sql, [tuple(r) for r in rows])
+        batch = [tuple(r) for r in rows]
+        if batch:
+            self._waiting.append(lambda conn: conn.executemany(sql, batch))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        with self._named_errors():
-            return await _fetchall(self._conn, sql, params)
+        values = tuple(params)
+        rows: list[Row] = await self._send(lambda conn: conn.execute(sql, values).fetchall())
+        return rows
 
 
 async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> list[Row]:

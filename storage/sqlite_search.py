@@ -25,6 +25,8 @@ FTS_TABLE: Final = "fts5 (lemmas, content = '', detail = none, columnsize = 0, t
 """posts_fts as migration 6 creates it (see there why)."""
 AUTOMERGE: Final = 16
 """Segments merged at a time (as migration 6 sets for posts_fts; FTS5's default is 4)."""
+PAGE_BYTES: Final = 4050
+"""Size of the index's pages (as migration 8 sets for posts_fts; FTS5's default is 1000)."""
 MERGE_PAGES: Final = 500
 """Pages of the index rewritten per upkeep step."""
 
@@ -123,10 +125,11 @@ class FtsSearchIndex(SearchIndex):
                 # None under way, or one by another version: its part is of no use.
                 await tx.execute("DROP TABLE IF EXISTS posts_fts_next")
                 await tx.execute(f"CREATE VIRTUAL TABLE posts_fts_next USING {FTS_TABLE}")
-                await tx.execute(
-                    "INSERT INTO posts_fts_next (posts_fts_next, rank) VALUES ('automerge', ?)",
-                    (AUTOMERGE,),
-                )
+                for setting, value in (("automerge", AUTOMERGE), ("pgsz", PAGE_BYTES)):
+                    await tx.execute(
+                        "INSERT INTO posts_fts_next (posts_fts_next, rank) VALUES (?, ?)",
+                        (setting, value),
+                    )
                 await self._start(tx, lemmatizer.version)
             return await self._count_rebuilt(tx)
 

@@ -145,3 +145,28 @@ async def test_a_rebuild_brings_in_the_new_morphology_and_keeps_edits_on_the_way
         assert await found(store, "гость") == [1, 3, 4, 5, 7, 8]
     finally:
         await store.close()
+
+
+async def test_sqlite_index_settings_hold_for_a_new_and_a_rebuilt_index(tmp_path: Path) -> None:
+    """Full index pages and wide merges (storage/migrations.py says why) are kept by the
+    index `chanwatch reindex` swaps in, not only by the one a new database starts with."""
+
+    def settings(path: Path) -> dict[str, int]:
+        with sqlite3.connect(path) as conn:
+            return dict(conn.execute("SELECT k, v FROM posts_fts_config WHERE k <> 'version'"))
+
+    path = tmp_path / "chanwatch.db"
+    old = await Store.open(path, lemmatizer=OldMorphology())
+    await old.channels.sync_config([("pul_1", "web")])
+    await old.posts.save("pul_1", [PostRecord(1, T0, "Гости", "гости", ())], history=True)
+    await old.close()
+    assert settings(path) == {"automerge": 16, "pgsz": 4050}
+
+    store = await Store.open(path, lemmatizer=Lemmatizer())
+    try:
+        await store.search_index.begin_rebuild()
+        assert await store.search_index.rebuild_step(10) == (1, True)
+        assert await found(store, "гость") == [1]
+    finally:
+        await store.close()
+    assert settings(path) == {"automerge": 16, "pgsz": 4050}

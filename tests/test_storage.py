@@ -418,3 +418,26 @@ async def test_a_chats_first_language_sticks_and_an_outbox_row_keeps_its_chart(
     )
     (head,) = await store.outbox.heads(10)
     assert (head.text, head.chart) == ("📈", '{"x": 1}')
+
+
+async def test_a_statement_that_fails_at_the_commit_rolls_back_the_whole_transaction(
+    database: Location,
+) -> None:
+    """SQLite sends executemany with the commit (one trip): its failure still undoes what the
+    transaction did before it, and reaches the caller."""
+    store = await Store.open(database)
+    try:
+        await store.channels.sync_config([("pul_1", "web")])
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)):
+            async with store.db.transaction() as tx:
+                await tx.execute("UPDATE channels SET title = 'changed'")
+                await tx.executemany(
+                    "INSERT INTO channels (handle, source, added_at) VALUES (?, ?, ?)",
+                    [("pul_1", "web", to_db(T0))],
+                )
+        assert await store.db.scalar("SELECT title FROM channels") is None
+        async with store.db.transaction() as tx:
+            await tx.execute("UPDATE channels SET title = 'changed'")
+        assert await store.db.scalar("SELECT title FROM channels") == "changed"
+    finally:
+        await store.close()

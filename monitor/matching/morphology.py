@@ -373,12 +373,16 @@ def normal_forms(word: str) -> tuple[str, ...]:
         # "Кир"), so «Илон Маск» finds «Илоном Маском» (indexed as илон).
         seen[fold(word)] = None
     for p in parses:
-        # FTS5 tokens must stay letters and digits only.
-        lemma = "".join(ch for ch in fold(p.normal_form) if ch.isalnum())
+        lemma = fold(p.normal_form)
+        if not lemma.isalnum():
+            # FTS5 tokens must stay letters and digits only (rare: checked first, as this
+            # runs for every new word ingestion meets).
+            lemma = "".join(ch for ch in lemma if ch.isalnum())
         if lemma:
             seen.setdefault(lemma, None)
-            # Search agrees with matching: a passive -ся form is found by its active verb.
-            if p.tag.POS in _VERB_POS and lemma.endswith(("ся", "сь")):
+            # Search agrees with matching: a passive -ся form is found by its active verb
+            # (the ending is cheaper to look at than the tag).
+            if lemma.endswith(("ся", "сь")) and p.tag.POS in _VERB_POS:
                 active = _active_voice(p.normal_form)
                 if active:
                     seen.setdefault(fold(active), None)
