@@ -110,10 +110,10 @@ def main() -> None:
     print(f"  --no-stories (as before stories): {old_wall:.2f} s wall, {old_cpu:.2f} s CPU")
     print(f"  grouping on (default):            {new_wall:.2f} s wall, {new_cpu:.2f} s CPU")
     print(f"  ratio: {new_wall / old_wall:.2f}x wall, {new_cpu / old_cpu:.2f}x CPU")
-    posts, per_post, stories = detector_cost(args.data, args.repeat)
+    posts, per_post, count = detector_cost(args.data, args.repeat)
     print(
         f"StoryIndex.assign over {posts:,} posts in date order: {per_post * 1e6:.0f} µs CPU "
-        f"per post (best of {args.repeat}), {stories:,} stories"
+        f"per post (best of {args.repeat}), {count:,} stories"
     )
 
 
