@@ -299,12 +299,12 @@ def report(title: str, pairs: list[Pair], said: Callable[[Pair], bool]) -> list[
     print(f"{'pairs':<8} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}  {'prec':>6} {'recall':>6}")
     for name, c in counts.items():
         print(f"{name:<8} {c.row()}")
-    for kind in ("copy", "rewrite"):
-        of_kind = [p for p in pairs if p.kind == kind]
-        found = sum(said(p) for p in of_kind)
-        print(
-            f"recall on {kind} pairs: {found}/{len(of_kind)} = {found / max(1, len(of_kind)):.3f}"
-        )
+    for half in ("held-out", "dev"):
+        for kind in ("copy", "rewrite"):
+            of_kind = [p for p in pairs if p.kind == kind and p.half == half]
+            found = sum(said(p) for p in of_kind)
+            share = found / max(1, len(of_kind))
+            print(f"recall on {half} {kind} pairs: {found}/{len(of_kind)} = {share:.3f}")
     return errors
 
 

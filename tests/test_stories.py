@@ -73,3 +73,39 @@ def test_rebuild_files_posts_in_date_order() -> None:
     assert index.story_of("b", 1) == StoryRef("a", 1)
     assert index.story_of("a", 1) == StoryRef("a", 1)
     assert index.story_of("c", 9) == StoryRef("c", 9)
+
+
+RATE = "Доллар поднялся выше {} рублей на бирже, евро — выше {} рублей, — данные торгов"
+
+
+def test_a_new_number_makes_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATE.format(107, 113))
+    assert index.assign("b", 1, at(60), RATE.format(108, 114)) == StoryRef("b", 1)
+    # The same figures again are a copy.
+    assert index.assign("c", 1, at(61), RATE.format(108, 114)) == StoryRef("b", 1)
+
+
+def test_a_post_that_adds_another_event_is_news_but_a_shortened_copy_is_not() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    longer = f"{NEWS}. {OTHER}, сообщили в МЧС"
+    assert index.assign("b", 1, at(5), longer) == StoryRef("b", 1)
+    shortened = "Ким Чен Ын пригласил президента России посетить Пхеньян в любое удобное время"
+    assert index.assign("c", 1, at(6), shortened) in {StoryRef("a", 1), StoryRef("b", 1)}
+    assert set(index.originals("c", 1)) == {StoryRef("a", 1), StoryRef("b", 1)}
+    assert index.originals("a", 1) == ()
+
+
+def test_lines_a_channel_keeps_repeating_are_not_compared() -> None:
+    footer = (
+        "Подписывайтесь на наш канал, присылайте свои новости, фото и видео в бот, "
+        "ставьте реакции и делитесь постами с друзьями и знакомыми"
+    )
+    index = StoryIndex()
+    for n in range(3):
+        weather = f"Другая новость номер {n} о погоде в городе сегодня"
+        index.assign("b", n, at(n), f"{weather}\n{footer}")
+    index.assign("a", 1, at(10), NEWS)
+    # Without its footer the copy is the news; with it, it would be mostly footer.
+    assert index.assign("b", 9, at(11), f"{NEWS}\n{footer}") == StoryRef("a", 1)

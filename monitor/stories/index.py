@@ -182,8 +182,13 @@ class StoryIndex:
 
     def _file(self, key: StoryRef, entry: _Entry) -> None:
         self._posts[key] = entry
+        by_stem = self._by_stem
         for stem in entry.body.stems:
-            self._by_stem.setdefault(stem, {})[key] = None
+            posting = by_stem.get(stem)
+            if posting is None:
+                by_stem[stem] = {key: None}
+            else:
+                posting[key] = None
         channel = key.channel
         for line in entry.body.lines:
             line_key = (channel, line)
