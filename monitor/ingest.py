@@ -174,6 +174,8 @@ class Ingest:
     async def handle_posts(
         self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
     ) -> None:
+        if self._stories is not None and posts:
+            await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
         for channel, group in groupby(ordered, key=lambda p: p.channel):
             await self._handle_channel(channel, list(group), history=history, source=source)
@@ -185,8 +187,7 @@ class Ingest:
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
         records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
-        if self._stories is not None and fresh:
-            await self._catch_up()
+        if self._stories is not None:
             records = [
                 self._with_story(post, record, edited=post.post_id in known)
                 for post, record in zip(fresh, records, strict=True)

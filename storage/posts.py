@@ -97,6 +97,25 @@ async def _story_of(tx: Writer, first: tuple[str, int] | None) -> int | None:
     return row["id"] if row["story"] is None else row["story"]
 
 
+async def _stories_of(tx: Writer, firsts: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """`_story_of` for many posts in one statement per 200: by (case-folded handle, post
+    id), the story id of each of those posts that is stored."""
+    found: dict[tuple[str, int], int] = {}
+    unique = list(dict.fromkeys(firsts))
+    for start in range(0, len(unique), 200):
+        chunk = unique[start : start + 200]
+        rows = await tx.fetchall(
+            "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
+            "JOIN channels c ON c.id = p.channel_id WHERE "
+            + " OR ".join(["(c.handle = ? AND p.post_id = ?)"] * len(chunk)),
+            [value for first in chunk for value in first],
+        )
+        for row in rows:
+            story = row["id"] if row["story"] is None else row["story"]
+            found[(row["handle"].casefold(), row["post_id"])] = story
+    return found
+
+
 async def _write_matches(
     tx: Writer,
     post: int,
@@ -258,13 +277,31 @@ class Posts:
             # New posts in one statement per 500 that hands their ids back, and everything
             # else about them in one statement per table: at thousands of posts a second,
             # each statement's trip to the database counts.
+            # A copy's story is its first post's, stored before it: in an earlier batch
+            # (looked up here, for all of them at once) or in this one (set just below).
+            here = {r.post_id for r, _ in fresh}
+            same_batch = {
+                r.post_id: r.story[1]
+                for r, _ in fresh
+                if r.story is not None
+                and r.story[0].casefold() == handle.casefold()
+                and r.story[1] in here
+            }
+            earlier = [r.story for r, _ in fresh if r.story is not None]
+            stories = await _stories_of(tx, earlier) if earlier else {}
+
+            def story_of(record: PostRecord) -> int | None:
+                if record.story is None or record.post_id in same_batch:
+                    return None
+                return stories.get((record.story[0].casefold(), record.story[1]))
+
             created: dict[int, int] = {}
             for start in range(0, len(fresh), _CHUNK):
                 chunk = fresh[start : start + _CHUNK]
                 rows = await tx.fetchall(
                     "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
-                    "stored_at) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    "stored_at, story) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                     + " RETURNING id, post_id",
                     [
                         value
@@ -277,21 +314,16 @@ class Posts:
                             _moment(record.edit_date),
                             int(is_history),
                             now,
+                            story_of(record),
                         )
                     ],
                 )
                 created.update((row["post_id"], row["id"]) for row in rows)
             new_posts = len(fresh)
-            # Copies point at their story's first post, stored before them (in this batch or
-            # an earlier one): about one post in eight, so one statement each.
-            for record, _history in fresh:
-                if record.story is not None:
-                    story = await _story_of(tx, record.story)
-                    if story is not None and story != created[record.post_id]:
-                        await tx.execute(
-                            "UPDATE posts SET story = ? WHERE id = ?",
-                            (story, created[record.post_id]),
-                        )
+            for post_id, first in same_batch.items():
+                await tx.execute(
+                    "UPDATE posts SET story = ? WHERE id = ?", (created[first], created[post_id])
+                )
             await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
             new_matches += await _add_matches(
                 tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
