@@ -153,3 +153,25 @@ def test_remember_files_a_story_decided_elsewhere() -> None:
     index.remember("b", 7, at(0), OTHER, None)
     assert index.story_of("b", 7) == StoryRef("a", 1)
     assert index.assign("e", 4, at(3), OTHER) == StoryRef("c", 2)
+
+
+def test_a_headline_that_swaps_a_name_is_another_story() -> None:
+    index = StoryIndex()
+    taken = (
+        "Российская армия взяла под контроль населенный пункт {} в Донбассе, сообщили в Минобороны"
+    )
+    index.assign("a", 1, at(0), taken.format("Ильинка"))
+    assert index.assign("a", 2, at(600), taken.format("Дальнее")) == StoryRef("a", 2)
+    # The same village again, under another header: a copy.
+    copy = f"❗️ Срочно\n{taken.format('Дальнее')}"
+    assert index.assign("b", 1, at(601), copy) == StoryRef("a", 2)
+
+
+def test_a_count_written_as_a_word_is_a_number() -> None:
+    index = StoryIndex()
+    shot = (
+        "Ещё {} беспилотников, летевших на Москву, сбили силами ПВО в городских округах, — Собянин"
+    )
+    index.assign("a", 1, at(0), shot.format("восемь"))
+    assert index.assign("b", 1, at(30), shot.format("три")) == StoryRef("b", 1)
+    assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)

@@ -6,13 +6,19 @@ repeating — becomes a set of word stems and a set of numbers. An earlier post 
 window is a copy's original for a new post B when
 
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
-  the next rate, not a copy, and so are a later count of drones or another day's quotes;
+  the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
+  after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
 - B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
   приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
   «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+- B's headline does not swap a name for another: when the first sentence of each names
+  someone or something (a capitalised word inside the sentence, before any «— source»)
+  the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
+  Домодедово is another airport, and «взяла под контроль Дальнее» after «… Ильинку» is
+  another village;
 - and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
   is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
   whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
@@ -25,7 +31,6 @@ post is bounded by the window, not by the history kept.
 from __future__ import annotations
 
 import heapq
-import re
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -34,7 +39,7 @@ from itertools import chain
 from math import ceil
 from typing import Final, NamedTuple
 
-from monitor.stories.text import lines, numbers, stems, words
+from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 DEFAULT_WINDOW_HOURS: Final = 24.0
 MIN_STEMS: Final = 3
@@ -61,9 +66,6 @@ ALSO_WORDS: Final = frozenset({"также", "тоже"})
 """«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
 
-_SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
-
-
 class StoryRef(NamedTuple):
     """The first post of a story."""
 
@@ -86,6 +88,8 @@ class _Body:
     """The body's words and numbers in order (for the vetoes, read only for a copy)."""
     text: str
     """The body's lines, lower case, one per line."""
+    raw: str
+    """The post's text as it came (for the vetoes)."""
 
 
 @dataclass(slots=True)
@@ -194,7 +198,7 @@ class StoryIndex:
         body_stems = stems(kept)
         if len(body_stems) < MIN_STEMS:
             body_stems = frozenset()
-        return _Body(frozenset(found), body_stems, numbers(kept), kept, body_text)
+        return _Body(frozenset(found), body_stems, numbers(kept), kept, body_text, text)
 
     def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
         """The posts `body` is a copy of, most similar first (the earliest among equals)."""
@@ -291,9 +295,14 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     ).difference(first.words):
         return True
     if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
-        after_first = _SENTENCE_END.split(later.text, 1)[1:]
+        after_first = SENTENCE_END.split(later.text, 1)[1:]
         if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
             return True
+    # Names are read only here, for the few pairs that pass the shares: a second pass
+    # over the text for every post would cost more than the rest of the comparison.
+    later_names = head_names(later.raw, later.text)
+    if not later_names <= first.stems:
+        return not head_names(first.raw, first.text) <= later.stems
     return False
 
 
