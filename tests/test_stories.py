@@ -109,3 +109,69 @@ def test_lines_a_channel_keeps_repeating_are_not_compared() -> None:
     index.assign("a", 1, at(10), NEWS)
     # Without its footer the copy is the news; with it, it would be mostly footer.
     assert index.assign("b", 9, at(11), f"{NEWS}\n{footer}") == StoryRef("a", 1)
+
+
+LAW = (
+    "{} закон о регулировании оборота цифровой валюты. Кабмин сможет запрещать майнинг "
+    "цифровой валюты в отдельных субъектах, регулировать деятельность операторов "
+    "майнинговой инфраструктуры"
+)
+
+
+def test_the_next_step_of_a_procedure_is_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), LAW.format("Госдума приняла"))
+    # The same words, but the law has moved on: another event.
+    assert index.assign("b", 1, at(60), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+    # The approval retold is the approval.
+    assert index.assign("c", 1, at(70), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+
+
+def test_a_copy_that_adds_a_statement_also_made_is_another_story() -> None:
+    index = StoryIndex()
+    first = "Владимир Путин заявил, что поздравляет Трампа с избранием на пост президента США"
+    index.assign("a", 1, at(0), first)
+    more = f"{first}. Он также заявил, что готов к контактам с Трампом"
+    assert index.assign("b", 1, at(20), more) == StoryRef("b", 1)
+    # «Also» in the first sentence belongs to the news itself: still a copy.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), first)
+    same = "Путин также поздравляет Трампа с избранием на пост президента США, заявил он"
+    assert index.assign("c", 1, at(30), same) == StoryRef("a", 1)
+
+
+def test_remember_files_a_story_decided_elsewhere() -> None:
+    index = StoryIndex()
+    # Another process stored ("b", 7) as a copy of ("a", 1), which this index never saw.
+    index.remember("b", 7, at(0), NEWS, StoryRef("a", 1))
+    index.remember("c", 2, at(1), OTHER, None)
+    assert index.story_of("b", 7) == StoryRef("a", 1)
+    assert index.story_of("c", 2) == StoryRef("c", 2)
+    assert index.originals("b", 7) == (StoryRef("a", 1),)
+    # A later copy joins the stored story; remembering a filed post changes nothing.
+    assert index.assign("d", 3, at(2), f"⚡️ {NEWS}") == StoryRef("a", 1)
+    index.remember("b", 7, at(0), OTHER, None)
+    assert index.story_of("b", 7) == StoryRef("a", 1)
+    assert index.assign("e", 4, at(3), OTHER) == StoryRef("c", 2)
+
+
+def test_a_headline_that_swaps_a_name_is_another_story() -> None:
+    index = StoryIndex()
+    taken = (
+        "Российская армия взяла под контроль населенный пункт {} в Донбассе, сообщили в Минобороны"
+    )
+    index.assign("a", 1, at(0), taken.format("Ильинка"))
+    assert index.assign("a", 2, at(600), taken.format("Дальнее")) == StoryRef("a", 2)
+    # The same village again, under another header: a copy.
+    copy = f"❗️ Срочно\n{taken.format('Дальнее')}"
+    assert index.assign("b", 1, at(601), copy) == StoryRef("a", 2)
+
+
+def test_a_count_written_as_a_word_is_a_number() -> None:
+    index = StoryIndex()
+    shot = (
+        "Ещё {} беспилотников, летевших на Москву, сбили силами ПВО в городских округах, — Собянин"
+    )
+    index.assign("a", 1, at(0), shot.format("восемь"))
+    assert index.assign("b", 1, at(30), shot.format("три")) == StoryRef("b", 1)
+    assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)

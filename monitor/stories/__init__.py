@@ -22,6 +22,12 @@ The public interface (stable; other modules rely on it):
     judge (media captions like «Видео», empty posts) always start their own story. How a
     copy is recognised is described in `monitor.stories.index`.
 
+``index.remember(channel, message_id, date, text, story) -> None``
+    Files a post whose story was decided elsewhere (another process stored it with
+    `story`, a ``StoryRef`` or ``(channel, message_id)``, or None when it started one)
+    without deciding anything, so that later copies of it join that story. A post
+    already filed is left unchanged. Its `originals` are ``(story,)`` (or ``()``).
+
 ``index.update(channel, message_id, date, text) -> StoryRef``
     An edited post. Its story is re-evaluated only when the text changed substantially
     (the new text would not count as a copy of the old one); otherwise the recorded story

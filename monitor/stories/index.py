@@ -6,9 +6,19 @@ repeating — becomes a set of word stems and a set of numbers. An earlier post 
 window is a copy's original for a new post B when
 
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
-  the next rate, not a copy, and so are a later count of drones or another day's quotes;
+  the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
+  after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
+- B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
+  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
+- B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
+  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+- B's headline does not swap a name for another: when the first sentence of each names
+  someone or something (a capitalised word inside the sentence, before any «— source»)
+  the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
+  Домодедово is another airport, and «взяла под контроль Дальнее» after «… Ильинку» is
+  another village;
 - and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
   is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
   whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
@@ -29,7 +39,7 @@ from itertools import chain
 from math import ceil
 from typing import Final, NamedTuple
 
-from monitor.stories.text import lines, numbers, stems, words
+from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 DEFAULT_WINDOW_HOURS: Final = 24.0
 MIN_STEMS: Final = 3
@@ -42,6 +52,18 @@ RAREST_HITS: Final = 3
 """How many of a post's rarest stems a candidate original must hold (see `_find`)."""
 BOILERPLATE_POSTS: Final = 2
 """A line its channel already posted this many times inside the window is boilerplate."""
+STAGE_WORDS: Final = frozenset(
+    """
+    приняла принял приняли принят принята принято одобрил одобрила одобрили одобрен одобрена
+    одобрено подписал подписала подписали подписан подписана утвердил утвердила утвердили
+    утвержден утверждена отклонил отклонила отклонили отклонен внес внесла внесли внесен
+    показал показала показали госдума госдумы госдуме совфед совфеда совфеде сенат сенаторы
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
+post that brings one the earlier lacks reports the next step, not the same one."""
+ALSO_WORDS: Final = frozenset({"также", "тоже"})
+"""«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
 
 class StoryRef(NamedTuple):
@@ -62,6 +84,12 @@ class _Body:
     lines: frozenset[str]
     stems: frozenset[str]
     numbers: frozenset[str]
+    words: list[str]
+    """The body's words and numbers in order (for the vetoes, read only for a copy)."""
+    text: str
+    """The body's lines, lower case, one per line."""
+    raw: str
+    """The post's text as it came (for the vetoes)."""
 
 
 @dataclass(slots=True)
@@ -124,6 +152,27 @@ class StoryIndex:
         heapq.heappush(self._expiry, (date, self._seq, key))
         return ref
 
+    def remember(
+        self,
+        channel: Hashable,
+        message_id: int,
+        date: datetime,
+        text: str,
+        story: StoryRef | None,
+    ) -> None:
+        """File a post whose story was decided elsewhere (another process stored it), so
+        later copies join that story; nothing is decided. A post already filed is left as
+        it is."""
+        key = StoryRef(channel, message_id)
+        if key in self._posts:
+            return
+        self._advance(date)
+        self._seq += 1
+        ref = StoryRef(*story) if story is not None else key
+        originals = (ref,) if ref != key else ()
+        self._file(key, _Entry(ref, date, self._seq, self._body(channel, text), originals))
+        heapq.heappush(self._expiry, (date, self._seq, key))
+
     def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
         key = StoryRef(channel, message_id)
         known = self._posts.get(key)
@@ -142,13 +191,14 @@ class StoryIndex:
     def _body(self, channel: Hashable, text: str) -> _Body:
         found = lines(text)
         seen = self._lines
-        kept = words(
-            "\n".join(line for line in found if seen.get((channel, line), 0) < BOILERPLATE_POSTS)
+        body_text = "\n".join(
+            line for line in found if seen.get((channel, line), 0) < BOILERPLATE_POSTS
         )
+        kept = words(body_text)
         body_stems = stems(kept)
         if len(body_stems) < MIN_STEMS:
             body_stems = frozenset()
-        return _Body(frozenset(found), body_stems, numbers(kept))
+        return _Body(frozenset(found), body_stems, numbers(kept), kept, body_text, text)
 
     def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
         """The posts `body` is a copy of, most similar first (the earliest among equals)."""
@@ -231,9 +281,29 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     if later_share < LATER_SHARE:
         return None
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
-    if jaccard >= SAME_SHARE or (later_share >= SHORTENED_SHARE and jaccard >= MIN_SHARE):
-        return (later_share, jaccard)
-    return None
+    if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
+        return None
+    if _tells_more(first, later):
+        return None
+    return (later_share, jaccard)
+
+
+def _tells_more(first: _Body, later: _Body) -> bool:
+    """Whether `later`, though mostly `first`'s words, reports another step or statement."""
+    if not STAGE_WORDS.isdisjoint(later.words) and STAGE_WORDS.intersection(
+        later.words
+    ).difference(first.words):
+        return True
+    if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
+        after_first = SENTENCE_END.split(later.text, 1)[1:]
+        if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
+            return True
+    # Names are read only here, for the few pairs that pass the shares: a second pass
+    # over the text for every post would cost more than the rest of the comparison.
+    later_names = head_names(later.raw, later.text)
+    if not later_names <= first.stems:
+        return not head_names(first.raw, first.text) <= later.stems
+    return False
 
 
 def _still_the_same(old: _Body, new: _Body) -> bool:

@@ -46,4 +46,51 @@ def stems(tokens: list[str]) -> frozenset[str]:
 
 
 def numbers(tokens: list[str]) -> frozenset[str]:
-    return frozenset(filter(str.isdigit, tokens))
+    """The numbers among `tokens`, with numbers up to ten written as words as digits."""
+    found = frozenset(filter(str.isdigit, tokens))
+    if _NUMBER_WORDS.keys().isdisjoint(tokens):
+        return found
+    return found.union(filter(None, map(_NUMBER_WORDS.get, tokens)))
+
+
+_NUMBER_WORDS: Final[dict[str, str]] = {
+    form: str(n)
+    for n, forms in enumerate(
+        (
+            "",
+            "один одна одно одного одной одному одним",
+            "два две двух двум двумя",
+            "три трех трем тремя",
+            "четыре четырех четырем четырьмя",
+            "пять пяти пятью",
+            "шесть шести шестью",
+            "семь семи семью",
+            "восемь восьми восемью",
+            "девять девяти девятью",
+            "десять десяти десятью",
+        )
+    )
+    for form in forms.split()
+}
+"""Number words as digits: «ещё три беспилотника» after «ещё восемь» is a later count."""
+
+SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
+_SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
+_NAME_INSIDE: Final = re.compile(
+    r"(?<=[\w,»\"] )[А-ЯЁA-Z][^\W\d_]{2,}|(?<=[\w,] [«\"])[А-ЯЁA-Z][^\W\d_]{2,}"
+)
+
+
+def head_names(text: str, body: str) -> frozenset[str]:
+    """Stems of the capitalised words inside the first sentence of a post's body (`body`
+    is its lines from `lines`, boilerplate left out; `text` the post as it came), before
+    any «— source»: the names its headline is about. A sentence's first word is not one."""
+    first_line = body.split("\n", 1)[0]
+    for line in text.split("\n"):
+        line = line.strip()
+        if line and line.lower().replace("ё", "е") == first_line:
+            head = _SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
+            return frozenset(
+                word[:STEM].lower().replace("ё", "е") for word in _NAME_INSIDE.findall(head)
+            )
+    return frozenset()
