@@ -16,7 +16,7 @@ from typing import Final, Protocol
 
 from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
-from monitor.stories import StoryIndex
+from monitor.stories import StoryIndex, StoryRef
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
 
@@ -248,11 +248,9 @@ class Ingest:
                 for post, handle, post_id in stored
                 if self._stories.story_of(handle, post_id) is None
             ]
-            for post, _first in await self._store.posts.story_posts(unknown) if unknown else ():
-                # Filed as the detector judges it here; a copy found of it is then linked to
-                # the story stored for it (storage follows a post's stored story), so the
-                # other process's decision stands.
-                self._stories.assign(post.handle, post.post_id, post.date, post.text)
+            for post, first in await self._store.posts.story_posts(unknown) if unknown else ():
+                story = None if first is None else StoryRef(*first)
+                self._stories.remember(post.handle, post.post_id, post.date, post.text, story)
             if len(stored) < _CATCH_UP:
                 return
 
