@@ -22,6 +22,23 @@ from storage.models import NewMessage
 logger = logging.getLogger(__name__)
 
 
+async def queue_operator_notice(
+    store: Store, i18n: I18n, admins: Sequence[int], write: Callable[[], str], *, key: str
+) -> bool:
+    """Queue an HTML notice to every operator (see `Delivery.notify_operators`) without
+    sending it: a process with no bot of its own (a monitor) leaves it to the bot process.
+    True when something new was queued."""
+    messages = []
+    for admin in dict.fromkeys(admins):
+        subscriber = await store.subscribers.get(admin)
+        with speaking(i18n, subscriber.language if subscriber is not None else None):
+            text = write()
+        messages.append(
+            NewMessage(chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text)
+        )
+    return bool(await store.outbox.enqueue(messages))
+
+
 class Delivery:
     """Queues alerts for new matches and sends the outbox, within Telegram's limits.
 
@@ -98,21 +115,8 @@ class Delivery:
         """Queue an HTML notice to every operator, `write()` making it in each one's
         language; the same `key` is only ever queued once per operator (put a date or an
         incident id in it to repeat a notice)."""
-        messages = []
-        for admin in self._admins:
-            with speaking(self._i18n, await self._language(admin)):
-                text = write()
-            messages.append(
-                NewMessage(
-                    chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text
-                )
-            )
-        if await self._store.outbox.enqueue(messages):
+        if await queue_operator_notice(self._store, self._i18n, self._admins, write, key=key):
             self._sender.wake()
-
-    async def _language(self, chat_id: int) -> str | None:
-        subscriber = await self._store.subscribers.get(chat_id)
-        return subscriber.language if subscriber is not None else None
 
     async def _fan_out_loop(self) -> None:
         while True:

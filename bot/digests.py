@@ -128,7 +128,12 @@ class DigestScheduler:
         self._scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
 
     async def start(self) -> None:
-        """Schedule every digest subscriber, start the scheduler, and send missed digests."""
+        """Schedule every digest subscriber, start the scheduler, and send missed digests.
+
+        It may start again after `shutdown()` (a process elected to the bot office again,
+        chanwatch/office.py): the schedule is then read afresh from the database, where
+        another process may have changed it meanwhile."""
+        self._scheduler.remove_all_jobs()
         for subscriber in await self._store.subscribers.all_active():
             self._schedule(subscriber)
         self._scheduler.start()

@@ -17,3 +17,6 @@ class BotSettings:
     """Default IANA zone (Area/City) for a new subscriber."""
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     """How long posts are kept (for /stats)."""
+    live_seconds: float = 30.0
+    """A process whose heartbeat is older than this is gone (`cluster.lease_seconds`): /stats
+    lists the others."""

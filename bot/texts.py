@@ -20,7 +20,16 @@ from bot.errors import CommandError
 from bot.i18n import ENGLISH, RUSSIAN
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
 from storage.errors import ChanwatchError
-from storage.models import UNASSIGNED_FULL, Account, Assignment, Channel, Stats, Subscriber, Topic
+from storage.models import (
+    UNASSIGNED_FULL,
+    Account,
+    Assignment,
+    Channel,
+    ProcessInfo,
+    Stats,
+    Subscriber,
+    Topic,
+)
 from storage.retention import SENT_MESSAGE_DAYS, RetentionPolicy, RetentionRun, RetentionTotals
 
 SEARCH_MARK = "🔎 "
@@ -565,6 +574,46 @@ def accounts_stats_text(accounts: Sequence[Account], unassigned: int, tz: tzinfo
                 unassigned,
             ).format(count=unassigned)
         )
+    return "\n".join(lines)
+
+
+def processes_stats_text(processes: Sequence[ProcessInfo], now: datetime) -> str:
+    """/stats: the live `chanwatch run` processes sharing the database, and which one is the
+    active bot (the others of roles bot and all stand by)."""
+    lines = [_("<b>Processes</b>")]
+    for process in processes:
+        values = {
+            "role": escape(process.role),
+            "host": escape(process.host),
+            "pid": process.pid,
+            "count": process.channels,
+            "seconds": max(0, round((now - process.heartbeat_at).total_seconds())),
+        }
+        if process.office is not None:
+            line = _(
+                "<code>{role}</code> on {host}, pid {pid}: active bot, {count} channel, "
+                "heartbeat {seconds} s ago",
+                "<code>{role}</code> on {host}, pid {pid}: active bot, {count} channels, "
+                "heartbeat {seconds} s ago",
+                process.channels,
+            )
+        elif process.role != "monitor":
+            line = _(
+                "<code>{role}</code> on {host}, pid {pid}: standby bot, {count} channel, "
+                "heartbeat {seconds} s ago",
+                "<code>{role}</code> on {host}, pid {pid}: standby bot, {count} channels, "
+                "heartbeat {seconds} s ago",
+                process.channels,
+            )
+        else:
+            line = _(
+                "<code>{role}</code> on {host}, pid {pid}: {count} channel, "
+                "heartbeat {seconds} s ago",
+                "<code>{role}</code> on {host}, pid {pid}: {count} channels, "
+                "heartbeat {seconds} s ago",
+                process.channels,
+            )
+        lines.append(line.format(**values))
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from chanwatch.logs import setup_logging
 from chanwatch.maintenance import REINDEX_BATCH
 from storage import RetentionPolicy
 from storage.errors import ChanwatchError
+from storage.models import ROLES
 from storage.postgres import redact
 
 if TYPE_CHECKING:
@@ -74,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check", parents=[common], help="validate the config and print what would be watched"
     )
-    commands.add_parser(
+    run = commands.add_parser(
         "run", parents=[common], help="watch channels, store matches, run the bot (until Ctrl-C)"
+    )
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all: everything in one process (default); monitor: read channels and store "
+        "matches; bot: poll and send (monitor and bot need PostgreSQL)",
     )
     login = commands.add_parser(
         "login", parents=[common], help="log the Telethon user client in (interactive, once)"
@@ -241,7 +249,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
             )
         from chanwatch.app import run
 
-        return asyncio.run(run(config, client_factory=client_factory))
+        return asyncio.run(run(config, role=args.role, client_factory=client_factory))
     except ConfigError as error:
         print(f"chanwatch: {error}", file=sys.stderr)
         return EXIT_USAGE

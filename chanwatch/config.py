@@ -118,6 +118,22 @@ STORY_WINDOW_MAX: Final = 168.0
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How `monitor` processes share the channels on PostgreSQL (README "Scaling out")."""
+
+    lease_seconds: float
+    """A monitor that stops renewing its leases loses them this long after its last renewal."""
+    web_channels: int
+    """At most this many web channels per monitor process."""
+
+    @property
+    def renew_seconds(self) -> float:
+        """How often leases and the heartbeat are renewed: three tries per lease period, so
+        one slow database answer does not lose them."""
+        return self.lease_seconds / 3
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelConfig:
     handle: str
     source: str
@@ -142,6 +158,7 @@ class Config:
     web: WebConfig
     digest: DigestConfig
     metrics: MetricsConfig
+    cluster: ClusterConfig
     log_level: str
     stories: StoriesConfig
     channels: tuple[ChannelConfig, ...]
@@ -275,6 +292,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             "web",
             "digest",
             "metrics",
+            "cluster",
             "log",
             "stories",
             "channels",
@@ -386,6 +404,16 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         enabled=bool(stories.value("enabled", bool, True)), window_hours=window_hours
     )
 
+    cluster = _section(path, data, "cluster", {"lease_seconds", "web_channels"})
+    web_channels = cluster.value("web_channels", int, 2000)
+    if web_channels < 1:
+        raise cluster.error("web_channels", f"must be at least 1, got {web_channels}")
+    cluster_config = ClusterConfig(
+        # Leases expire by wall-clock time recorded to the second: shorter would flicker.
+        lease_seconds=cluster.number("lease_seconds", 30, minimum=3),
+        web_channels=web_channels,
+    )
+
     log = _section(path, data, "log", {"level"})
     level = log.string("level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -403,6 +431,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             time=f"{int(time_match.group(1)):02d}:{time_match.group(2)}", timezone=timezone
         ),
         metrics=metrics_config,
+        cluster=cluster_config,
         log_level=level,
         stories=stories_config,
         channels=_channels(path, top),

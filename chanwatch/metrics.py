@@ -92,6 +92,19 @@ class Metrics:
             "Unix time of the bot's last successful poll for updates (0: none yet).",
             registry=registry,
         )
+        self.channels = Gauge(
+            "chanwatch_channels_held",
+            "Channels this process reads, by source (on PostgreSQL: those it holds leases "
+            "on, web channels directly and telegram channels through its accounts).",
+            ["source"],
+            registry=registry,
+        )
+        self.office = Gauge(
+            "chanwatch_bot_office",
+            "1 while this process holds the bot office (polls Telegram and sends); 0 while "
+            "it stands by for another process, or has no bot (role monitor).",
+            registry=registry,
+        )
         self.healthy = Gauge(
             "chanwatch_healthy",
             "1 when /healthz answers 200, 0 when it answers 503.",
@@ -119,6 +132,12 @@ class Metrics:
 
     def source_error_seen(self, channel: str) -> None:
         self.source_errors.labels(channel).inc()
+
+    # Leases (monitor processes)
+
+    def channels_held(self, *, web: int, telegram: int) -> None:
+        self.channels.labels("web").set(web)
+        self.channels.labels("telegram").set(telegram)
 
     # BotObserver
 
@@ -150,6 +169,7 @@ class Metrics:
             if newest is not None:
                 self.last_post_age.labels(handle).set(max(0.0, now - newest.timestamp()))
         self.last_poll.set(self._health.last_poll or 0)
+        self.office.set(1 if self._health.holds_office else 0)
         self.healthy.set(0 if self._health.problem() else 1)
 
     def render(self, accept: str) -> tuple[bytes, str]:

@@ -125,6 +125,7 @@ class Ingest:
         self._seen = seen
         """The newest post id the detector has seen stored (see `_catch_up`)."""
         self._reload_lock = asyncio.Lock()
+        self._rules: list[TopicRule] | None = None
         # The store's, when it has one: one memory of words, and the very lemmatizer that
         # storage uses to take an edited post's old words out of the index.
         self._lemmatizer: Callable[[str], str] = store.search_index.lemmatizer or Lemmatizer()
@@ -137,7 +138,8 @@ class Ingest:
         `story_window_hours`, it groups copies into stories, its detector rebuilt from the
         posts stored in that window (so a copy arriving after a restart still finds its
         first post)."""
-        matcher = await compile_live_topics(store)
+        rules = rules_from_topics(await store.topics.live())
+        matcher = await asyncio.to_thread(Matcher.compile, rules)
         stories = None
         seen = 0
         if story_window_hours is not None:
@@ -149,7 +151,9 @@ class Ingest:
             logger.info(
                 "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
             )
-        return cls(store, matcher, listener, stories, seen)
+        ingest = cls(store, matcher, listener, stories, seen)
+        ingest._rules = rules
+        return ingest
 
     @property
     def matcher(self) -> Matcher:
@@ -161,7 +165,12 @@ class Ingest:
         Posts stored before the change keep their matches; new posts use the new topics.
         """
         async with self._reload_lock:
-            self._matcher = await compile_live_topics(self._store)
+            rules = rules_from_topics(await self._store.topics.live())
+            if rules == self._rules:
+                return  # told twice (by an operator command here and by the database)
+            # Compiling generates every inflected form of every term: seconds for big sets.
+            self._matcher = await asyncio.to_thread(Matcher.compile, rules)
+            self._rules = rules
             logger.info("topics reloaded count=%d", len(self._matcher.topics))
 
     # PostSink

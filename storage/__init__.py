@@ -21,6 +21,9 @@ Adding to storage (the rules that keep both backends working):
 - Parameters in the SELECT list of an `INSERT … SELECT` need a CAST on PostgreSQL (it types
   them as text): prefer `VALUES (…, (SELECT …))`.
 - Tests that use a `store` run on both backends (tests/conftest.py, `database` fixture).
+- News for other processes (a match to alert, a topic changed) goes with the transaction
+  that makes it: `await tx.notify(channel)`, heard through `Database.listen` once it commits
+  (storage/coordination.py, which also holds the bot's election).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from storage.accounts import Accounts
 from storage.activity import Activity
 from storage.channels import Channels
 from storage.database import Database
+from storage.leases import Leases
 from storage.outbox import Outbox
 from storage.postgres import PostgresDatabase, is_postgres_url
 from storage.posts import Posts
+from storage.processes import Processes
 from storage.retention import Retention, RetentionPolicy
 from storage.search_index import Lemmatizer
 from storage.sqlite import SQLiteDatabase
@@ -66,6 +71,8 @@ class Store:
         self.outbox = Outbox(db)
         self.retention = Retention(db, self.search_index)
         self.activity = Activity(db)
+        self.processes = Processes(db)
+        self.leases = Leases(db)
 
     @classmethod
     async def open(cls, location: Location, *, lemmatizer: Lemmatizer | None = None) -> Store:

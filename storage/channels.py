@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from storage.coordination import CHANNELS
 from storage.database import Database, Row, from_db, now_utc, to_db
 from storage.models import Channel
 
@@ -75,6 +76,7 @@ class Channels:
                         "WHERE handle = ? AND from_config = 1 AND removed_at IS NULL",
                         (now, handle),
                     )
+            await tx.notify(CHANNELS)
 
     async def add(self, handle: str, source: str) -> tuple[Channel, bool]:
         """Watch a channel; returns it and whether it was not watched before.
@@ -107,16 +109,20 @@ class Channels:
                 await tx.execute(
                     "UPDATE channels SET source = ? WHERE id = ?", (source, row["id"])
                 )
+            await tx.notify(CHANNELS)
         channel = await self.get(handle)
         assert channel is not None
         return channel, added
 
     async def remove(self, handle: str) -> bool:
         """Stop watching; its stored posts and matches stay searchable."""
-        changed = await self._db.execute(
-            "UPDATE channels SET removed_at = ? WHERE handle = ? AND removed_at IS NULL",
-            (to_db(now_utc()), handle),
-        )
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE channels SET removed_at = ? WHERE handle = ? AND removed_at IS NULL",
+                (to_db(now_utc()), handle),
+            )
+            if changed:
+                await tx.notify(CHANNELS)
         return changed > 0
 
     async def get(self, handle: str) -> Channel | None:

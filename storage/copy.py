@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS storage_copy (
 )
 """
 
-_OWN_TABLES: Final = ("search_index",)
-"""Tables each backend keeps for itself (not copied)."""
+_OWN_TABLES: Final = ("search_index", "processes")
+"""Tables each backend keeps for itself (not copied; the processes are those of the source)."""
 
 Progress = Callable[[str, int], None]
 """Told (table, rows) after each batch is committed."""

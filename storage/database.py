@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from storage.coordination import Election, Heard
     from storage.search_index import Lemmatizer, SearchIndex
 
 
@@ -76,6 +77,12 @@ class Dialect(ABC):
         """An expression for the UTC minute of a moment column, as "YYYY-MM-DDTHH:MM" text
         (to count things per minute with GROUP BY)."""
 
+    @abstractmethod
+    def skip_locked(self) -> str:
+        """The end of a SELECT of rows a process is about to claim (leases): concurrent
+        claimers skip the rows another one is claiming instead of waiting for it, or ""
+        where one writer at a time makes that moot."""
+
 
 class Writer(ABC):
     """Statements inside one open transaction."""
@@ -100,6 +107,11 @@ class Writer(ABC):
         """Run one statement for each row. A backend may send it with the transaction's
         next statement or its commit (SQLite does, to save a trip to its thread): a failure
         then surfaces there, and rolls the transaction back all the same."""
+
+    @abstractmethod
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell the listeners of `channel` (in every process) once this transaction commits;
+        nothing when it rolls back (storage/coordination.py)."""
 
     @abstractmethod
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
@@ -160,3 +172,17 @@ class Database(ABC):
         """One statement in its own transaction; returns the number of rows changed."""
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell the listeners of `channel`, in every process, now."""
+        async with self.transaction() as tx:
+            await tx.notify(channel, payload)
+
+    @abstractmethod
+    def listen(self, channels: Iterable[str], heard: Heard) -> AbstractAsyncContextManager[None]:
+        """Call `heard` with what is notified on `channels` while the block runs (in the
+        event loop, from no particular task: it should only set an event or queue)."""
+
+    @abstractmethod
+    def election(self, office: str) -> Election:
+        """This process's campaign for `office` (see storage/coordination.py)."""

@@ -254,3 +254,25 @@ class StoryAlert:
     text: str
     edits: int = 0
     """Edits queued of it so far."""
+
+
+ROLES: Final = ("all", "monitor", "bot")
+"""What a `chanwatch run` process does: everything, or reading channels, or the bot."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A running `chanwatch run` process as its heartbeat last recorded it (/stats)."""
+
+    id: int
+    role: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    channels: int
+    """Channels it read at its last heartbeat (monitor and all roles; 0 for a bot)."""
+    capacity: int = 0
+    """Web channels it may take (`cluster.web_channels` of a monitor; 0 for a bot)."""
+    office: str | None = None
+    """What it was elected to ("bot": the bot process that polls and sends), else None."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.coordination import DELIVERY
 from storage.database import Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import NewMessage, OutboxItem, Stats, StoryAlert
 
@@ -75,6 +76,9 @@ class Outbox:
         """Queue messages; one whose dedup_key was queued before is skipped. Returns count."""
         async with self._db.transaction() as tx:
             queued = await queue_messages(tx, messages)
+            if queued:
+                # Notices queued by a monitor process are sent by the bot process.
+                await tx.notify(DELIVERY, "outbox")
         return queued
 
     async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:

@@ -12,16 +12,18 @@ import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from storage.coordination import Election, Heard
 from storage.database import Condition, Database, Dialect, Row, Writer
 from storage.errors import StorageError
 from storage.migrations import MIGRATIONS
+from storage.postgres_coordination import PostgresElection, PostgresListening
 from storage.postgres_search import TsvectorSearchIndex, tsquery
 from storage.search_index import Lemmatizer, SearchIndex
 
@@ -193,6 +195,9 @@ class PostgresDialect(Dialect):
     def minute(self, column: str) -> str:
         return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI')"
 
+    def skip_locked(self) -> str:
+        return "FOR UPDATE SKIP LOCKED"
+
 
 class PostgresDatabase(Database):
     """A connection pool: reads and transactions run side by side on its connections."""
@@ -299,6 +304,12 @@ class PostgresDatabase(Database):
     def search_index(self, lemmatizer: Lemmatizer | None) -> SearchIndex:
         return TsvectorSearchIndex(self, lemmatizer)
 
+    def listen(self, channels: Iterable[str], heard: Heard) -> AbstractAsyncContextManager[None]:
+        return PostgresListening(self.url, self._where, channels, heard).running()
+
+    def election(self, office: str) -> Election:
+        return PostgresElection(self.url, self._where, office, lock_id(f"office:{office}"))
+
     async def size(self) -> int:
         return int(await self.scalar("SELECT pg_database_size(current_database())") or 0)
 
@@ -404,6 +415,11 @@ class PostgresWriter(_Statements, Writer):
         for key in sorted(set(keys)):
             with _named_errors(self._where):
                 await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        # Queued by the server and delivered when (and only if) the transaction commits.
+        with _named_errors(self._where):
+            await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
 
 class PostgresSession(_Statements):

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Final
 
 from storage.channels import channel_key
+from storage.coordination import DELIVERY
 from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import (
     NewMessage,
@@ -336,6 +337,9 @@ class Posts:
                 "title = coalesce(?, title) WHERE id = ?",
                 [(newest, newest, first_sight, title, channel["id"])],
             )
+            if new_matches and not history:
+                # The bot process, wherever it runs, queues the alerts as soon as this commits.
+                await tx.notify(DELIVERY, "match")
         return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
 
     async def _hits(

@@ -7,12 +7,13 @@ import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import aiosqlite
 
+from storage.coordination import Bus, Election, Heard, SoleElection
 from storage.database import Condition, Database, Dialect, Row, Writer
 from storage.errors import StorageError
 from storage.migrations import MIGRATIONS
@@ -86,6 +87,9 @@ class SQLiteDialect(Dialect):
         # Moments are stored as UTC ISO text: the minute is its first 16 characters.
         return f"substr({column}, 1, 16)"
 
+    def skip_locked(self) -> str:
+        return ""  # BEGIN IMMEDIATE: no other writer runs meanwhile
+
 
 class SQLiteDatabase(Database):
     """Owns the connection. Writes go through `transaction()`, one at a time."""
@@ -96,10 +100,19 @@ class SQLiteDatabase(Database):
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        # One process uses the file (chanwatch refuses roles other than `all` on SQLite), so
+        # its notifications stay inside the process and it is always elected.
+        self._bus = Bus()
 
     @property
     def name(self) -> str:
         return str(self.path)
+
+    def listen(self, channels: Iterable[str], heard: Heard) -> AbstractAsyncContextManager[None]:
+        return self._bus.listen(channels, heard)
+
+    def election(self, office: str) -> Election:
+        return SoleElection()
 
     @classmethod
     async def open(cls, path: Path | str, *, upgrade_to: int | None = None) -> SQLiteDatabase:
@@ -252,6 +265,7 @@ class SQLiteDatabase(Database):
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
+        self._bus.publish(writer.notes)
 
 
 _Step = Callable[[sqlite3.Connection], Any]
@@ -285,9 +299,14 @@ class SQLiteWriter(Writer):
         self._conn = conn
         self._path = path
         self._waiting: list[_Step] = [_begin]
+        self.notes: list[tuple[str, str]] = []
+        """Notifications to publish once the transaction has committed."""
 
     async def lock(self, *keys: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already keeps every other writer out."""
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        self.notes.append((channel, payload))
 
     @contextmanager
     def _named_errors(self) -> Iterator[None]:

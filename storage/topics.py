@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from storage.coordination import TOPICS
 from storage.database import Database, Row, Writer, now_utc, to_db
 from storage.models import Topic
 
@@ -75,6 +76,7 @@ class Topics:
                     await tx.execute(
                         "UPDATE topics SET removed_at = ? WHERE id = ?", (now, row["id"])
                     )
+            await tx.notify(TOPICS)
 
     async def put(self, spec: TopicSpec) -> bool:
         """Create the topic or replace its terms; True when it is new."""
@@ -96,6 +98,7 @@ class Topics:
                     (topic_id,),
                 )
             await _write_terms(tx, topic_id, spec)
+            await tx.notify(TOPICS)
         return created
 
     async def remove(self, name: str) -> bool:
@@ -108,6 +111,7 @@ class Topics:
             await tx.execute(
                 "UPDATE topics SET removed_at = ? WHERE id = ?", (to_db(now_utc()), row["id"])
             )
+            await tx.notify(TOPICS)
             return True
 
     async def live(self) -> list[Topic]:

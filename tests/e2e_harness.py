@@ -71,21 +71,27 @@ class Chanwatch:
     log: Path
     process: asyncio.subprocess.Process | None = None
     exit_codes: list[int] = field(default_factory=list)
+    role: str = "all"
+    """Passed as `--role`."""
 
-    async def start(self) -> None:
-        """Start the process and wait until it is polling the Bot API for updates."""
+    async def start(self, *, polling: bool = True, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
+        """Start the process and wait until it is polling the Bot API for updates, or (with
+        `polling` False: a monitor, a standby bot) until it logged that it started."""
         menus = len(self.api.calls_of("setMyCommands"))
+        started = self.log_text().count("started role=") if self.log.exists() else 0
         with self.log.open("a") as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                command(), "run", "--config", str(self.config), stderr=stderr
+                command(), "run", "--role", self.role, "--config", str(self.config), stderr=stderr
             )
         # The command menu is set right before polling starts; a long poll then waits.
         ready = asyncio.ensure_future(
             self.api.wait_until(
                 lambda: len(self.api.calls_of("setMyCommands")) > menus and self.api.long_polling,
                 "started polling",
-                timeout=START_TIMEOUT,
+                timeout=timeout,
             )
+            if polling
+            else _wait_for_line(self.log, "started role=", started + 1, timeout)
         )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -111,6 +117,30 @@ class Chanwatch:
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    async def wait_for_log(
+        self,
+        text: str,
+        *,
+        count: int = 1,
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until `text` is in the log `count` times."""
+        async with asyncio.timeout(timeout):
+            while self.log_text().count(text) < count:  # noqa: ASYNC110 (a file to read)
+                await asyncio.sleep(0.05)
+
+
+def _read(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+async def _wait_for_line(log: Path, text: str, count: int, timeout: float) -> None:  # noqa: ASYNC109
+    """Until `log` holds `text` `count` times (the process wrote it)."""
+    # Another process writes the file: there is no event to wait on, only the file to read.
+    async with asyncio.timeout(timeout):
+        while _read(log).count(text) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

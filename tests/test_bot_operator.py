@@ -128,3 +128,25 @@ async def test_register_commands_sets_public_and_operator_menus(tmp_path: Path) 
         assert set(menus) == {"everyone", OPERATOR}
         assert "subscribe" in menus["everyone"] and "addtopic" not in menus["everyone"]
         assert {"subscribe", "addtopic", "stats"} <= set(menus[OPERATOR])
+
+
+async def test_stats_lists_the_live_processes_and_which_bot_is_active(tmp_path: Path) -> None:
+    async with conversation(tmp_path) as c:
+        processes = c.store.processes
+        monitor = await processes.register("monitor", "m1.example", 101, capacity=100)
+        await processes.heartbeat(monitor, channels=21)
+        first = await processes.register("bot", "b1.example", 201)
+        second = await processes.register("bot", "b2.example", 202)
+        await processes.set_office(first, "bot")
+        # The standby took over: the first, cut off, could not say it lost the office.
+        await processes.set_office(second, "bot")
+        stats = await c.ask("/stats", chat_id=OPERATOR)
+        assert "Processes" in stats
+        assert "on m1.example, pid 101: 21 channels, heartbeat" in stats
+        assert "on b1.example, pid 201: standby bot, 0 channels" in stats
+        assert "on b2.example, pid 202: active bot, 0 channels" in stats
+        await c.ask("/language ru", chat_id=OPERATOR)
+        russian = await c.ask("/stats", chat_id=OPERATOR)
+        assert "Процессы" in russian
+        assert "на m1.example, pid 101: 21 канал, отклик" in russian
+        assert "на b2.example, pid 202: активный бот, 0 каналов" in russian

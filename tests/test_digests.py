@@ -131,6 +131,27 @@ async def test_job_is_scheduled_in_the_chat_zone_and_rescheduled(store: Store) -
         await digests.shutdown()
 
 
+async def test_a_scheduler_started_again_reads_the_schedule_afresh(store: Store) -> None:
+    # A process elected to the bot office a second time: meanwhile another process held it
+    # and the chat turned its digest off.
+    await subscriber(store)
+    clock = FakeClock(datetime.now(UTC))
+    await store.subscribers.set_last_digest(CHAT, clock.now())
+    digests = scheduler(store, clock)
+    await digests.start()
+    assert digests.job(CHAT) is not None
+    await digests.shutdown()
+    await store.subscribers.update(CHAT, mode="instant")
+    await subscriber(store, chat_id=2002)
+    await store.subscribers.set_last_digest(2002, clock.now())
+    await digests.start()
+    try:
+        assert digests.job(CHAT) is None
+        assert digests.job(2002) is not None
+    finally:
+        await digests.shutdown()
+
+
 async def test_digest_groups_topics_splits_long_ones_and_never_repeats(store: Store) -> None:
     await subscriber(store)
     await store.subscribers.set_last_digest(CHAT, datetime.now(UTC) - timedelta(hours=1))

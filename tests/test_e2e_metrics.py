@@ -85,7 +85,9 @@ async def test_metrics_and_health_follow_posts_alerts_and_the_bot_api(tmp_path: 
         scrape = Scraper(session, port)
         async with running(config, api):
             healthy = await scrape.wait_health(200, "once started")
-            assert healthy.startswith("ok: running bot, delivery, retention, web;"), healthy
+            assert healthy.startswith(
+                "ok: running bot, bot office, delivery, heartbeat, retention, web;"
+            ), healthy
             await tme.wait_served(["pul_1"])
             first = await scrape.wait_metrics(
                 lambda s: value(s, "chanwatch_posts_ingested_total", source="web") == 1,

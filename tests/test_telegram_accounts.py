@@ -175,7 +175,11 @@ async def test_five_channels_over_three_accounts_and_a_banned_account_hands_them
             moved = [h for h in load[banned] if after[h] == spare]
             stranded = [h for h in load[banned] if after[h] is None]
             assert len(moved) == 1 and len(stranded) == 1
-            assert world.account(spare).joins[-1] == moved[0]  # joined by its new account
+
+            async def joined() -> bool:  # the placement is stored before the join is done
+                return world.account(spare).joins[-1:] == [moved[0]]
+
+            await until(joined, "joined by its new account")
             assert {h: a for h, a in after.items() if h not in load[banned]} == {
                 h: a for h, a in placed.items() if h not in load[banned]
             }  # nothing else moved

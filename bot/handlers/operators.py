@@ -111,6 +111,9 @@ async def stats(
         unassigned = sum(1 for channel in watched if channel.unassigned)
         accounts = await store.accounts.configured()
         text += "\n\n" + texts.accounts_stats_text(accounts, unassigned, tz)
+    processes = await store.processes.live(settings.live_seconds)
+    if processes:
+        text += "\n\n" + texts.processes_stats_text(processes, datetime.now(UTC))
     text += "\n\n" + await _retention(store, settings, tz)
     builder = InlineKeyboardBuilder()
     builder.button(text=texts.stats_chart_button(), callback_data=StatsChart())
