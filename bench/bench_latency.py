@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -39,6 +40,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.markdown import markdown_to_plain  # noqa: E402
+from monitor.stories import StoryIndex  # noqa: E402
 from tests.e2e_harness import TOKEN, running, subscribe, write_config  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 from tests.fakes.tme_server import TmeServer  # noqa: E402
@@ -58,15 +60,25 @@ ALERT_TIMEOUT: Final = 30.0
 def load_texts(data: Path, wanted: int) -> tuple[list[str], str]:
     """`wanted` post texts that match the topic, and where they came from."""
     texts: list[str] = []
+    # Copies of a post already published edit its alert instead of alerting (README,
+    # "Stories"): only posts that start a story of their own are published here, judged by
+    # the same detector over the posts in the order they will appear.
+    stories = StoryIndex()
+    start = datetime.now(UTC)
     for file in sorted(data.glob("*.json")):
-        for item in json.loads(file.read_text(encoding="utf-8")):
+        for n, item in enumerate(json.loads(file.read_text(encoding="utf-8"))):
             text = markdown_to_plain(item.get("text") or "")
             if _VISIT.search(text) and len(text) <= 3000:
-                texts.append(text)
+                key = (file.name, n)
+                if stories.assign(*key, start + timedelta(seconds=len(texts)), text) == key:
+                    texts.append(text)
     if not texts:
         print(f"no corpus in {data}: using a fixed sentence (pass --data DIR for real posts)")
         return [FALLBACK_TEXT.format(n=n) for n in range(wanted)], "a fixed sentence"
-    return [texts[n % len(texts)] for n in range(wanted)], f"cycling {len(texts)} real posts"
+    # A repeat carries a number its first showing lacked: another post, not a copy of it.
+    return [
+        texts[n % len(texts)] + (f"\n\n№{n}" if n >= len(texts) else "") for n in range(wanted)
+    ], f"cycling {len(texts)} real posts that are no copies of each other"
 
 
 async def measure(texts: list[str], poll_seconds: float) -> list[float]:

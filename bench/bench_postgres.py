@@ -98,8 +98,8 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             lite = Path(tmp) / "bench.db"
-            lite_ingest, _ = await ingest(posts, lite)
-            pg_ingest, _ = await ingest(posts, pg)
+            lite_ingest, _, _ = await ingest(posts, lite)
+            pg_ingest, _, _ = await ingest(posts, pg)
             lite_answers, lite_times = await search_all(lite, texts)
             pg_answers, pg_times = await search_all(pg, texts)
             started = time.perf_counter()

@@ -127,7 +127,7 @@ def main() -> None:
         if args.db is not None and args.db.exists():
             db.symlink_to(args.db.resolve())
         else:
-            seconds, _ = asyncio.run(ingest(posts, db))
+            seconds, _, _ = asyncio.run(ingest(posts, db))
             print(f"stored {len(posts):,} posts in {seconds:.0f} s (batches of {BATCH})")
             if args.db is not None:
                 for file in db.parent.glob(db.name + "*"):

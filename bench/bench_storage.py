@@ -1,11 +1,19 @@
 """Storage ingest: posts/s stored with matching, lemma indexing and FTS, and DB size.
 
-    .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N]
+    .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N] [--stories] [--order date]
 
 Feeds the real corpus (repeated with fresh ids up to N posts) through the same pipeline
 `chanwatch run` uses (monitor.ingest.Ingest -> storage) into a new SQLite file, in batches
 like a source delivers them, and prints throughput next to a baseline that inserts the same
-rows with no matching, no lemmas and no FTS.
+rows with no matching, no lemmas and no FTS. Each repetition of the corpus is dated 100
+days after the one before, so that it is news again rather than a copy of itself.
+
+With --stories the pipeline runs twice more in the same process, alternately without and with
+the story detector (`[stories]` on, as `chanwatch run` has it by default), and prints both
+rates and their ratio (best of two each) and how many posts were filed as copies. Posts come
+channel after channel (each channel's export in turn) unless `--order date` hands them over
+in publication order across channels, as a live process sees them: then the copies of one
+story meet inside the detector's window, about one post in eight.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +46,7 @@ TOPICS = [
 BATCH = 20
 
 
-def load(data: Path, wanted: int) -> list[IncomingPost]:
+def load(data: Path, wanted: int, *, by_date: bool = False) -> list[IncomingPost]:
     files = sorted(data.glob("*.json"))
     if not files:
         raise SystemExit(f"no corpus in {data}: pass --data (see ../shared/data/README.md)")
@@ -52,27 +60,35 @@ def load(data: Path, wanted: int) -> list[IncomingPost]:
                     markdown_to_plain(item["text"] or ""),
                 )
             )
+    if by_date:
+        base.sort(key=lambda item: item[1])
     posts = []
     for n in range(wanted):
         channel, date, text = base[n % len(base)]
+        date += timedelta(days=100 * (n // len(base)))
         posts.append(IncomingPost(channel=channel, post_id=n + 1, date=date, text=text))
     return posts
 
 
-async def ingest(posts: list[IncomingPost], location: Location) -> tuple[float, float]:
-    """Seconds the pipeline takes to store and match `posts` into a new database, and the
-    CPU seconds this process spent on it (every thread: the database's too)."""
+async def ingest(
+    posts: list[IncomingPost], location: Location, *, stories: bool = False
+) -> tuple[float, float, int]:
+    """Seconds the pipeline takes to store and match `posts` into a new database, the CPU
+    seconds this process spent on it (every thread: the database's too), and how many posts
+    it filed as copies of an earlier post (with `stories`)."""
     store = await Store.open(location)
     await store.topics.sync_config(TOPICS)
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")
-    pipeline = await Ingest.open(store, SilentListener())
+    window = 24.0 if stories else None
+    pipeline = await Ingest.open(store, SilentListener(), story_window_hours=window)
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(posts), BATCH):
         await pipeline.handle_posts(posts[start : start + BATCH], history=False)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    copies = await store.db.scalar("SELECT count(*) FROM posts WHERE story IS NOT NULL")
     await store.close()
-    return elapsed, cpu
+    return elapsed, cpu, int(copies or 0)
 
 
 def baseline(posts: list[IncomingPost], path: Path) -> float:
@@ -106,22 +122,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/telegram-news")
     parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument(
+        "--stories", action="store_true", help="also compare ingest with the story detector"
+    )
+    parser.add_argument("--order", choices=("channel", "date"), default="channel")
     args = parser.parse_args()
     # Each channel's first batch is its first sight: stored as history, which ingestion
     # logs as a warning for every channel. That is the product working, not news here.
     logging.basicConfig(level=logging.ERROR)
     print(f"load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
-    posts = load(args.data, args.posts)
+    posts = load(args.data, args.posts, by_date=args.order == "date")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        seconds, cpu = asyncio.run(ingest(posts, db))
+        seconds, cpu, _ = asyncio.run(ingest(posts, db))
         full_size = size(db)
         plain = Path(tmp) / "plain.db"
         base_seconds = baseline(posts, plain)
         plain_size = size(plain)
+        runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        copies = 0
+        if args.stories:
+            for turn, stories in enumerate((False, True, False, True)):
+                took, took_cpu, found = asyncio.run(
+                    ingest(posts, Path(tmp) / f"s{turn}.db", stories=stories)
+                )
+                runs[stories].append((took, took_cpu))
+                copies = max(copies, found)
     n = len(posts)
     per_100k = 100_000 / n
-    print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics)")
+    print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics), {args.order} order")
     print(
         f"chanwatch ingest (match + lemmas + FTS5 + matches): {seconds:.1f} s, "
         f"{n / seconds:,.0f} posts/s, "
@@ -133,6 +162,22 @@ def main() -> None:
         f"baseline (plain INSERT, no index): {base_seconds:.1f} s, {n / base_seconds:,.0f} "
         f"posts/s, database {plain_size * per_100k / 2**20:.0f} MiB per 100k posts"
     )
+    if args.stories:
+        without = min(wall for wall, _ in runs[False])
+        with_stories = min(wall for wall, _ in runs[True])
+        without_cpu = min(cpu for _, cpu in runs[False])
+        with_cpu = min(cpu for _, cpu in runs[True])
+        print(
+            f"without stories (best of 2): {n / without:,.0f} posts/s, "
+            f"{n / without_cpu:,.0f} per CPU second"
+        )
+        print(
+            f"with stories (best of 2): {n / with_stories:,.0f} posts/s, "
+            f"{n / with_cpu:,.0f} per CPU second; {copies:,} filed as copies ({copies / n:.1%})"
+        )
+        print(
+            f"with/without: time {with_stories / without:.2f}x, CPU {with_cpu / without_cpu:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ PUBLIC_COMMANDS: Final = (
     "mode",
     "timezone",
     "quiet",
+    "copies",
     "language",
 )
 
@@ -57,6 +58,7 @@ MANAGE_COMMANDS: Final = (
     "mode",
     "timezone",
     "quiet",
+    "copies",
     "language",
 )
 
@@ -78,6 +80,7 @@ def describe(command: str) -> str:
         "mode": _("Alerts: /mode instant|digest|both"),
         "timezone": _("Your time zone: /timezone Area/City"),
         "quiet": _("Toggle silent alerts"),
+        "copies": _("Reposts in other channels: /copies on|off"),
         "language": _("Language: /language ru|en"),
         "addchannel": _("Watch a channel: /addchannel @name [web]"),
         "removechannel": _("Stop watching: /removechannel @name"),

@@ -39,7 +39,7 @@ class BotObserver(Protocol):
     """Told about every message the bot sends on its own and every poll for updates."""
 
     def message_sent(self, kind: str) -> None:
-        """An outbox message ("alert", "digest", "notice") reached Telegram."""
+        """An outbox message ("alert", "edit", "digest", "notice") reached Telegram."""
 
     def send_failed(self, kind: str, failure: str) -> None:
         """An outbox message of `kind` was refused or lost; `failure` is a FAILURE_KINDS."""

@@ -323,6 +323,24 @@ def parse_language(args: str | None) -> str | None:
     return _LANGUAGE_WORDS[words[0]]
 
 
+_SWITCH_WORDS: Final = {"on": True, "вкл": True, "off": False, "выкл": False}
+
+
+def parse_copies(args: str | None) -> bool | None:
+    """`/copies on|off`: True groups copies of a post into its first alert; None: show it."""
+    words = [word.lower() for word in _words(args)]
+    if not words:
+        return None
+    if len(words) != 1 or words[0] not in _SWITCH_WORDS:
+        raise CommandError(
+            N_(
+                "Write /copies on (copies of a post in other channels are added to its first "
+                "alert) or /copies off (every copy alerts)."
+            )
+        )
+    return _SWITCH_WORDS[words[0]]
+
+
 TREND_PERIODS: Final = {"7d": 7, "30d": 30, "90d": 90}
 TREND_DEFAULT_DAYS: Final = 30
 

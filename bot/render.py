@@ -17,12 +17,13 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Final
 
 from aiogram.utils.i18n import gettext as _
 
-from storage.models import StoredPost
+from storage.models import StoredPost, TopicHit
 
 MESSAGE_LIMIT: Final = 4096
 ELLIPSIS: Final = "…"
@@ -204,14 +205,45 @@ def _spans(post: StoredPost) -> list[tuple[int, int]]:
     return merge_spans((span for hit in post.hits for span in hit.spans), len(post.text))
 
 
-def render_alert(post: StoredPost) -> str:
-    """An alert for one post: channel, the topics in `post.hits`, the text with matched
-    words in bold (cut to fit, keeping the first match in view), and the link."""
+ALSO_LISTED: Final = 3
+"""Copies named in an alert or a digest entry; more are counted ("+2 more")."""
+
+
+def _channel_label(post: StoredPost) -> str:
+    handle = post.channel_handle
+    return post.channel_name if handle.lstrip("-").isdigit() else f"@{handle}"
+
+
+def also_in(copies: Sequence[StoredPost]) -> str:
+    """ "also in @chan2, @chan3 +N more", each channel linked to its copy ("" for none)."""
+    if not copies:
+        return ""
+    named = ", ".join(
+        f'<a href="{html.escape(copy.link, quote=True)}">'
+        f"{escape(_clip(_channel_label(copy), 64))}</a>"
+        for copy in copies[:ALSO_LISTED]
+    )
+    line = _("↪️ also in {channels}").format(channels=named)
+    hidden = len(copies) - ALSO_LISTED
+    if hidden > 0:
+        line += " " + _("+{count} more", "+{count} more", hidden).format(count=hidden)
+    return line
+
+
+def render_alert(
+    post: StoredPost, *, copies: Sequence[StoredPost] = (), more_topics: Sequence[str] = ()
+) -> str:
+    """An alert for one post: channel, the topics in `post.hits` (and `more_topics`, which
+    its copies matched), the text with matched words in bold (cut to fit, keeping the first
+    match in view), the link, and where else the story ran (`copies`)."""
     header = f"📢 <b>{escape(_clip(post.channel_name, _TITLE_MAX))}</b>"
     topics = _topic_names(post)
+    topics += [name for name in more_topics if name not in topics]
     if topics:
         header += f"\n🏷 {escape(_clip(', '.join(topics), _TOPICS_MAX))}"
     footer = link(post.link)
+    if copies:
+        footer += "\n" + also_in(copies)
 
     def build(body: str) -> str:
         return f"{header}\n\n{body}\n\n{footer}"
@@ -240,13 +272,45 @@ def _snippet(post: StoredPost) -> str:
     return _excerpt(flat, spans, start, end)
 
 
-def _entry(post: StoredPost, topics: Sequence[str], tz: tzinfo | None, also: bool = False) -> str:
+def _entry(
+    post: StoredPost,
+    topics: Sequence[str],
+    tz: tzinfo | None,
+    also: bool = False,
+    copies: Sequence[StoredPost] = (),
+) -> str:
     when = post.date.astimezone(tz or UTC).strftime("%Y-%m-%d %H:%M")
     head = f"<b>{when}</b> · {escape(_clip(post.channel_name, 64))}"
     if topics:
         names = escape(_clip(", ".join(topics), _TOPICS_MAX))
         head += " · " + (_("also 🏷 {topics}").format(topics=names) if also else f"🏷 {names}")
-    return f"{head}\n{_snippet(post)}\n{link(post.link)}"
+    if post.copies:
+        head += " · " + _("+{count} copy", "+{count} copies", post.copies).format(
+            count=post.copies
+        )
+    entry = f"{head}\n{_snippet(post)}\n{link(post.link)}"
+    return f"{entry}\n{also_in(copies)}" if copies else entry
+
+
+def one_per_story(posts: Sequence[StoredPost]) -> list[tuple[StoredPost, list[StoredPost]]]:
+    """Each story's earliest post, in the order the stories first appear in `posts`, with
+    the story's other posts (oldest first). The earliest post also names the topics only its
+    copies matched (with nothing to highlight: those words are in the copies' text)."""
+    stories: dict[int, list[StoredPost]] = {}
+    for post in posts:
+        stories.setdefault(post.story_key, []).append(post)
+    grouped = []
+    for members in stories.values():
+        first, *copies = sorted(members, key=lambda post: (post.date, post.id))
+        topics = {hit.topic for hit in first.hits}
+        extra: list[TopicHit] = []
+        for copy in copies:
+            for hit in copy.hits:
+                if hit.topic not in topics:
+                    topics.add(hit.topic)
+                    extra.append(TopicHit(hit.topic, (), ()))
+        grouped.append((replace(first, hits=first.hits + tuple(extra)), copies))
+    return grouped
 
 
 def render_post_line(
@@ -288,18 +352,20 @@ def render_digest(
 ) -> list[str]:
     """A digest as one or more messages: posts grouped by topic, newest first, with links.
 
-    A post is listed once, under the first of its topics (the others are named in its
-    entry). A topic running into the next message repeats its heading. No posts, no messages.
-    At most MAX_DIGEST_POSTS newest posts are listed; the rest are counted at the end.
+    A story is listed once, as its earliest post here, under the first of its topics (the
+    others are named in its entry), with the channels of its copies. A topic running into
+    the next message repeats its heading. No posts, no messages. At most MAX_DIGEST_POSTS
+    newest stories are listed; the rest are counted at the end.
     """
     if not posts:
         return []
-    ordered = sorted(posts, key=lambda post: (post.date, post.id), reverse=True)
+    newest_first = sorted(posts, key=lambda post: (post.date, post.id), reverse=True)
+    ordered = one_per_story(newest_first)
     shown, hidden = ordered[:MAX_DIGEST_POSTS], len(ordered) - MAX_DIGEST_POSTS
-    groups: dict[str, list[StoredPost]] = {}
-    for post in shown:
+    groups: dict[str, list[tuple[StoredPost, list[StoredPost]]]] = {}
+    for post, copies in shown:
         names = _topic_names(post)
-        groups.setdefault(names[0] if names else _("Other"), []).append(post)
+        groups.setdefault(names[0] if names else _("Other"), []).append((post, copies))
 
     count = len(ordered)
     header = f"🗞 <b>{escape(_clip(title, _TITLE_MAX))}</b>\n" + _(
@@ -309,9 +375,9 @@ def render_digest(
     current = header
     for topic, items in groups.items():
         heading = f"🏷 <b>{escape(_clip(topic, _TITLE_MAX))}</b> ({len(items)})"
-        for index, post in enumerate(items):
+        for index, (post, copies) in enumerate(items):
             others = [name for name in _topic_names(post) if name != topic]
-            entry = _entry(post, others, tz, also=True)
+            entry = _entry(post, others, tz, also=True, copies=copies)
             block = f"{heading}\n\n{entry}" if index == 0 else entry
             candidate = f"{current}\n\n{block}"
             if fits(candidate, limit):

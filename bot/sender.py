@@ -40,7 +40,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, LinkPreviewOptions, Message
+from aiogram.types import BufferedInputFile, LinkPreviewOptions
 from aiolimiter import AsyncLimiter
 
 from bot.charts.renderer import ChartRenderer
@@ -71,6 +71,14 @@ _PERMANENT: Final = (
     TelegramMigrateToChat,
     TelegramEntityTooLarge,
 )
+
+
+class _Unsendable(Exception):
+    """An edit with nothing to edit: recorded as failed with the reason, never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _reason(error: BaseException) -> str:
@@ -190,12 +198,14 @@ class Sender:
             del self._in_flight[item.chat_id]
             self._wake.set()
 
-    async def _send_counted(self, item: OutboxItem) -> Message:
-        """The Bot API call, its outcome counted for the observer."""
+    async def _send_counted(self, item: OutboxItem) -> int:
+        """The Bot API call, its outcome counted for the observer; the message's id."""
         try:
             sent = await self._send_item(item)
         except Exception as error:
-            self._observer.send_failed(item.kind, failure_kind(error))
+            # An edit with nothing to edit is counted by Telegram's refusal, if it made one.
+            cause = error.__cause__ if isinstance(error, _Unsendable) else None
+            self._observer.send_failed(item.kind, failure_kind(cause or error))
             raise
         self._observer.message_sent(item.kind)
         return sent
@@ -204,6 +214,10 @@ class Sender:
         chat = item.chat_id
         try:
             sent = await self._send_counted(item)
+        except _Unsendable as error:
+            logger.info("outbox %d to chat %d not sent: %s", item.id, chat, error.reason)
+            await self._store.outbox.mark_failed(item.id, error.reason)
+            return
         except TelegramRetryAfter as error:
             self._flood(chat, error.retry_after)
             logger.warning(
@@ -240,35 +254,62 @@ class Sender:
             self._chat_free_at[chat] = self._now() + delay
             return
         # Recorded even if run() is being cancelled: this task is not the one cancelled.
-        await self._store.outbox.mark_sent(item.id, sent.message_id)
-        logger.info(
-            "sent kind=%s chat=%d outbox=%d message_id=%d",
-            item.kind,
-            chat,
-            item.id,
-            sent.message_id,
-        )
+        await self._store.outbox.mark_sent(item.id, sent)
+        logger.info("sent kind=%s chat=%d outbox=%d message_id=%d", item.kind, chat, item.id, sent)
         self._chat_free_at[chat] = self._now() + self._interval(chat)
 
-    async def _send_item(self, item: OutboxItem) -> Message:
-        """A text message, or a chart with the text as its caption. A chart that cannot be
-        drawn (logged by the renderer) goes as its caption alone: the figures still arrive."""
+    async def _send_item(self, item: OutboxItem) -> int:
+        """A text message, or a chart with the text as its caption, or the edit of an alert
+        sent before; the id of the message. A chart that cannot be drawn (logged by the
+        renderer) goes as its caption alone: the figures still arrive."""
+        if item.kind == "edit":
+            return await self._edit(item)
         png = await self._chart(item) if item.chart is not None else None
         if png is not None:
-            return await self._bot.send_photo(
+            sent = await self._bot.send_photo(
                 chat_id=item.chat_id,
                 photo=BufferedInputFile(png, filename="chart.png"),
                 caption=item.text,
                 parse_mode=ParseMode.HTML,
                 disable_notification=item.disable_notification,
             )
-        return await self._bot.send_message(
+            return sent.message_id
+        sent = await self._bot.send_message(
             chat_id=item.chat_id,
             text=item.text,
             parse_mode=ParseMode.HTML,
             disable_notification=item.disable_notification,
             link_preview_options=NO_PREVIEW,
         )
+        return sent.message_id
+
+    async def _edit(self, item: OutboxItem) -> int:
+        """Rewrite the alert the edit names (a later copy of its story arrived).
+
+        The alert is the chat's earlier outbox row, so it was sent (or given up) before:
+        one chat's rows go out in order. An edit never becomes a message of its own: when
+        its alert never reached the chat, or the chat deleted it, there is nothing to edit
+        and nothing is sent, so a chat never gets a story twice."""
+        status, message_id = await self._store.outbox.edited_message(item.id)
+        if status != "sent" or message_id is None:
+            raise _Unsendable("the alert it edits was not delivered")
+        try:
+            await self._bot.edit_message_text(
+                chat_id=item.chat_id,
+                message_id=message_id,
+                text=item.text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return message_id  # it already says this: done
+            if "message to edit not found" in error.message:
+                raise _Unsendable("the alert was deleted in the chat") from error
+            if "message can't be edited" in error.message:
+                raise _Unsendable("Telegram no longer lets the alert be edited") from error
+            raise
+        return message_id
 
     async def _chart(self, item: OutboxItem) -> bytes | None:
         if self._charts is None or item.chart is None:

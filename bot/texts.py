@@ -134,6 +134,7 @@ def help_text(channels: Sequence[Channel], topics: Sequence[Topic], *, operator:
         "/mode instant|digest|both — alerts per post, a digest, or both\n"
         "/timezone Area/City — e.g. /timezone Europe/Moscow\n"
         "/quiet — alerts without sound (send again to turn sound back on)\n"
+        "/copies on|off — copies in other channels edit the first alert, or alert each\n"
         "/language ru|en — the language I speak here\n\n"
         "In a group, only its admins can change subscriptions and settings."
     ).format(channels=watched, topics=topic_lines, recent_max=RECENT_MAX)
@@ -304,6 +305,19 @@ def quiet_text(quiet: bool) -> str:
     if quiet:
         return _("Quiet on: alerts and digests arrive without sound. /quiet again to undo.")
     return _("Quiet off: alerts and digests arrive with sound.")
+
+
+def copies_text(group: bool) -> str:
+    if group:
+        return _(
+            "Copies on: when other channels repost a story you were alerted of, the alert is "
+            "edited to name them, with links, instead of alerting again. /copies off to get "
+            "every copy as an alert."
+        )
+    return _(
+        "Copies off: every copy of a story in another channel alerts you. /copies on to add "
+        "them to the first alert instead."
+    )
 
 
 def language_name(language: str) -> str:

@@ -333,7 +333,9 @@ class _Runtime:
     ) -> dict[str, Callable[[], Awaitable[None]]]:
         """Ingestion and the sources (roles all and monitor)."""
         config, store = self.config, self.store
-        ingest = self.ingest = await Ingest.open(store, self.listener)
+        ingest = self.ingest = await Ingest.open(
+            store, self.listener, story_window_hours=config.stories.window
+        )
         self.metrics.known_topics(ingest.matcher.topics)
         parts: dict[str, Callable[[], Awaitable[None]]] = {}
         telegram_handles = await store.channels.handles("telegram")

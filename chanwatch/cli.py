@@ -95,10 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="which [[telegram.accounts]] to log in (needed when several are configured)",
     )
     scan = commands.add_parser(
-        "scan", parents=[common], help="print posts of Telegram Desktop exports that match"
+        "scan",
+        parents=[common],
+        help="print posts of Telegram Desktop exports that match, each with its story",
     )
     scan.add_argument("exports", nargs="+", type=Path, metavar="EXPORT.json")
     scan.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    scan.add_argument(
+        "--all", action="store_true", help="print every post, matched or not (topics may be empty)"
+    )
+    scan.add_argument(
+        "--no-stories",
+        action="store_true",
+        help="no story grouping: stream each export in file order, one at a time",
+    )
     scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     imp = commands.add_parser(
         "import", parents=[common], help="store Telegram Desktop exports as history (no alerts)"
@@ -182,7 +192,15 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | N
         if args.command == "scan":
             from chanwatch.offline import scan
 
-            return scan(config, args.exports, fmt=args.format, progress=not args.no_progress)
+            return scan(
+                config,
+                args.exports,
+                fmt=args.format,
+                progress=not args.no_progress,
+                everything=args.all,
+                stories=not args.no_stories,
+                window_hours=config.stories.window_hours,
+            )
         if args.command == "import":
             from chanwatch.offline import import_exports
 
@@ -275,6 +293,11 @@ def check(config: Config, out: TextIO) -> int:
         file=out,
     )
     print(f"digest default: {config.digest.time} {config.digest.timezone}", file=out)
+    if config.stories.enabled:
+        hours = f"{config.stories.window_hours:g}"
+        print(f"stories: copies within {hours} h are grouped into one alert", file=out)
+    else:
+        print("stories: off (every copy alerts)", file=out)
     if config.metrics.listen is None:
         print("metrics: off (set metrics.listen to serve /metrics and /healthz)", file=out)
     else:

@@ -101,6 +101,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoriesConfig:
+    enabled: bool
+    """Group copies of a post across channels into one story (one alert, then edits)."""
+    window_hours: float
+    """Posts this far apart or closer may be copies; the detector holds this much."""
+
+    @property
+    def window(self) -> float | None:
+        """The detector's window, None when grouping is off."""
+        return self.window_hours if self.enabled else None
+
+
+STORY_WINDOW_MAX: Final = 168.0
+"""A week: the detector keeps every post of its window in memory."""
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     """How `monitor` processes share the channels on PostgreSQL (README "Scaling out")."""
 
@@ -143,6 +160,7 @@ class Config:
     metrics: MetricsConfig
     cluster: ClusterConfig
     log_level: str
+    stories: StoriesConfig
     channels: tuple[ChannelConfig, ...]
     topics: tuple[TopicConfig, ...]
 
@@ -276,6 +294,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             "metrics",
             "cluster",
             "log",
+            "stories",
             "channels",
             "topics",
         },
@@ -374,6 +393,17 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         else None
     )
 
+    stories = _section(path, data, "stories", {"enabled", "window_hours"})
+    window_hours = stories.number("window_hours", 24, minimum=0)
+    if not 0 < window_hours <= STORY_WINDOW_MAX:
+        raise stories.error(
+            "window_hours",
+            f"expected more than 0 and at most {STORY_WINDOW_MAX:g} hours, got {window_hours:g}",
+        )
+    stories_config = StoriesConfig(
+        enabled=bool(stories.value("enabled", bool, True)), window_hours=window_hours
+    )
+
     cluster = _section(path, data, "cluster", {"lease_seconds", "web_channels"})
     web_channels = cluster.value("web_channels", int, 2000)
     if web_channels < 1:
@@ -403,6 +433,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         metrics=metrics_config,
         cluster=cluster_config,
         log_level=level,
+        stories=stories_config,
         channels=_channels(path, top),
         topics=_topics(path, top),
     )

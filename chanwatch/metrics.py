@@ -27,7 +27,7 @@ from chanwatch.health import Health
 from storage import Store
 
 SOURCES: Final = ("web", "telegram")
-MESSAGE_KINDS: Final = ("alert", "digest", "notice")
+MESSAGE_KINDS: Final = ("alert", "edit", "digest", "notice")
 
 
 class Metrics:

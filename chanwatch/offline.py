@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final, TextIO, cast
 
 from tqdm import tqdm
 
@@ -15,7 +15,8 @@ from chanwatch.config import Config
 from monitor.errors import ExportError
 from monitor.matching import Matcher, TopicRule
 from monitor.sources.base import IncomingPost
-from monitor.sources.export import ExportChannel, read_export
+from monitor.sources.export import ExportChannel, ExportPosts, read_export
+from monitor.stories import DEFAULT_WINDOW_HOURS, StoryIndex
 
 _BATCH: Final = 500
 
@@ -46,44 +47,103 @@ def scan(
     *,
     fmt: str,
     progress: bool,
+    everything: bool = False,
+    stories: bool = True,
+    window_hours: float = DEFAULT_WINDOW_HOURS,
     out: TextIO | None = None,
 ) -> int:
-    """Print the matching posts of each export; returns the exit status."""
+    """Print the matching posts of the exports (every post with `everything`); returns the
+    exit status.
+
+    With `stories` (the default) the posts of all exports are read first and printed in
+    date order, each with its story: the earliest post of its story among the scanned posts,
+    as the story detector would have grouped them live. Without it each export is streamed
+    in file order, one at a time, and no story is printed.
+    """
     out = out or sys.stdout
     matcher = config_matcher(config)
+    # Every export is checked before anything is printed.
+    opened = [read_export(path) for path in exports]
     if fmt == "table":
         print(f"{'date':<20} {'channel':<24} {'id':>8}  topics: terms", file=out)
-    found = 0
-    for path in exports:
-        channel, posts = read_export(path)
-        for post in _progress(posts, channel, progress):
-            matches = matcher.match(post.text)
-            if not matches:
-                continue
-            found += 1
-            terms: dict[str, None] = {}
-            for match in matches:
-                for hit in match.hits:
-                    terms.setdefault(hit.text, None)
-            topics = [m.topic for m in matches]
-            if fmt == "jsonl":
-                record = {
-                    "channel": channel.name,
-                    "channel_id": channel.id,
-                    "message_id": post.post_id,
-                    "date": post.date.isoformat(),
-                    "topics": topics,
-                    "terms": list(terms),
-                }
-                print(json.dumps(record, ensure_ascii=False), file=out)
-            else:
-                print(
-                    f"{post.date:%Y-%m-%d %H:%M:%S} {channel.name[:24]:<24} {post.post_id:>8}  "
-                    f"{', '.join(topics)}: {', '.join(terms)}",
-                    file=out,
-                )
-    print(f"chanwatch: {found} matching post(s) in {len(exports)} export(s)", file=sys.stderr)
+    printer = _Printer(matcher, fmt, everything, out)
+    if stories:
+        index = StoryIndex(window_hours)
+        for channel, post in _in_date_order(opened, progress):
+            ref = index.assign(channel.id, post.post_id, post.date, post.text)
+            # The index was given export channel ids, so a story's channel is one.
+            printer.post(channel, post, (cast(int, ref.channel), ref.message_id))
+    else:
+        for channel, posts in opened:
+            for post in _progress(posts, channel, progress):
+                printer.post(channel, post, None)
+    what = "post(s)" if everything else "matching post(s)"
+    print(f"chanwatch: {printer.printed} {what} in {len(exports)} export(s)", file=sys.stderr)
     return 0
+
+
+def _in_date_order(
+    opened: Sequence[tuple[ExportChannel, ExportPosts]], progress: bool
+) -> list[tuple[ExportChannel, IncomingPost]]:
+    """The posts of all exports by publication date (ties: channel id, then post id)."""
+    posts = [(channel, post) for channel, iterator in opened for post in iterator]
+    posts.sort(key=lambda item: (item[1].date, item[0].id, item[1].post_id))
+    return list(
+        tqdm(
+            posts,
+            desc="stories",
+            unit=" posts",
+            file=sys.stderr,
+            disable=not progress or not sys.stderr.isatty(),
+            leave=False,
+        )
+    )
+
+
+class _Printer:
+    """One line per post, in the chosen format."""
+
+    def __init__(self, matcher: Matcher, fmt: str, everything: bool, out: TextIO) -> None:
+        self._matcher = matcher
+        self._fmt = fmt
+        self._everything = everything
+        self._out = out
+        self.printed = 0
+
+    def post(
+        self, channel: ExportChannel, post: IncomingPost, story: tuple[int, int] | None
+    ) -> None:
+        matches = self._matcher.match(post.text)
+        if not matches and not self._everything:
+            return
+        self.printed += 1
+        terms: dict[str, None] = {}
+        for match in matches:
+            for hit in match.hits:
+                terms.setdefault(hit.text, None)
+        topics = [m.topic for m in matches]
+        if self._fmt == "jsonl":
+            record: dict[str, object] = {
+                "channel": channel.name,
+                "channel_id": channel.id,
+                "message_id": post.post_id,
+                "date": post.date.isoformat(),
+                "topics": topics,
+                "terms": list(terms),
+            }
+            if story is not None:
+                record["story"] = list(story)
+            print(json.dumps(record, ensure_ascii=False), file=self._out)
+            return
+        copy = ""
+        if story is not None and story != (channel.id, post.post_id):
+            copy = f"  (copy of {story[0]}/{story[1]})"
+        found = f"{', '.join(topics)}: {', '.join(terms)}" if matches else "-"
+        print(
+            f"{post.date:%Y-%m-%d %H:%M:%S} {channel.name[:24]:<24} {post.post_id:>8}  "
+            f"{found}{copy}",
+            file=self._out,
+        )
 
 
 async def import_exports(

@@ -9,15 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Protocol
+from typing import Final, Protocol
 
 from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
+from monitor.stories import StoryIndex, StoryRef
 from storage import Store
 from storage.models import NewMatch, PostRecord, SaveResult, Topic
 
 logger = logging.getLogger(__name__)
+
+_CATCH_UP: Final = 1000
+"""Posts stored by other processes read per query when the story detector catches up."""
 
 
 class IngestListener(Protocol):
@@ -102,10 +108,22 @@ def to_record(
 class Ingest:
     """The pipeline from sources to storage, with the current compiled matcher."""
 
-    def __init__(self, store: Store, matcher: Matcher, listener: IngestListener) -> None:
+    def __init__(
+        self,
+        store: Store,
+        matcher: Matcher,
+        listener: IngestListener,
+        stories: StoryIndex | None = None,
+        seen: int = 0,
+    ) -> None:
+        """`stories`: the detector that files each new post in its story (None: posts are
+        stored without one, each its own story)."""
         self._store = store
         self._matcher = matcher
         self._listener = listener
+        self._stories = stories
+        self._seen = seen
+        """The newest post id the detector has seen stored (see `_catch_up`)."""
         self._reload_lock = asyncio.Lock()
         self._rules: list[TopicRule] | None = None
         # The store's, when it has one: one memory of words, and the very lemmatizer that
@@ -113,10 +131,27 @@ class Ingest:
         self._lemmatizer: Callable[[str], str] = store.search_index.lemmatizer or Lemmatizer()
 
     @classmethod
-    async def open(cls, store: Store, listener: IngestListener) -> Ingest:
-        """A pipeline matching the topics currently in the database."""
+    async def open(
+        cls, store: Store, listener: IngestListener, *, story_window_hours: float | None = None
+    ) -> Ingest:
+        """A pipeline matching the topics currently in the database; with
+        `story_window_hours`, it groups copies into stories, its detector rebuilt from the
+        posts stored in that window (so a copy arriving after a restart still finds its
+        first post)."""
         rules = rules_from_topics(await store.topics.live())
-        ingest = cls(store, await asyncio.to_thread(Matcher.compile, rules), listener)
+        matcher = await asyncio.to_thread(Matcher.compile, rules)
+        stories = None
+        seen = 0
+        if story_window_hours is not None:
+            seen = await store.posts.newest_id()
+            since = datetime.now(UTC) - timedelta(hours=story_window_hours)
+            recent = await store.posts.since(since)
+            # Seconds of CPU for a busy day's posts: off the event loop, before any use.
+            stories = await asyncio.to_thread(StoryIndex.rebuild, recent, story_window_hours)
+            logger.info(
+                "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
+            )
+        ingest = cls(store, matcher, listener, stories, seen)
         ingest._rules = rules
         return ingest
 
@@ -148,6 +183,8 @@ class Ingest:
     async def handle_posts(
         self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
     ) -> None:
+        if self._stories is not None and posts:
+            await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
         for channel, group in groupby(ordered, key=lambda p: p.channel):
             await self._handle_channel(channel, list(group), history=history, source=source)
@@ -159,6 +196,11 @@ class Ingest:
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
         records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+        if self._stories is not None:
+            records = [
+                self._with_story(post, record, edited=post.post_id in known)
+                for post, record in zip(fresh, records, strict=True)
+            ]
         title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
         # An empty batch still goes to storage: it marks a first sight as done.
         result = await self._store.posts.save(channel, records, history=history, title=title)
@@ -196,6 +238,54 @@ class Ingest:
             _new_topics(records, known, matcher) if result.new_matches else (),
         )
         return result
+
+    async def _catch_up(self) -> None:
+        """File in the detector the posts other processes stored since it last looked.
+
+        Several `chanwatch run` processes on one PostgreSQL database each read their own
+        channels: a copy read here of a post another process stored must still find it.
+        Each post is filed with the story stored for it, not decided again. Posts this
+        process stored are in the detector already: only their ids are read."""
+        assert self._stories is not None
+        while True:
+            stored = await self._store.posts.stored_after(self._seen, _CATCH_UP)
+            if not stored:
+                return
+            self._seen = stored[-1][0]
+            unknown = [
+                post
+                for post, handle, post_id in stored
+                if self._stories.story_of(handle, post_id) is None
+            ]
+            for post, first in await self._store.posts.story_posts(unknown) if unknown else ():
+                story = None if first is None else StoryRef(*first)
+                self._stories.remember(post.handle, post.post_id, post.date, post.text, story)
+            if len(stored) < _CATCH_UP:
+                return
+
+    def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:
+        """The record with its story: a new post is filed in the detector; an edit is
+        re-evaluated there, and moves to another story only when its text changed
+        substantially (the detector decides). An edit of a post the detector no longer
+        holds (older than the window) keeps its stored story."""
+        assert self._stories is not None
+        channel, post_id = post.channel, post.post_id
+        if not edited:
+            first = self._stories.assign(channel, post_id, post.date, post.text)
+            if first == (channel, post_id):
+                return record
+            return replace(record, story=(str(first.channel), first.message_id))
+        before = self._stories.story_of(channel, post_id)
+        if before is None:
+            return record
+        after = self._stories.update(channel, post_id, post.date, post.text)
+        if after == before:
+            return record
+        story = None if after == (channel, post_id) else (str(after.channel), after.message_id)
+        logger.info(
+            "edited post changed story channel=%s post_id=%d story=%s", channel, post_id, story
+        )
+        return replace(record, story=story, restory=True)
 
     async def source_error(self, channel: str, message: str) -> None:
         logger.warning("source error channel=%s error=%s", channel, message)

@@ -459,7 +459,6 @@ FTS_PAGES_POSTGRES: Final = """
 SELECT 1;
 """
 
-
 CLUSTER: Final = """
 -- Every running `chanwatch run` process, renewed by a heartbeat: operators see them in /stats,
 -- and a monitor counts the live ones to take its share of the channels. A process that
@@ -501,6 +500,36 @@ ALTER TABLE accounts ADD COLUMN lease_owner bigint;
 CREATE INDEX channels_by_lease ON channels (lease_owner);
 """
 
+
+STORIES: Final = """
+-- Copies of one post across channels form a story (monitor/stories). A post's story is the
+-- posts.id of the story's earliest post; NULL: the post starts its own. Set when the post is
+-- stored; a substantial edit may change it. No foreign key: retention may delete a story's
+-- first post while its copies stay.
+ALTER TABLE posts ADD COLUMN story INTEGER;
+CREATE INDEX posts_by_story ON posts (story) WHERE story IS NOT NULL;
+-- An alert knows its post and story, so a later copy edits it instead of alerting again; an
+-- outbox row of kind 'edit' names the alert it rewrites (`target`, whose message_id Telegram
+-- gave when it was sent).
+ALTER TABLE outbox ADD COLUMN post INTEGER;
+ALTER TABLE outbox ADD COLUMN story INTEGER;
+ALTER TABLE outbox ADD COLUMN target INTEGER;
+CREATE INDEX outbox_by_story ON outbox (story, chat_id) WHERE story IS NOT NULL;
+-- /copies on|off: 1 groups copies into the first alert (the default), 0 alerts each copy.
+ALTER TABLE subscribers ADD COLUMN group_copies INTEGER NOT NULL DEFAULT 1;
+"""
+
+STORIES_POSTGRES: Final = """
+ALTER TABLE posts ADD COLUMN story bigint;
+CREATE INDEX posts_by_story ON posts (story) WHERE story IS NOT NULL;
+ALTER TABLE outbox ADD COLUMN post bigint;
+ALTER TABLE outbox ADD COLUMN story bigint;
+ALTER TABLE outbox ADD COLUMN target bigint;
+CREATE INDEX outbox_by_story ON outbox (story, chat_id) WHERE story IS NOT NULL;
+ALTER TABLE subscribers ADD COLUMN group_copies smallint NOT NULL DEFAULT 1
+    CHECK (group_copies IN (0, 1));
+"""
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=CORE, postgres=CORE_POSTGRES),
     Migration(sqlite=DELIVERY, postgres=DELIVERY_POSTGRES),
@@ -511,6 +540,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(sqlite=RETENTION, postgres=RETENTION_POSTGRES),
     Migration(sqlite=FTS_PAGES, postgres=FTS_PAGES_POSTGRES),
     Migration(sqlite=CLUSTER, postgres=CLUSTER_POSTGRES),
+    Migration(sqlite=STORIES, postgres=STORIES_POSTGRES),
 )
 """MIGRATIONS[i] takes a database from schema version i to i + 1."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,15 @@ class StoredPost:
     text: str
     edit_date: datetime | None
     hits: tuple[TopicHit, ...] = ()
+    story: int | None = None
+    """The id of the first post of this post's story when it is a copy; None: it starts one."""
+    copies: int = 0
+    """How many other stored posts share its story (filled only where lists show it)."""
+
+    @property
+    def story_key(self) -> int:
+        """The story's id: the id of its first post."""
+        return self.id if self.story is None else self.story
 
     @property
     def link(self) -> str:
@@ -141,6 +150,8 @@ class Subscriber:
     created_at: datetime
     language: str | None = None
     """'en', 'ru'…; None until a user's Telegram language decides it."""
+    group_copies: bool = True
+    """/copies on (the default): a copy of a post already alerted edits that alert."""
 
     @property
     def wants_instant(self) -> bool:
@@ -161,6 +172,8 @@ class OutboxItem:
     attempts: int
     chart: str | None = None
     """JSON of a chart to send as a photo, `text` being its caption (None: a text message)."""
+    target: int | None = None
+    """Kind 'edit': the outbox id of the alert whose message this rewrites."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +187,12 @@ class NewMessage:
     disable_notification: bool = False
     chart: str | None = None
     """JSON of a chart to draw at send time; `text` is then the photo's caption."""
+    post: int | None = None
+    """The post an alert or an edit is about (alerts and edits only)."""
+    story: int | None = None
+    """That post's story (see StoredPost.story_key)."""
+    target: int | None = None
+    """Kind 'edit': the outbox id of the alert whose message this rewrites."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +226,34 @@ class PostRecord:
     lemmas: str
     matches: tuple[NewMatch, ...]
     edit_date: datetime | None = None
+    story: tuple[str, int] | None = None
+    """The first post of its story (channel handle, post id) when it is a copy of an earlier
+    post; None: it starts a story."""
+    restory: bool = False
+    """For an edit: its text changed substantially, so its story is set anew from `story`.
+    Otherwise an edited post keeps the story it has."""
+
+
+class StoryPost(NamedTuple):
+    """A stored post as the story detector is rebuilt from it: (channel, message id, date,
+    text), the detector's own row."""
+
+    handle: str
+    post_id: int
+    date: datetime
+    text: str
+
+
+@dataclass(slots=True)
+class StoryAlert:
+    """A chat's alert of a story: its outbox row, the post it shows, and the text its
+    message has last been given (the alert's, or that of its latest edit)."""
+
+    id: int
+    post: int
+    text: str
+    edits: int = 0
+    """Edits queued of it so far."""
 
 
 ROLES: Final = ("all", "monitor", "bot")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from storage.coordination import DELIVERY
 from storage.database import Database, Row, Writer, from_db, now_utc, to_db
-from storage.models import NewMessage, OutboxItem, Stats
+from storage.models import NewMessage, OutboxItem, Stats, StoryAlert
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ def _item(row: Row) -> OutboxItem:
         disable_notification=bool(row["disable_notification"]),
         attempts=row["attempts"],
         chart=row["chart"],
+        target=row["target"],
     )
 
 
@@ -49,7 +50,8 @@ async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
     for message in messages:
         queued += await tx.execute(
             "INSERT INTO outbox (chat_id, kind, dedup_key, text, disable_notification, "
-            "chart, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "chart, created_at, post, story, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (
                 message.chat_id,
                 message.kind,
@@ -58,6 +60,9 @@ async def queue_messages(tx: Writer, messages: Sequence[NewMessage]) -> int:
                 int(message.disable_notification),
                 message.chart,
                 now,
+                message.post,
+                message.story,
+                message.target,
             ),
         )
     return queued
@@ -79,7 +84,8 @@ class Outbox:
     async def due(self, limit: int, now: datetime | None = None) -> list[OutboxItem]:
         """Pending messages whose retry time has come, oldest first."""
         rows = await self._db.fetchall(
-            "SELECT id, chat_id, kind, text, disable_notification, attempts, chart FROM outbox "
+            "SELECT id, chat_id, kind, text, disable_notification, attempts, chart, target "
+            "FROM outbox "
             "WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?) "
             "ORDER BY id LIMIT ?",
             (to_db(now or now_utc()), limit),
@@ -94,7 +100,7 @@ class Outbox:
         """
         rows = await self._db.fetchall(
             "SELECT o.id, o.chat_id, o.kind, o.text, o.disable_notification, o.attempts, "
-            "o.chart FROM outbox o JOIN (SELECT min(id) AS id FROM outbox "
+            "o.chart, o.target FROM outbox o JOIN (SELECT min(id) AS id FROM outbox "
             "WHERE status = 'pending' GROUP BY chat_id) head ON head.id = o.id "
             "WHERE o.not_before IS NULL OR o.not_before <= ? ORDER BY o.id LIMIT ?",
             (to_db(now or now_utc()), limit),
@@ -163,6 +169,35 @@ class Outbox:
             "WHERE id = ?",
             (to_db(until), error, item_id),
         )
+
+    async def story_alerts(self, story: int) -> dict[int, StoryAlert]:
+        """By chat: the first alert each chat was queued of the story, with the text of its
+        latest queued edit (or its own)."""
+        alerts: dict[int, StoryAlert] = {}
+        for row in await self._db.fetchall(
+            "SELECT id, chat_id, kind, post, target, text FROM outbox "
+            "WHERE story = ? AND kind IN ('alert', 'edit') ORDER BY id",
+            (story,),
+        ):
+            alert = alerts.get(row["chat_id"])
+            if row["kind"] == "alert" and alert is None:
+                alerts[row["chat_id"]] = StoryAlert(row["id"], row["post"], row["text"])
+            elif row["kind"] == "edit" and alert is not None and row["target"] == alert.id:
+                alert.text = row["text"]
+                alert.edits += 1
+        return alerts
+
+    async def edited_message(self, item_id: int) -> tuple[str, int | None]:
+        """For an edit: the status of the alert it rewrites, and Telegram's id of that
+        alert's message once it was sent ('missing' when the alert is gone)."""
+        row = await self._db.fetchone(
+            "SELECT a.status, a.message_id FROM outbox e JOIN outbox a ON a.id = e.target "
+            "WHERE e.id = ?",
+            (item_id,),
+        )
+        if row is None:
+            return "missing", None
+        return row["status"], row["message_id"]
 
     async def mark_failed(self, item_id: int, error: str) -> None:
         await self._db.execute(

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
 from storage.channels import channel_key
 from storage.coordination import DELIVERY
 from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
-from storage.models import NewMessage, PostRecord, SaveResult, StoredPost, TopicHit
+from storage.models import (
+    NewMessage,
+    PostRecord,
+    SaveResult,
+    StoredPost,
+    StoryPost,
+    TopicHit,
+)
 from storage.outbox import queue_messages
 from storage.search_index import SearchIndex
 
@@ -22,7 +30,7 @@ _CHUNK: Final = 500
 
 _POST_COLUMNS = (
     "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
-    "c.title AS channel_title"
+    "c.title AS channel_title, p.story"
 )
 
 
@@ -36,6 +44,7 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
         text=row["text"],
         edit_date=from_db(row["edit_date"]) if row["edit_date"] else None,
         hits=hits,
+        story=row["story"],
     )
 
 
@@ -70,6 +79,42 @@ async def _channel_and_rows(
         ):
             found[row["post_id"]] = (row["id"], row["text"])
     return channel, found
+
+
+async def _story_of(tx: Writer, first: tuple[str, int] | None) -> int | None:
+    """The story id (see StoredPost.story_key) for a post whose story began with `first`
+    (channel handle, post id); None when it starts one, or when that post is not stored (a
+    detector that outlived a failed save): then the copy stands alone rather than pointing
+    at nothing."""
+    if first is None:
+        return None
+    row = await tx.fetchone(
+        "SELECT p.id, p.story FROM posts p JOIN channels c ON c.id = p.channel_id "
+        "WHERE c.handle = ? AND p.post_id = ?",
+        first,
+    )
+    if row is None:
+        return None
+    return row["id"] if row["story"] is None else row["story"]
+
+
+async def _stories_of(tx: Writer, firsts: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """`_story_of` for many posts in one statement per 200: by (case-folded handle, post
+    id), the story id of each of those posts that is stored."""
+    found: dict[tuple[str, int], int] = {}
+    unique = list(dict.fromkeys(firsts))
+    for start in range(0, len(unique), 200):
+        chunk = unique[start : start + 200]
+        rows = await tx.fetchall(
+            "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
+            "JOIN channels c ON c.id = p.channel_id WHERE "
+            + " OR ".join(["(c.handle = ? AND p.post_id = ?)"] * len(chunk)),
+            [value for first in chunk for value in first],
+        )
+        for row in rows:
+            story = row["id"] if row["story"] is None else row["story"]
+            found[(row["handle"].casefold(), row["post_id"])] = story
+    return found
 
 
 async def _write_matches(
@@ -220,6 +265,12 @@ class Posts:
                         (record.text, _moment(record.edit_date), post),
                     )
                     await self._index.replace(tx, post, text, record.lemmas)
+                    if record.restory:
+                        story = await _story_of(tx, record.story)
+                        await tx.execute(
+                            "UPDATE posts SET story = ? WHERE id = ?",
+                            (None if story == post else story, post),
+                        )
                     edited += 1
                     new_matches += await _write_matches(
                         tx, post, record, is_history, topic_ids, now
@@ -227,13 +278,31 @@ class Posts:
             # New posts in one statement per 500 that hands their ids back, and everything
             # else about them in one statement per table: at thousands of posts a second,
             # each statement's trip to the database counts.
+            # A copy's story is its first post's, stored before it: in an earlier batch
+            # (looked up here, for all of them at once) or in this one (set just below).
+            here = {r.post_id for r, _ in fresh}
+            same_batch = {
+                r.post_id: r.story[1]
+                for r, _ in fresh
+                if r.story is not None
+                and r.story[0].casefold() == handle.casefold()
+                and r.story[1] in here
+            }
+            earlier = [r.story for r, _ in fresh if r.story is not None]
+            stories = await _stories_of(tx, earlier) if earlier else {}
+
+            def story_of(record: PostRecord) -> int | None:
+                if record.story is None or record.post_id in same_batch:
+                    return None
+                return stories.get((record.story[0].casefold(), record.story[1]))
+
             created: dict[int, int] = {}
             for start in range(0, len(fresh), _CHUNK):
                 chunk = fresh[start : start + _CHUNK]
                 rows = await tx.fetchall(
                     "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
-                    "stored_at) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    "stored_at, story) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                     + " RETURNING id, post_id",
                     [
                         value
@@ -246,11 +315,16 @@ class Posts:
                             _moment(record.edit_date),
                             int(is_history),
                             now,
+                            story_of(record),
                         )
                     ],
                 )
                 created.update((row["post_id"], row["id"]) for row in rows)
             new_posts = len(fresh)
+            for post_id, first in same_batch.items():
+                await tx.execute(
+                    "UPDATE posts SET story = ? WHERE id = ?", (created[first], created[post_id])
+                )
             await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
             new_matches += await _add_matches(
                 tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
@@ -304,23 +378,36 @@ class Posts:
         return [_post(row, hits.get(row["id"], ())) for row in rows]
 
     async def recent(self, limit: int, *, chat_id: int | None = None) -> list[StoredPost]:
-        """The newest matched posts, for the chat's topics when given, newest first."""
+        """The newest matched posts, for the chat's topics when given, newest first: one
+        post per story (its newest match), with `copies` counted."""
         if chat_id is None:
             topics = "SELECT id FROM topics WHERE removed_at IS NULL"
-            params: tuple[object, ...] = (limit,)
+            params: tuple[object, ...] = ()
         else:
             topics = (
                 "SELECT s.topic_id FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
                 "WHERE s.chat_id = ? AND t.removed_at IS NULL"
             )
-            params = (chat_id, limit)
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            f"WHERE p.id IN (SELECT post FROM matches WHERE topic_id IN ({topics})) "
-            "ORDER BY p.date DESC, p.id DESC LIMIT ?",
-            params,
-        )
-        return await self._with_hits(rows, chat_id)
+            params = (chat_id,)
+        # Copies are a few per story at most: read a few times as many posts as stories
+        # wanted, and more only when copies used them up.
+        chosen: dict[int, Row] = {}
+        offset, step = 0, limit * 3
+        while len(chosen) < limit:
+            rows = await self._db.fetchall(
+                f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+                f"WHERE p.id IN (SELECT post FROM matches WHERE topic_id IN ({topics})) "
+                "ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
+                (*params, step, offset),
+            )
+            for row in rows:
+                key = row["id"] if row["story"] is None else row["story"]
+                if len(chosen) < limit:
+                    chosen.setdefault(key, row)
+            if len(rows) < step:
+                break
+            offset += step
+        return await self._with_copies(await self._with_hits(list(chosen.values()), chat_id))
 
     async def search(
         self, groups: Sequence[Sequence[str]], *, limit: int, offset: int = 0
@@ -333,13 +420,25 @@ class Posts:
         found = self._db.dialect.post_search([group for group in searchable if group])
         if found is None:
             return [], 0
-        total = await self._index.count([group for group in searchable if group])
+        # One result per story, its newest post: the ids of all results are read (a column
+        # of integers) so that pages and the total count stories, not posts.
+        ids = await self._db.fetchall(
+            f"SELECT p.id, p.story FROM posts p WHERE {found.sql} ORDER BY p.date DESC, p.id DESC",
+            found.params,
+        )
+        firsts: dict[int, int] = {}
+        for row in ids:
+            firsts.setdefault(row["id"] if row["story"] is None else row["story"], row["id"])
+        page = list(firsts.values())[offset : offset + limit]
+        if not page:
+            return [], len(firsts)
+        marks = ",".join("?" * len(page))
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
-            f"WHERE {found.sql} ORDER BY p.date DESC, p.id DESC LIMIT ? OFFSET ?",
-            (*found.params, limit, offset),
+            f"WHERE p.id IN ({marks}) ORDER BY p.date DESC, p.id DESC",
+            page,
         )
-        return await self._with_hits(rows, None), total
+        return await self._with_copies(await self._with_hits(rows, None)), len(firsts)
 
     async def matched_between(
         self, chat_id: int, since: datetime | None, until: datetime
@@ -372,3 +471,87 @@ class Posts:
             queued = await queue_messages(tx, messages)
             await tx.execute("DELETE FROM fanout WHERE post = ?", (post,))
         return queued
+
+    async def story(self, story: int) -> list[StoredPost]:
+        """Every stored post of a story, with all their topics, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id = ? OR p.story = ? ORDER BY p.date, p.id",
+            (story, story),
+        )
+        return await self._with_hits(rows, None)
+
+    async def since(self, moment: datetime) -> list[StoryPost]:
+        """Posts published at or after `moment`, oldest first: what the story detector is
+        rebuilt from at start."""
+        rows = await self._db.fetchall(
+            "SELECT c.handle, p.post_id, p.date, p.text FROM posts p "
+            "JOIN channels c ON c.id = p.channel_id WHERE p.date >= ? ORDER BY p.date, p.id",
+            (to_db(moment),),
+        )
+        return [
+            StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"])
+            for row in rows
+        ]
+
+    async def newest_id(self) -> int:
+        """The id of the newest stored post (0: none): where `stored_after` starts."""
+        return int(await self._db.scalar("SELECT max(id) FROM posts") or 0)
+
+    async def stored_after(self, post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
+        """(id, channel handle, post id) of the posts stored after the post with id `post`,
+        oldest first: what other processes stored meanwhile (ids only; `story_posts` reads
+        the texts of those wanted)."""
+        rows = await self._db.fetchall(
+            "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (post, limit),
+        )
+        return [(row["id"], row["handle"], row["post_id"]) for row in rows]
+
+    async def story_posts(
+        self, posts: Sequence[int]
+    ) -> list[tuple[StoryPost, tuple[str, int] | None]]:
+        """The posts with those ids as the story detector files them, oldest first, each
+        with the first post of its stored story (channel handle, post id; None: it starts
+        its own)."""
+        found: list[tuple[StoryPost, tuple[str, int] | None]] = []
+        for start in range(0, len(posts), _CHUNK):
+            chunk = posts[start : start + _CHUNK]
+            rows = await self._db.fetchall(
+                "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+                "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+                "LEFT JOIN posts s ON s.id = p.story "
+                "LEFT JOIN channels sc ON sc.id = s.channel_id "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
+                chunk,
+            )
+            found.extend(
+                (
+                    StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+                    None
+                    if row["first_post"] is None
+                    else (row["first_handle"], row["first_post"]),
+                )
+                for row in rows
+            )
+        return found
+
+    async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
+        """The posts with `copies` filled: how many other stored posts share each one's story."""
+        keys = sorted({post.story_key for post in posts})
+        counts: dict[int, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in await self._db.fetchall(
+                f"SELECT story, count(*) AS n FROM posts WHERE story IN ({marks}) GROUP BY story",
+                chunk,
+            ):
+                counts[row["story"]] = int(row["n"])
+            for row in await self._db.fetchall(
+                f"SELECT id FROM posts WHERE id IN ({marks})", chunk
+            ):
+                # The story's first post, still stored, is a post of it too.
+                counts[row["id"]] = counts.get(row["id"], 0) + 1
+        return [replace(post, copies=max(0, counts.get(post.story_key, 1) - 1)) for post in posts]

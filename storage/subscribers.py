@@ -10,7 +10,7 @@ from storage.models import Subscriber
 
 _COLUMNS = (
     "chat_id, chat_type, title, active, mode, quiet, digest_time, digest_period, timezone, "
-    "last_digest_at, created_at, language"
+    "last_digest_at, created_at, language, group_copies"
 )
 _SUB_COLUMNS = ", ".join(f"sub.{name.strip()}" for name in _COLUMNS.split(","))
 
@@ -29,6 +29,7 @@ def _subscriber(row: Row) -> Subscriber:
         last_digest_at=from_db(row["last_digest_at"]) if row["last_digest_at"] else None,
         created_at=from_db(row["created_at"]),
         language=row["language"],
+        group_copies=bool(row["group_copies"]),
     )
 
 
@@ -144,6 +145,7 @@ class Subscribers:
         digest_period: str | None = None,
         timezone: str | None = None,
         language: str | None = None,
+        group_copies: bool | None = None,
     ) -> None:
         changes: dict[str, object] = {
             "mode": mode,
@@ -152,6 +154,7 @@ class Subscribers:
             "digest_period": digest_period,
             "timezone": timezone,
             "language": language,
+            "group_copies": None if group_copies is None else int(group_copies),
         }
         given = {column: value for column, value in changes.items() if value is not None}
         if not given:

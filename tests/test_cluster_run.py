@@ -107,7 +107,8 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
 
             # Every matching post alerts each subscriber once, whichever monitor read it.
             first = {
-                f"https://t.me/{h}/{tme.add_post(h, 'Лидер пригласил посетить')}" for h in HANDLES
+                f"https://t.me/{h}/{tme.add_post(h, f'Лидер {n} пригласил посетить')}"
+                for n, h in enumerate(HANDLES)
             }
             await _wait_alerts(api, subscribers, first)
 
@@ -140,7 +141,11 @@ async def test_two_monitors_and_a_bot_alert_once_and_survive_a_killed_monitor(
             orphaned = [handle for handle, owner in owners.items() if owner == victim]
             assert orphaned and len(orphaned) < len(HANDLES) + 1, owners
             await monitors[0].kill()
-            late = {f"https://t.me/{h}/{tme.add_post(h, 'Ещё один визит')}" for h in orphaned}
+            # Another event in each channel (a number apiece): copies would edit one alert.
+            late = {
+                f"https://t.me/{h}/{tme.add_post(h, f'Ещё один визит, {n}-й')}"
+                for n, h in enumerate(orphaned)
+            }
             await _wait_alerts(api, subscribers, late)
             survivor = await _process_id(store, monitors[1])
             assert set((await store.leases.owners("web", seconds=LEASE_SECONDS)).values()) == {

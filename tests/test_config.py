@@ -196,7 +196,41 @@ BAD = [
         'metrics.listen: expected HOST:PORT such as "127.0.0.1:9310"',
     ),
     ("metrics port", GOOD + '[metrics]\nlisten = "localhost:99999"\n', "metrics.listen"),
+    (
+        "stories window zero",
+        GOOD + "[stories]\nwindow_hours = 0\n",
+        "stories.window_hours: expected more than 0 and at most 168 hours, got 0",
+    ),
+    (
+        "stories window too long",
+        GOOD + "[stories]\nwindow_hours = 1000\n",
+        "stories.window_hours: expected more than 0 and at most 168 hours, got 1000",
+    ),
+    (
+        "stories window text",
+        GOOD + '[stories]\nwindow_hours = "day"\n',
+        "stories.window_hours: expected a number, got a string",
+    ),
+    (
+        "stories enabled text",
+        GOOD + '[stories]\nenabled = "yes"\n',
+        "stories.enabled: expected",
+    ),
+    ("stories unknown key", GOOD + "[stories]\nwindow = 24\n", "stories.window: unknown key"),
 ]
+
+
+def test_stories_are_on_for_a_day_by_default_and_can_be_turned_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.toml").write_text(GOOD, encoding="utf-8")
+    code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
+    assert code == 0 and "stories: copies within 24 h are grouped into one alert" in out
+    (tmp_path / "c.toml").write_text(
+        GOOD + "[stories]\nenabled = false\nwindow_hours = 6\n", encoding="utf-8"
+    )
+    code, out, _ = run_cli("check", "--config", str(tmp_path / "c.toml"), capsys=capsys)
+    assert code == 0 and "stories: off (every copy alerts)" in out
 
 
 @pytest.mark.parametrize(("case", "text", "expected"), BAD, ids=[b[0] for b in BAD])

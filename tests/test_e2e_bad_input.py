@@ -7,6 +7,7 @@ proof that nothing crashed the process. The log must stay free of tracebacks and
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ STRANGER: Final = 7
 """A user who is no operator and writes odd things."""
 HANDLE: Final = "pul_1"
 ALERT_WAIT: Final = 20.0
+_CHECKS: Final = itertools.count()
 
 
 def _check_log(app: Chanwatch) -> None:
@@ -62,7 +64,12 @@ async def _wait_alert(api: FakeBotAPI, post_id: int) -> SentMessage:
 async def _still_alerts(app: Chanwatch, api: FakeBotAPI, tme: TmeServer, label: str) -> None:
     """The process is alive and a normal matching post still reaches the subscriber."""
     assert app.process is not None and app.process.returncode is None, app.log_text()
-    post_id = tme.add_post(HANDLE, f"Лидер пригласил Первого посетить страну ({label})")
+    # Another year each time: another event, not a copy of the last check's post (which
+    # would edit that alert instead, see README "Stories").
+    year = 2000 + next(_CHECKS)
+    post_id = tme.add_post(
+        HANDLE, f"Лидер пригласил Первого посетить страну в {year} году ({label})"
+    )
     alert = await _wait_alert(api, post_id)
     assert "<b>посетить</b>" in alert.text
     assert app.process.returncode is None

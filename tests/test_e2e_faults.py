@@ -89,10 +89,15 @@ def check_log(app: Chanwatch) -> None:
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
 
 
+_DELEGATIONS: Final = itertools.count(1)
+
+
 def matching_posts(tme: TmeServer, handle: str, count: int) -> list[Post]:
+    """New matching posts, each about another delegation: another event, never a copy of an
+    earlier one (a copy would edit that alert instead, see README "Stories")."""
     return [
-        (handle, tme.add_post(handle, f"Делегация №{n} готовит визит в столицу"))
-        for n in range(1, count + 1)
+        (handle, tme.add_post(handle, f"Делегация №{next(_DELEGATIONS)} готовит визит в столицу"))
+        for _ in range(count)
     ]
 
 

@@ -49,6 +49,7 @@ def test_scan_prints_one_json_object_per_matching_post(
             "date": "2025-11-20T10:05:00+00:00",
             "topics": ["visit", "invitation"],
             "terms": ["посетить", "пригласил"],
+            "story": [1234567890, 2],
         },
         {
             "channel": "Пул Первого",
@@ -57,6 +58,7 @@ def test_scan_prints_one_json_object_per_matching_post(
             "date": "2025-11-20T11:00:00+00:00",
             "topics": ["Kim Jong Un"],
             "terms": ["Ким Чен Ыном"],
+            "story": [1234567890, 3],
         },
         {
             "channel": "Пул Первого",
@@ -65,6 +67,7 @@ def test_scan_prints_one_json_object_per_matching_post(
             "date": "2025-11-20T13:00:00+00:00",
             "topics": ["visit"],
             "terms": ["визита"],
+            "story": [1234567890, 5],
         },
     ]
     assert "3 matching post(s) in 1 export(s)" in err

@@ -1,4 +1,4 @@
-"""A chat's delivery settings: /digest, /mode, /timezone, /quiet."""
+"""A chat's delivery settings: /digest, /mode, /timezone, /quiet, /copies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.filters import CanManageChat
-from bot.parsing import parse_digest, parse_mode, parse_timezone
+from bot.parsing import parse_copies, parse_digest, parse_mode, parse_timezone
 from storage import Store
 from storage.models import Subscriber
 
@@ -82,6 +82,17 @@ async def timezone(
     await message.answer(texts.timezone_text(await _reload(store, message.chat.id)))
 
 
+async def copies(
+    message: Message, command: CommandObject, store: Store, subscriber: Subscriber
+) -> None:
+    group = parse_copies(command.args)
+    if group is None:
+        await message.answer(texts.copies_text(subscriber.group_copies))
+        return
+    await store.subscribers.update(message.chat.id, group_copies=group)
+    await message.answer(texts.copies_text(group))
+
+
 async def quiet(message: Message, store: Store) -> None:
     await message.answer(texts.quiet_text(await store.subscribers.toggle_quiet(message.chat.id)))
 
@@ -96,5 +107,7 @@ def build_router() -> Router:
     router.message.register(timezone, Command("timezone"), CanManageChat())
     router.channel_post.register(timezone, Command("timezone"), CanManageChat())
     router.message.register(quiet, Command("quiet"), CanManageChat())
+    router.message.register(copies, Command("copies"), CanManageChat())
+    router.channel_post.register(copies, Command("copies"), CanManageChat())
     router.channel_post.register(quiet, Command("quiet"), CanManageChat())
     return router

@@ -1,0 +1,121 @@
+"""Story grouping: `chanwatch scan` over the corpus with and without it, and the cost of the
+story detector per post.
+
+    .venv/bin/python bench/bench_stories.py [--data DIR] [--repeat N]
+
+1. Writes the corpus (22,099 posts of 24 channels) as Telegram Desktop exports with
+   eval/make_exports.py into a temporary folder and runs the whole command
+   `chanwatch scan EXPORTS --config config.example.toml` as a subprocess, alternately with
+   `--no-stories` (the scan as it was before stories: each export streamed in turn) and
+   without (grouping on), --repeat times each. Prints the best wall and CPU time of each
+   and their ratio.
+2. Feeds every corpus post in date order to `StoryIndex.assign`, as ingest does, and
+   prints the CPU time per post (best of --repeat): the detector's share of ingest is this
+   next to bench/bench_storage.py's time per post.
+
+Both are CPU bound: on a machine shared with other work, compare the ratio, not the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.markdown import markdown_to_plain  # noqa: E402
+from monitor.stories import StoryIndex  # noqa: E402
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_scan(exports: list[str], stories: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `chanwatch scan` over the exports."""
+    command = [sys.executable, "-m", "chanwatch", "scan", *exports, "--no-progress"]
+    command += ["--config", str(ROOT / "config.example.toml")]
+    if not stories:
+        command.append("--no-stories")
+    cpu = children_cpu()
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started, children_cpu() - cpu
+
+
+def detector_cost(data: Path, repeat: int) -> tuple[int, float, int]:
+    """(posts, best CPU seconds per post, stories) of StoryIndex over the corpus."""
+    import json
+    from datetime import datetime
+
+    posts = []
+    for path in sorted(data.glob("*_messages.json")):
+        for raw in json.loads(path.read_text(encoding="utf-8")):
+            date = datetime.fromisoformat(raw["date"])
+            posts.append(
+                (date, path.name, raw["message_id"], markdown_to_plain(raw["text"] or ""))
+            )
+    posts.sort()
+    best = float("inf")
+    stories = 0
+    for _ in range(repeat):
+        index = StoryIndex()
+        started = time.process_time()
+        refs = {
+            index.assign(channel, post_id, date, text) for date, channel, post_id, text in posts
+        }
+        best = min(best, (time.process_time() - started) / len(posts))
+        stories = len(refs)
+    return len(posts), best, stories
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/telegram-news")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        raise SystemExit(f"no corpus in {args.data}: pass --data (see ../shared/data/README.md)")
+    print(f"load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "eval/make_exports.py"),
+                "--data",
+                str(args.data),
+                "--out",
+                tmp,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        exports = sorted(str(p) for p in Path(tmp).glob("*/result.json"))
+        runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for _ in range(args.repeat):
+            for stories in (False, True):
+                runs[stories].append(run_scan(exports, stories))
+    (old_wall, old_cpu), (new_wall, new_cpu) = (
+        (min(w for w, _ in runs[s]), min(c for _, c in runs[s])) for s in (False, True)
+    )
+    print(f"chanwatch scan, {len(exports)} exports, best of {args.repeat}:")
+    print(f"  --no-stories (as before stories): {old_wall:.2f} s wall, {old_cpu:.2f} s CPU")
+    print(f"  grouping on (default):            {new_wall:.2f} s wall, {new_cpu:.2f} s CPU")
+    print(f"  ratio: {new_wall / old_wall:.2f}x wall, {new_cpu / old_cpu:.2f}x CPU")
+    posts, per_post, count = detector_cost(args.data, args.repeat)
+    print(
+        f"StoryIndex.assign over {posts:,} posts in date order: {per_post * 1e6:.0f} µs CPU "
+        f"per post (best of {args.repeat}), {count:,} stories"
+    )
+
+
+if __name__ == "__main__":
+    main()

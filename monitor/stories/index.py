@@ -1,0 +1,318 @@
+"""`StoryIndex`: which earlier post, if any, a new post is a copy of (see the package doc).
+
+How a post is judged (the thresholds were chosen on the labelled pairs of eval/, see
+eval/README.md, "Stories"): its body — its lines minus the lines its channel keeps
+repeating — becomes a set of word stems and a set of numbers. An earlier post A inside the
+window is a copy's original for a new post B when
+
+- B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
+  the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
+  after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
+- most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
+  adds another event to the first one's text is news of its own;
+- B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
+  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
+- B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
+  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+- B's headline does not swap a name for another: when the first sentence of each names
+  someone or something (a capitalised word inside the sentence, before any «— source»)
+  the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
+  Домодедово is another airport, and «взяла под контроль Дальнее» after «… Ильинку» is
+  another village;
+- and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
+  is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
+  whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
+
+Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
+story. Candidates are found through B's rarest stems only (see `_find`), so the time per
+post is bounded by the window, not by the history kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain
+from math import ceil
+from typing import Final, NamedTuple
+
+from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
+
+DEFAULT_WINDOW_HOURS: Final = 24.0
+MIN_STEMS: Final = 3
+"""A body with fewer distinct stems («Видео», «Срочно!», a bare link) starts its own story."""
+LATER_SHARE: Final = 0.6
+SAME_SHARE: Final = 0.44
+SHORTENED_SHARE: Final = 0.76
+MIN_SHARE: Final = 0.15
+RAREST_HITS: Final = 3
+"""How many of a post's rarest stems a candidate original must hold (see `_find`)."""
+BOILERPLATE_POSTS: Final = 2
+"""A line its channel already posted this many times inside the window is boilerplate."""
+STAGE_WORDS: Final = frozenset(
+    """
+    приняла принял приняли принят принята принято одобрил одобрила одобрили одобрен одобрена
+    одобрено подписал подписала подписали подписан подписана утвердил утвердила утвердили
+    утвержден утверждена отклонил отклонила отклонили отклонен внес внесла внесли внесен
+    показал показала показали госдума госдумы госдуме совфед совфеда совфеде сенат сенаторы
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
+post that brings one the earlier lacks reports the next step, not the same one."""
+ALSO_WORDS: Final = frozenset({"также", "тоже"})
+"""«Also» after a later post's first sentence adds a statement to the earlier post's."""
+
+
+class StoryRef(NamedTuple):
+    """The first post of a story."""
+
+    channel: Hashable
+    message_id: int
+
+
+PostRow = tuple[Hashable, int, datetime, str]
+"""What `StoryIndex.rebuild` reads: (channel, message_id, date, text)."""
+
+LineKey = tuple[Hashable, str]
+
+
+@dataclass(slots=True)
+class _Body:
+    lines: frozenset[str]
+    stems: frozenset[str]
+    numbers: frozenset[str]
+    words: list[str]
+    """The body's words and numbers in order (for the vetoes, read only for a copy)."""
+    text: str
+    """The body's lines, lower case, one per line."""
+    raw: str
+    """The post's text as it came (for the vetoes)."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    ref: StoryRef
+    date: datetime
+    seq: int
+    body: _Body
+    originals: tuple[StoryRef, ...]
+
+
+class StoryIndex:
+    """Posts of the last `window_hours`, grouped into stories as they arrive."""
+
+    def __init__(self, window_hours: float = DEFAULT_WINDOW_HOURS) -> None:
+        if window_hours <= 0:
+            raise ValueError("window_hours must be positive")
+        self._window = timedelta(hours=window_hours)
+        self._posts: dict[StoryRef, _Entry] = {}
+        self._by_stem: dict[str, dict[StoryRef, None]] = {}
+        self._lines: dict[LineKey, int] = {}
+        self._expiry: list[tuple[datetime, int, StoryRef]] = []
+        self._newest: datetime | None = None
+        self._seq = 0
+
+    @classmethod
+    def rebuild(
+        cls, posts: Iterable[PostRow], window_hours: float = DEFAULT_WINDOW_HOURS
+    ) -> StoryIndex:
+        index = cls(window_hours)
+        for channel, message_id, date, text in sorted(posts, key=_row_order):
+            index.assign(channel, message_id, date, text)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._posts)
+
+    def story_of(self, channel: Hashable, message_id: int) -> StoryRef | None:
+        entry = self._posts.get(StoryRef(channel, message_id))
+        return entry.ref if entry else None
+
+    def originals(self, channel: Hashable, message_id: int) -> tuple[StoryRef, ...]:
+        """The earlier posts this post was found a copy of when it was filed, most similar
+        first (its story is the first one's); () for a post that started a story or that
+        the index no longer holds."""
+        entry = self._posts.get(StoryRef(channel, message_id))
+        return entry.originals if entry else ()
+
+    def assign(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
+        key = StoryRef(channel, message_id)
+        known = self._posts.get(key)
+        if known is not None:
+            return known.ref
+        self._advance(date)
+        self._seq += 1
+        body = self._body(channel, text)
+        originals = self._find(key, date, body)
+        ref = self._posts[originals[0]].ref if originals else key
+        self._file(key, _Entry(ref, date, self._seq, body, originals))
+        heapq.heappush(self._expiry, (date, self._seq, key))
+        return ref
+
+    def remember(
+        self,
+        channel: Hashable,
+        message_id: int,
+        date: datetime,
+        text: str,
+        story: StoryRef | None,
+    ) -> None:
+        """File a post whose story was decided elsewhere (another process stored it), so
+        later copies join that story; nothing is decided. A post already filed is left as
+        it is."""
+        key = StoryRef(channel, message_id)
+        if key in self._posts:
+            return
+        self._advance(date)
+        self._seq += 1
+        ref = StoryRef(*story) if story is not None else key
+        originals = (ref,) if ref != key else ()
+        self._file(key, _Entry(ref, date, self._seq, self._body(channel, text), originals))
+        heapq.heappush(self._expiry, (date, self._seq, key))
+
+    def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
+        key = StoryRef(channel, message_id)
+        known = self._posts.get(key)
+        if known is None:
+            return self.assign(channel, message_id, date, text)
+        self._unfile(key, known)
+        body = self._body(channel, text)
+        ref, originals = known.ref, known.originals
+        if not _still_the_same(known.body, body):
+            originals = self._find(key, known.date, body)
+            ref = self._posts[originals[0]].ref if originals else key
+        # The same seq keeps the post's place in the expiry heap and among equals.
+        self._file(key, _Entry(ref, known.date, known.seq, body, originals))
+        return ref
+
+    def _body(self, channel: Hashable, text: str) -> _Body:
+        found = lines(text)
+        seen = self._lines
+        body_text = "\n".join(
+            line for line in found if seen.get((channel, line), 0) < BOILERPLATE_POSTS
+        )
+        kept = words(body_text)
+        body_stems = stems(kept)
+        if len(body_stems) < MIN_STEMS:
+            body_stems = frozenset()
+        return _Body(frozenset(found), body_stems, numbers(kept), kept, body_text, text)
+
+    def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
+        """The posts `body` is a copy of, most similar first (the earliest among equals)."""
+        size = len(body.stems)
+        if not size:
+            return ()
+        postings = list(filter(None, map(self._by_stem.get, body.stems)))
+        # A copy's original holds at least LATER_SHARE of the copy's stems: it may lack
+        # `allowed` of them at most, the stems no earlier post has among them. So of the
+        # `rarest` stems it holds at least len(rarest) - allowed: counting hits in their
+        # (short) postings finds every original and few other posts.
+        allowed = size - ceil(LATER_SHARE * size) - (size - len(postings))
+        if allowed < 0:
+            return ()
+        postings.sort(key=len)
+        rarest = postings[: allowed + RAREST_HITS]
+        hits = Counter(chain.from_iterable(rarest))
+        needed = len(rarest) - allowed
+        found: list[tuple[float, float, int, StoryRef]] = []
+        for other, count in hits.items():
+            if count < needed or other == key:
+                continue
+            entry = self._posts[other]
+            if abs(entry.date - date) > self._window:
+                continue
+            score = _copy_score(entry.body, body)
+            if score is not None:
+                found.append((-score[0], -score[1], entry.seq, other))
+        found.sort()
+        return tuple(other for *_, other in found)
+
+    def _file(self, key: StoryRef, entry: _Entry) -> None:
+        self._posts[key] = entry
+        by_stem = self._by_stem
+        for stem in entry.body.stems:
+            posting = by_stem.get(stem)
+            if posting is None:
+                by_stem[stem] = {key: None}
+            else:
+                posting[key] = None
+        channel = key.channel
+        for line in entry.body.lines:
+            line_key = (channel, line)
+            self._lines[line_key] = self._lines.get(line_key, 0) + 1
+
+    def _unfile(self, key: StoryRef, entry: _Entry) -> None:
+        del self._posts[key]
+        for stem in entry.body.stems:
+            posting = self._by_stem[stem]
+            del posting[key]
+            if not posting:
+                del self._by_stem[stem]
+        channel = key.channel
+        for line in entry.body.lines:
+            line_key = (channel, line)
+            left = self._lines[line_key] - 1
+            if left:
+                self._lines[line_key] = left
+            else:
+                del self._lines[line_key]
+
+    def _advance(self, date: datetime) -> None:
+        """Forget the posts older than the window behind the newest date seen."""
+        if self._newest is None or date > self._newest:
+            self._newest = date
+        horizon = self._newest - self._window
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, seq, key = heapq.heappop(self._expiry)
+            entry = self._posts.get(key)
+            if entry is not None and entry.seq == seq:
+                self._unfile(key, entry)
+
+
+def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
+    """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
+    if not first.stems or not later.stems or not later.numbers <= first.numbers:
+        return None
+    shared = len(first.stems & later.stems)
+    later_share = shared / len(later.stems)
+    if later_share < LATER_SHARE:
+        return None
+    jaccard = shared / (len(first.stems) + len(later.stems) - shared)
+    if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
+        return None
+    if _tells_more(first, later):
+        return None
+    return (later_share, jaccard)
+
+
+def _tells_more(first: _Body, later: _Body) -> bool:
+    """Whether `later`, though mostly `first`'s words, reports another step or statement."""
+    if not STAGE_WORDS.isdisjoint(later.words) and STAGE_WORDS.intersection(
+        later.words
+    ).difference(first.words):
+        return True
+    if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
+        after_first = SENTENCE_END.split(later.text, 1)[1:]
+        if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
+            return True
+    # Names are read only here, for the few pairs that pass the shares: a second pass
+    # over the text for every post would cost more than the rest of the comparison.
+    later_names = head_names(later.raw, later.text)
+    if not later_names <= first.stems:
+        return not head_names(first.raw, first.text) <= later.stems
+    return False
+
+
+def _still_the_same(old: _Body, new: _Body) -> bool:
+    """An edit that would count as a copy of the post's old text keeps its story."""
+    if not old.stems or not new.stems:
+        return old.stems == new.stems
+    return _copy_score(old, new) is not None
+
+
+def _row_order(row: PostRow) -> tuple[datetime, str, int]:
+    channel, message_id, date, _ = row
+    return (date, str(channel), message_id)

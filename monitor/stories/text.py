@@ -1,0 +1,96 @@
+"""What a post is compared by: its lines, the word stems of its body and its numbers.
+
+Copies differ in the lines a channel adds to every post (a subscribe link, a signature, a
+"send us news" line): those are recognised by the index as lines the same channel keeps
+repeating, and left out (see `StoryIndex`). What remains is compared as a set of word stems:
+the first `STEM` letters of each word of three letters or more, which folds most Russian
+inflection («Орешника», «Орешником» → «орешн») at a fraction of the cost of a dictionary
+lemmatizer, and compared as well on the evaluation set (eval/README.md, "Stories"), plus
+every number. Links and @mentions are not words: copies carry their own.
+
+Every post goes through this, so it is written for speed: one regular expression pass, and
+`map`/`filter` keep the per-word loops in C.
+"""
+
+from __future__ import annotations
+
+import re
+from operator import itemgetter
+from typing import Final
+
+STEM: Final = 5
+"""Letters of a word kept as its stem."""
+
+_LINK: Final = re.compile(r"https?://\S+|\bt\.me/\S+|@\w+")
+_TOKEN: Final = re.compile(r"[^\W\d_]{3,}|\d+")
+_STEM_OF: Final = itemgetter(slice(None, STEM))
+
+
+def lines(text: str) -> list[str]:
+    """The non-empty lines of `text`, lower case, ё as е, outer spaces stripped."""
+    text = text.lower()
+    if "ё" in text:
+        text = text.replace("ё", "е")
+    return [stripped for line in text.split("\n") if (stripped := line.strip())]
+
+
+def words(text: str) -> list[str]:
+    """Words of three letters or more, and numbers, of lines from `lines`; no links."""
+    if "http" in text or "t.me" in text or "@" in text:
+        text = _LINK.sub(" ", text)
+    return _TOKEN.findall(text)
+
+
+def stems(tokens: list[str]) -> frozenset[str]:
+    return frozenset(map(_STEM_OF, tokens))
+
+
+def numbers(tokens: list[str]) -> frozenset[str]:
+    """The numbers among `tokens`, with numbers up to ten written as words as digits."""
+    found = frozenset(filter(str.isdigit, tokens))
+    if _NUMBER_WORDS.keys().isdisjoint(tokens):
+        return found
+    return found.union(filter(None, map(_NUMBER_WORDS.get, tokens)))
+
+
+_NUMBER_WORDS: Final[dict[str, str]] = {
+    form: str(n)
+    for n, forms in enumerate(
+        (
+            "",
+            "один одна одно одного одной одному одним",
+            "два две двух двум двумя",
+            "три трех трем тремя",
+            "четыре четырех четырем четырьмя",
+            "пять пяти пятью",
+            "шесть шести шестью",
+            "семь семи семью",
+            "восемь восьми восемью",
+            "девять девяти девятью",
+            "десять десяти десятью",
+        )
+    )
+    for form in forms.split()
+}
+"""Number words as digits: «ещё три беспилотника» after «ещё восемь» is a later count."""
+
+SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
+_SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
+_NAME_INSIDE: Final = re.compile(
+    r"(?<=[\w,»\"] )[А-ЯЁA-Z][^\W\d_]{2,}|(?<=[\w,] [«\"])[А-ЯЁA-Z][^\W\d_]{2,}"
+)
+
+
+def head_names(text: str, body: str) -> frozenset[str]:
+    """Stems of the capitalised words inside the first sentence of a post's body (`body`
+    is its lines from `lines`, boilerplate left out; `text` the post as it came), before
+    any «— source»: the names its headline is about. A sentence's first word is not one."""
+    first_line = body.split("\n", 1)[0]
+    for line in text.split("\n"):
+        line = line.strip()
+        if line and line.lower().replace("ё", "е") == first_line:
+            head = _SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
+            return frozenset(
+                word[:STEM].lower().replace("ё", "е") for word in _NAME_INSIDE.findall(head)
+            )
+    return frozenset()

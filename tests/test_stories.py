@@ -1,0 +1,177 @@
+"""The story detector through its public interface, `monitor.stories.StoryIndex`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.stories import StoryIndex, StoryRef
+
+T0 = datetime(2024, 11, 20, 10, 0, tzinfo=UTC)
+NEWS = (
+    "Лидер КНДР Ким Чен Ын пригласил президента России посетить Пхеньян в любое удобное "
+    "время, сообщило центральное телеграфное агентство Кореи"
+)
+OTHER = (
+    "В Подмосковье загорелся склад площадью две тысячи квадратных метров, на месте работают "
+    "пожарные расчёты, пострадавших нет"
+)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_copy_with_another_header_and_footer_joins_the_first_post() -> None:
+    index = StoryIndex()
+    assert index.assign("pul_1", 10, at(0), NEWS) == StoryRef("pul_1", 10)
+    copy = f"⚡️ Срочно\n\n{NEWS}\n\nПодписаться на @rian_ru https://t.me/rian_ru"
+    assert index.assign("rian_ru", 77, at(3), copy) == StoryRef("pul_1", 10)
+    assert index.assign("mash", 5, at(4), OTHER) == StoryRef("mash", 5)
+    assert index.story_of("rian_ru", 77) == StoryRef("pul_1", 10)
+
+
+def test_assigning_a_post_again_keeps_its_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(1), NEWS) == StoryRef("a", 1)
+    assert index.assign("b", 1, at(1), OTHER) == StoryRef("a", 1)
+
+
+def test_posts_further_apart_than_the_window_are_separate_stories() -> None:
+    index = StoryIndex(window_hours=2)
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(121), NEWS) == StoryRef("b", 1)
+
+
+def test_posts_older_than_the_window_are_forgotten() -> None:
+    index = StoryIndex(window_hours=1)
+    for i in range(100):
+        index.assign("a", i, at(i * 10), f"{OTHER} номер {i}")
+    assert len(index) <= 7
+    assert index.story_of("a", 0) is None
+
+
+def test_short_texts_start_their_own_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Видео")
+    assert index.assign("b", 1, at(1), "Видео") == StoryRef("b", 1)
+    assert index.assign("c", 1, at(2), "") == StoryRef("c", 1)
+
+
+def test_an_edit_moves_a_post_only_when_its_text_changed_substantially() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    index.assign("b", 1, at(1), OTHER)
+    assert index.update("b", 1, at(1), OTHER + "!") == StoryRef("b", 1)
+    assert index.update("b", 1, at(1), NEWS) == StoryRef("a", 1)
+    assert index.story_of("b", 1) == StoryRef("a", 1)
+
+
+def test_rebuild_files_posts_in_date_order() -> None:
+    rows = [("b", 1, at(5), NEWS), ("c", 9, at(9), OTHER), ("a", 1, at(0), NEWS)]
+    index = StoryIndex.rebuild(rows)
+    assert index.story_of("b", 1) == StoryRef("a", 1)
+    assert index.story_of("a", 1) == StoryRef("a", 1)
+    assert index.story_of("c", 9) == StoryRef("c", 9)
+
+
+RATE = "Доллар поднялся выше {} рублей на бирже, евро — выше {} рублей, — данные торгов"
+
+
+def test_a_new_number_makes_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATE.format(107, 113))
+    assert index.assign("b", 1, at(60), RATE.format(108, 114)) == StoryRef("b", 1)
+    # The same figures again are a copy.
+    assert index.assign("c", 1, at(61), RATE.format(108, 114)) == StoryRef("b", 1)
+
+
+def test_a_post_that_adds_another_event_is_news_but_a_shortened_copy_is_not() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    longer = f"{NEWS}. {OTHER}, сообщили в МЧС"
+    assert index.assign("b", 1, at(5), longer) == StoryRef("b", 1)
+    shortened = "Ким Чен Ын пригласил президента России посетить Пхеньян в любое удобное время"
+    assert index.assign("c", 1, at(6), shortened) in {StoryRef("a", 1), StoryRef("b", 1)}
+    assert set(index.originals("c", 1)) == {StoryRef("a", 1), StoryRef("b", 1)}
+    assert index.originals("a", 1) == ()
+
+
+def test_lines_a_channel_keeps_repeating_are_not_compared() -> None:
+    footer = (
+        "Подписывайтесь на наш канал, присылайте свои новости, фото и видео в бот, "
+        "ставьте реакции и делитесь постами с друзьями и знакомыми"
+    )
+    index = StoryIndex()
+    for n in range(3):
+        weather = f"Другая новость номер {n} о погоде в городе сегодня"
+        index.assign("b", n, at(n), f"{weather}\n{footer}")
+    index.assign("a", 1, at(10), NEWS)
+    # Without its footer the copy is the news; with it, it would be mostly footer.
+    assert index.assign("b", 9, at(11), f"{NEWS}\n{footer}") == StoryRef("a", 1)
+
+
+LAW = (
+    "{} закон о регулировании оборота цифровой валюты. Кабмин сможет запрещать майнинг "
+    "цифровой валюты в отдельных субъектах, регулировать деятельность операторов "
+    "майнинговой инфраструктуры"
+)
+
+
+def test_the_next_step_of_a_procedure_is_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), LAW.format("Госдума приняла"))
+    # The same words, but the law has moved on: another event.
+    assert index.assign("b", 1, at(60), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+    # The approval retold is the approval.
+    assert index.assign("c", 1, at(70), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+
+
+def test_a_copy_that_adds_a_statement_also_made_is_another_story() -> None:
+    index = StoryIndex()
+    first = "Владимир Путин заявил, что поздравляет Трампа с избранием на пост президента США"
+    index.assign("a", 1, at(0), first)
+    more = f"{first}. Он также заявил, что готов к контактам с Трампом"
+    assert index.assign("b", 1, at(20), more) == StoryRef("b", 1)
+    # «Also» in the first sentence belongs to the news itself: still a copy.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), first)
+    same = "Путин также поздравляет Трампа с избранием на пост президента США, заявил он"
+    assert index.assign("c", 1, at(30), same) == StoryRef("a", 1)
+
+
+def test_remember_files_a_story_decided_elsewhere() -> None:
+    index = StoryIndex()
+    # Another process stored ("b", 7) as a copy of ("a", 1), which this index never saw.
+    index.remember("b", 7, at(0), NEWS, StoryRef("a", 1))
+    index.remember("c", 2, at(1), OTHER, None)
+    assert index.story_of("b", 7) == StoryRef("a", 1)
+    assert index.story_of("c", 2) == StoryRef("c", 2)
+    assert index.originals("b", 7) == (StoryRef("a", 1),)
+    # A later copy joins the stored story; remembering a filed post changes nothing.
+    assert index.assign("d", 3, at(2), f"⚡️ {NEWS}") == StoryRef("a", 1)
+    index.remember("b", 7, at(0), OTHER, None)
+    assert index.story_of("b", 7) == StoryRef("a", 1)
+    assert index.assign("e", 4, at(3), OTHER) == StoryRef("c", 2)
+
+
+def test_a_headline_that_swaps_a_name_is_another_story() -> None:
+    index = StoryIndex()
+    taken = (
+        "Российская армия взяла под контроль населенный пункт {} в Донбассе, сообщили в Минобороны"
+    )
+    index.assign("a", 1, at(0), taken.format("Ильинка"))
+    assert index.assign("a", 2, at(600), taken.format("Дальнее")) == StoryRef("a", 2)
+    # The same village again, under another header: a copy.
+    copy = f"❗️ Срочно\n{taken.format('Дальнее')}"
+    assert index.assign("b", 1, at(601), copy) == StoryRef("a", 2)
+
+
+def test_a_count_written_as_a_word_is_a_number() -> None:
+    index = StoryIndex()
+    shot = (
+        "Ещё {} беспилотников, летевших на Москву, сбили силами ПВО в городских округах, — Собянин"
+    )
+    index.assign("a", 1, at(0), shot.format("восемь"))
+    assert index.assign("b", 1, at(30), shot.format("три")) == StoryRef("b", 1)
+    assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
