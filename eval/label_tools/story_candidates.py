@@ -37,6 +37,17 @@ BANDS: Final = (0.25, 0.4, 0.55, 0.7, 0.85, 1.01)
 _WORD: Final = re.compile(r"[^\W\d_]{4,}")
 _URL: Final = re.compile(r"https?://\S+|\bt\.me/\S+|@\w+")
 SEED: Final = 12
+TECH: Final = frozenset(
+    {
+        "Naked Science",
+        "Библиотека Go разработчика | Golang",
+        "Хабр",
+        "Типичный программист",
+        "Библиотека питониста | Python, Django, Flask",
+        "Библиотека программиста | программирование, кодинг, разработка",
+    }
+)
+"""The programming and science channels: sister channels that cross-post, and templates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,17 @@ def main() -> int:
         "c (same story: a copy), r (same story: a rewrite), s (same story), d (different), "
         "u (unsure: left out of the counts)",
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="leave out the pairs already in --labels before sampling (held-out B and C)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("same-channel", "tech"),
+        help="sample pairs within one channel (bands 2-4) or between the programming and "
+        "science channels (any band) instead of a band",
+    )
     parser.add_argument("--source", help="what the sample was drawn from (default: its band)")
     parser.add_argument("--note", action="append", default=[], metavar="N:TEXT")
     parser.add_argument("--labels", type=Path, default=REPO_ROOT / "eval" / "story_pairs.jsonl")
@@ -128,6 +150,16 @@ def main() -> int:
                 )
         return 0
     rows = [json.loads(line) for line in args.show.read_text(encoding="utf-8").splitlines()]
+    if args.fresh and args.labels.exists():
+        known = {
+            (tuple(row["a"]), tuple(row["b"]))
+            for row in map(json.loads, args.labels.read_text(encoding="utf-8").splitlines())
+        }
+        rows = [r for r in rows if (tuple(r["a"]), tuple(r["b"])) not in known]
+    if args.only == "same-channel":
+        rows = [dict(r, band=0) for r in rows if r["a"][0] == r["b"][0] and r["band"] >= 2]
+    elif args.only == "tech":
+        rows = [dict(r, band=0) for r in rows if r["a"][0] in TECH and r["b"][0] in TECH]
     in_band = [r for r in rows if r["band"] == args.band]
     random.Random(args.seed + args.band).shuffle(in_band)
     by_key = {(p.channel, p.message_id): p for p in load(args.data)}
