@@ -27,14 +27,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e_harness import Chanwatch, subscribe, write_config  # noqa: E402
+from tests.e2e_harness import (  # noqa: E402
+    Chanwatch,
+    scratch_database,
+    subscribe,
+    write_config,
+)
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 from tests.fakes.tme_server import TmeServer  # noqa: E402
 
@@ -135,33 +137,18 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    name = "chanwatch_bench_bot_office"
-    parts = urlsplit(args.admin_url)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
     with tempfile.TemporaryDirectory() as tmp:
-        for step, folder_name in ((None, "sqlite"), (url, "latency"), (url, "failover")):
+        for folder_name in ("sqlite", "latency", "failover"):
             folder = Path(tmp) / folder_name
             folder.mkdir()
-            if step is None:
+            if folder_name == "sqlite":
                 await latency(args, folder, None)
                 continue
-            conn = await asyncpg.connect(args.admin_url)
-            try:
-                await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                await conn.execute(f"CREATE DATABASE {name}")
-            finally:
-                await conn.close()
-            try:
+            async with scratch_database(args.admin_url, "chanwatch_bench_bot_office") as url:
                 if folder_name == "latency":
                     await latency(args, folder, url)
                 else:
                     await failover(args, folder, url)
-            finally:
-                conn = await asyncpg.connect(args.admin_url)
-                try:
-                    await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                finally:
-                    await conn.close()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -43,7 +43,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from storage import Store  # noqa: E402
-from tests.e2e_harness import Chanwatch, write_config  # noqa: E402
+from tests.e2e_harness import Chanwatch, scratch_database, write_config  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 from tests.fakes.tme_server import TmeServer  # noqa: E402
 
@@ -215,11 +215,6 @@ async def failover(
     )
 
 
-def database_url(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--channels", type=int, default=2000)
@@ -241,27 +236,10 @@ async def main() -> None:
             await run_setup(args, monitors=1, url=None, folder=folder)
         for count in (int(n) for n in args.monitors.split(",")):
             name = f"chanwatch_bench_cluster_{count}"
-            conn = await asyncpg.connect(args.admin_url)
-            try:
-                await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                await conn.execute(f"CREATE DATABASE {name}")
-            finally:
-                await conn.close()
             folder = Path(tmp) / f"pg{count}"
             folder.mkdir()
-            try:
-                await run_setup(
-                    args,
-                    monitors=count,
-                    url=database_url(args.admin_url, name),
-                    folder=folder,
-                )
-            finally:
-                conn = await asyncpg.connect(args.admin_url)
-                try:
-                    await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                finally:
-                    await conn.close()
+            async with scratch_database(args.admin_url, name) as url:
+                await run_setup(args, monitors=count, url=url, folder=folder)
 
 
 if __name__ == "__main__":

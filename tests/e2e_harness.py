@@ -16,6 +16,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tme_server import TmeServer
@@ -179,3 +182,25 @@ async def ask(
 def alerts_to(api: FakeBotAPI, chat_id: int, handle: str) -> list[str]:
     """Texts sent to `chat_id` that link a post of `handle` (alerts)."""
     return [m.text for m in api.messages_to(chat_id) if f"t.me/{handle}/" in m.text]
+
+
+@asynccontextmanager
+async def scratch_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database `name` (one left by an interrupted run is dropped
+    first), its URL yielded, dropped again at the end even when the body fails."""
+
+    async def admin(*statements: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    await admin(drop, f"CREATE DATABASE {name}")
+    parts = urlsplit(admin_url)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    finally:
+        await admin(drop)
