@@ -30,16 +30,22 @@ post is bounded by the window, not by the history kept.
 
 from __future__ import annotations
 
+import collections
 import heapq
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, compress, repeat
 from math import ceil
+from operator import ge
 from typing import Final, NamedTuple
 
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
+
+_count_elements = collections._count_elements  # type: ignore[attr-defined]
+"""Counter's own C loop (what Counter(iterable) runs), into a plain dict: counting without
+Counter's Python-level __init__ and update."""
 
 DEFAULT_WINDOW_HOURS: Final = 24.0
 MIN_STEMS: Final = 3
@@ -76,8 +82,6 @@ class StoryRef(NamedTuple):
 PostRow = tuple[Hashable, int, datetime, str]
 """What `StoryIndex.rebuild` reads: (channel, message_id, date, text)."""
 
-LineKey = tuple[Hashable, str]
-
 
 @dataclass(slots=True)
 class _Body:
@@ -94,6 +98,7 @@ class _Body:
 
 @dataclass(slots=True)
 class _Entry:
+    key: StoryRef
     ref: StoryRef
     date: datetime
     seq: int
@@ -109,10 +114,18 @@ class StoryIndex:
             raise ValueError("window_hours must be positive")
         self._window = timedelta(hours=window_hours)
         self._posts: dict[StoryRef, _Entry] = {}
-        self._by_stem: dict[str, dict[StoryRef, None]] = {}
-        self._lines: dict[LineKey, int] = {}
+        # Postings hold a post's seq, not its key: an int hashes in no time, a
+        # (channel, message_id) tuple is hashed anew at every use.
+        self._by_seq: dict[int, _Entry] = {}
+        self._by_stem: dict[str, dict[int, None]] = {}
+        self._lines: defaultdict[Hashable, dict[str, int]] = defaultdict(dict)
         self._expiry: list[tuple[datetime, int, StoryRef]] = []
         self._newest: datetime | None = None
+        self._horizon = datetime.min  # set by every `_advance`, before any use
+        """Posts older than this are forgotten at the next post's arrival. One that comes
+        older (posts handed over channel by channel, an import of old history) is not filed
+        at all: filing its stems only to drop them again costs a third of its time, and to
+        `story_of` a post outside the window is unknown either way."""
         self._seq = 0
 
     @classmethod
@@ -148,8 +161,9 @@ class StoryIndex:
         body = self._body(channel, text)
         originals = self._find(key, date, body)
         ref = self._posts[originals[0]].ref if originals else key
-        self._file(key, _Entry(ref, date, self._seq, body, originals))
-        heapq.heappush(self._expiry, (date, self._seq, key))
+        if date >= self._horizon:
+            self._file(_Entry(key, ref, date, self._seq, body, originals))
+            heapq.heappush(self._expiry, (date, self._seq, key))
         return ref
 
     def remember(
@@ -167,10 +181,12 @@ class StoryIndex:
         if key in self._posts:
             return
         self._advance(date)
+        if date < self._horizon:
+            return  # see `_horizon`
         self._seq += 1
         ref = StoryRef(*story) if story is not None else key
         originals = (ref,) if ref != key else ()
-        self._file(key, _Entry(ref, date, self._seq, self._body(channel, text), originals))
+        self._file(_Entry(key, ref, date, self._seq, self._body(channel, text), originals))
         heapq.heappush(self._expiry, (date, self._seq, key))
 
     def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
@@ -178,22 +194,20 @@ class StoryIndex:
         known = self._posts.get(key)
         if known is None:
             return self.assign(channel, message_id, date, text)
-        self._unfile(key, known)
+        self._unfile(known)
         body = self._body(channel, text)
         ref, originals = known.ref, known.originals
         if not _still_the_same(known.body, body):
             originals = self._find(key, known.date, body)
             ref = self._posts[originals[0]].ref if originals else key
         # The same seq keeps the post's place in the expiry heap and among equals.
-        self._file(key, _Entry(ref, known.date, known.seq, body, originals))
+        self._file(_Entry(key, ref, known.date, known.seq, body, originals))
         return ref
 
     def _body(self, channel: Hashable, text: str) -> _Body:
         found = lines(text)
-        seen = self._lines
-        body_text = "\n".join(
-            line for line in found if seen.get((channel, line), 0) < BOILERPLATE_POSTS
-        )
+        seen = self._lines[channel]
+        body_text = "\n".join(line for line in found if seen.get(line, 0) < BOILERPLATE_POSTS)
         kept = words(body_text)
         body_stems = stems(kept)
         if len(body_stems) < MIN_STEMS:
@@ -215,61 +229,63 @@ class StoryIndex:
             return ()
         postings.sort(key=len)
         rarest = postings[: allowed + RAREST_HITS]
-        hits = Counter(chain.from_iterable(rarest))
+        hits: dict[int, int] = {}
+        _count_elements(hits, chain.from_iterable(rarest))
         needed = len(rarest) - allowed
         found: list[tuple[float, float, int, StoryRef]] = []
-        for other, count in hits.items():
-            if count < needed or other == key:
-                continue
-            entry = self._posts[other]
-            if abs(entry.date - date) > self._window:
+        by_seq = self._by_seq
+        # The posts with `needed` hits or more, picked out in C: most have fewer.
+        for seq in compress(hits, map(ge, hits.values(), repeat(needed))):
+            entry = by_seq[seq]
+            if entry.key == key or abs(entry.date - date) > self._window:
                 continue
             score = _copy_score(entry.body, body)
             if score is not None:
-                found.append((-score[0], -score[1], entry.seq, other))
+                found.append((-score[0], -score[1], seq, entry.key))
         found.sort()
         return tuple(other for *_, other in found)
 
-    def _file(self, key: StoryRef, entry: _Entry) -> None:
-        self._posts[key] = entry
+    def _file(self, entry: _Entry) -> None:
+        self._posts[entry.key] = entry
+        seq = entry.seq
+        self._by_seq[seq] = entry
         by_stem = self._by_stem
         for stem in entry.body.stems:
             posting = by_stem.get(stem)
             if posting is None:
-                by_stem[stem] = {key: None}
+                by_stem[stem] = {seq: None}
             else:
-                posting[key] = None
-        channel = key.channel
-        for line in entry.body.lines:
-            line_key = (channel, line)
-            self._lines[line_key] = self._lines.get(line_key, 0) + 1
+                posting[seq] = None
+        _count_elements(self._lines[entry.key.channel], entry.body.lines)
 
-    def _unfile(self, key: StoryRef, entry: _Entry) -> None:
-        del self._posts[key]
+    def _unfile(self, entry: _Entry) -> None:
+        del self._posts[entry.key]
+        seq = entry.seq
+        del self._by_seq[seq]
+        by_stem = self._by_stem
         for stem in entry.body.stems:
-            posting = self._by_stem[stem]
-            del posting[key]
+            posting = by_stem[stem]
+            del posting[seq]
             if not posting:
-                del self._by_stem[stem]
-        channel = key.channel
+                del by_stem[stem]
+        seen = self._lines[entry.key.channel]
         for line in entry.body.lines:
-            line_key = (channel, line)
-            left = self._lines[line_key] - 1
+            left = seen[line] - 1
             if left:
-                self._lines[line_key] = left
+                seen[line] = left
             else:
-                del self._lines[line_key]
+                del seen[line]
 
     def _advance(self, date: datetime) -> None:
         """Forget the posts older than the window behind the newest date seen."""
         if self._newest is None or date > self._newest:
             self._newest = date
-        horizon = self._newest - self._window
+        self._horizon = horizon = self._newest - self._window
         while self._expiry and self._expiry[0][0] < horizon:
             _, seq, key = heapq.heappop(self._expiry)
             entry = self._posts.get(key)
             if entry is not None and entry.seq == seq:
-                self._unfile(key, entry)
+                self._unfile(entry)
 
 
 def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
