@@ -1,6 +1,6 @@
 """Delivery throughput: one alert to every subscriber within Telegram's flood limits.
 
-    /work/venv/bin/python bench/bench_delivery.py [--subscribers N [N ...]] [--baseline N]
+    .venv/bin/python bench/bench_delivery.py [--subscribers N [N ...]] [--baseline N]
 
 For each N (default 1,000 and 10,000): a temp SQLite database gets N private chats
 subscribed to one topic through the storage API and one stored post that matches it

@@ -1,6 +1,6 @@
 """Alert latency: from a post appearing at the source to its alert reaching the Bot API.
 
-    /work/venv/bin/python bench/bench_latency.py [--posts N] [--poll S] [--data DIR]
+    .venv/bin/python bench/bench_latency.py [--posts N] [--poll S] [--data DIR]
 
 Starts `chanwatch run` as a subprocess (as the end-to-end tests do) against the fake Bot API
 and the fake t.me server on 127.0.0.1, with one web channel, the topic "visit" and a temp
