@@ -32,7 +32,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -40,10 +39,9 @@ from typing import Final
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from label_tools.story_candidates import BANDS, candidates  # noqa: E402
+from label_tools.story_candidates import BANDS, Post, candidates  # noqa: E402
 from label_tools.story_candidates import load as load_candidate_posts  # noqa: E402
 
-from monitor.markdown import markdown_to_plain  # noqa: E402
 from monitor.stories import StoryIndex  # noqa: E402
 from monitor.stories.text import lines  # noqa: E402
 from monitor.stories.text import words as line_words  # noqa: E402
@@ -54,18 +52,6 @@ PRECISION_AIM: Final = 0.98
 HALVES: Final = ("held-out C", "held-out B", "held-out", "dev")
 
 PostKey = tuple[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    channel: str
-    message_id: int
-    date: datetime
-    plain: str
-
-    @property
-    def key(self) -> PostKey:
-        return (self.channel, self.message_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +76,7 @@ def load_corpus(data: Path) -> list[Post]:
     if not data.is_dir():
         print(f"evaluate_stories: corpus not found at {data} (see ../shared/data/README.md)")
         raise SystemExit(2)
-    posts = []
-    for path in sorted(data.glob("*_messages.json")):
-        for raw in json.loads(path.read_text(encoding="utf-8")):
-            posts.append(
-                Post(
-                    raw["channel"],
-                    raw["message_id"],
-                    datetime.fromisoformat(raw["date"]),
-                    markdown_to_plain(raw["text"] or ""),
-                )
-            )
-    posts.sort(key=lambda p: (p.date, p.channel, p.message_id))
-    return posts
+    return load_candidate_posts(data)
 
 
 def load_pairs(path: Path, posts: dict[PostKey, Post]) -> tuple[list[Pair], int]:
@@ -313,17 +287,18 @@ def report(title: str, pairs: list[Pair], said: Callable[[Pair], bool]) -> list[
     return errors
 
 
-def estimate_population(data: Path, pairs: list[Pair], said: Callable[[Pair], bool]) -> None:
+def estimate_population(
+    posts: list[Post], pairs: list[Pair], said: Callable[[Pair], bool]
+) -> None:
     """Precision and recall over every candidate pair of the corpus, estimated from each
     held-out set's random samples of each band: each sampled pair stands for its band's
     size divided by the band's sample (a stratified estimate)."""
-    posts = load_candidate_posts(data)
     band_of: dict[tuple[PostKey, PostKey], int] = {}
     sizes = [0] * (len(BANDS) - 1)
     for j, i, overlap in candidates(posts):
         band = next(n for n, top in enumerate(BANDS[1:]) if overlap < top)
         a, b = posts[j], posts[i]
-        band_of[((a.channel, a.message_id), (b.channel, b.message_id))] = band
+        band_of[(a.key, b.key)] = band
         sizes[band] += 1
     for half in HALVES[:3]:
         _estimate(half, sizes, band_of, pairs, said)
@@ -392,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pairs,
         lambda p: run.stories[p.first.key] == run.stories[p.second.key],
     )
-    estimate_population(args.data, pairs, lambda p: p.first.key in run.originals[p.second.key])
+    estimate_population(posts, pairs, lambda p: p.first.key in run.originals[p.second.key])
     stories_count = len(set(run.stories.values()))
     print(f"{len(posts)} posts → {stories_count} stories ({len(posts) - stories_count} copies)")
     if args.show_errors:

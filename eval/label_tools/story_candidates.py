@@ -57,6 +57,10 @@ class Post:
     date: datetime
     plain: str
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.channel, self.message_id)
+
 
 def load(data: Path) -> list[Post]:
     posts = []
