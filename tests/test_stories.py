@@ -175,3 +175,53 @@ def test_a_count_written_as_a_word_is_a_number() -> None:
     index.assign("a", 1, at(0), shot.format("восемь"))
     assert index.assign("b", 1, at(30), shot.format("три")) == StoryRef("b", 1)
     assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
+
+
+RAIN = (
+    "Рекордное количество осадков ожидается в Москве в четверг, дождь начнётся утром и "
+    "усилится {}, сообщили синоптики столичного Гидрометцентра"
+)
+
+
+def test_a_copy_that_adds_a_time_of_day_is_a_copy_but_another_time_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RAIN.format("к 15 часам"))
+    # «к 15:00» for «к 15 часам», and when the warning starts: details of the same news.
+    copy = f"{RAIN.format('к 15:00')}. Предупреждение действует с 09:00"
+    assert index.assign("b", 1, at(4), copy) == StoryRef("a", 1)
+    # Any other new number is news ...
+    assert index.assign("c", 1, at(6), RAIN.format("к 15 часам, выпадет 30 мм")) == StoryRef(
+        "c", 1
+    )
+    # ... and so is a time the first post gave, changed.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RAIN.format("к 16:00"))
+    assert index.assign("d", 1, at(2), RAIN.format("к 18:00")) == StoryRef("d", 1)
+
+
+def guide(dates: str, events: list[str]) -> str:
+    lines = [f"Куда сходить в Москве: идеи для прогулок и интересные мероприятия {dates}"]
+    for n, event in enumerate(events):
+        lines += [event, f"https://t.me/moscow_events/{100 + n}"]
+    return "\n".join(lines)
+
+
+EVENTS = [
+    "Рождественская ярмарка в Петровском пассаже",
+    "Фестиваль керамики на Винзаводе",
+    "День матери в Музее Победы",
+    "Открытие катка в парке Северного речного вокзала",
+    "Световое шоу в павильоне на ВДНХ",
+    "Бесплатный спектакль в Доме культуры",
+]
+
+
+def test_another_issue_of_a_round_up_is_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), guide("23-24 ноября", EVENTS))
+    # The same guide in a sister channel is a copy ...
+    assert index.assign("b", 1, at(2), guide("23-24 ноября", EVENTS)) == StoryRef("a", 1)
+    # ... but the next day's issue, most of its lines the same, is another post.
+    assert index.assign("a", 2, at(24 * 60 - 30), guide("24 ноября", EVENTS[1:])) == StoryRef(
+        "a", 2
+    )

@@ -8,12 +8,17 @@ window is a copy's original for a new post B when
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
   the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
   after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
+  only a time of day («с 00:00 до 9:00») added to a post that gave none is a detail of
+  the same news (`signals.adds_only_a_time`);
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
 - B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
   приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
   «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+- B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
+  with other numbers than A's: «… 23-24 ноября» then «… 24 ноября» listing most of the
+  same events is the next day's guide (`signals.is_round_up`);
 - B's headline does not swap a name for another: when the first sentence of each names
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
@@ -41,6 +46,7 @@ from math import ceil
 from operator import ge
 from typing import Final, NamedTuple
 
+from monitor.stories.signals import adds_only_a_time, is_round_up
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
@@ -290,7 +296,11 @@ class StoryIndex:
 
 def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
-    if not first.stems or not later.stems or not later.numbers <= first.numbers:
+    if not first.stems or not later.stems:
+        return None
+    if not later.numbers <= first.numbers and not adds_only_a_time(
+        first.text, first.numbers, later.text
+    ):
         return None
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
@@ -314,6 +324,10 @@ def _tells_more(first: _Body, later: _Body) -> bool:
         after_first = SENTENCE_END.split(later.text, 1)[1:]
         if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
             return True
+    # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
+    # it): most of its lines are the same, its dates are not.
+    if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
+        return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
     later_names = head_names(later.raw, later.text)
