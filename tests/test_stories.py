@@ -225,3 +225,19 @@ def test_another_issue_of_a_round_up_is_another_story() -> None:
     assert index.assign("a", 2, at(24 * 60 - 30), guide("24 ноября", EVENTS[1:])) == StoryRef(
         "a", 2
     )
+
+
+def test_a_channel_repeating_its_own_post_hours_later_reports_news() -> None:
+    alarm = "Воздушная тревога объявлена на всей территории Украины, сообщают местные власти"
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    # Within the hour the channel's repost is a copy ...
+    assert index.assign("ria", 2, at(40), alarm) == StoryRef("ria", 1)
+    # ... the next morning, in the same words, it is the next alarm ...
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    assert index.assign("ria", 3, at(20 * 60), alarm) == StoryRef("ria", 3)
+    # ... while another channel's copy of the first, as late, still joins the story.
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    assert index.assign("mash", 1, at(20 * 60), alarm) == StoryRef("ria", 1)

@@ -3,7 +3,8 @@
 How a post is judged (the thresholds were chosen on the labelled pairs of eval/, see
 eval/README.md, "Stories"): its body — its lines minus the lines its channel keeps
 repeating — becomes a set of word stems and a set of numbers. An earlier post A inside the
-window is a copy's original for a new post B when
+window (and, when A is a post of B's own channel, less than `OWN_REPEAT`, 6 hours, before
+B) is a copy's original for a new post B when
 
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
   the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
@@ -74,6 +75,10 @@ STAGE_WORDS: Final = frozenset(
 )
 """Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
 post that brings one the earlier lacks reports the next step, not the same one."""
+OWN_REPEAT: Final = timedelta(hours=6)
+"""A channel's own earlier post, this long ago or more, is no original: a channel that says
+again what it said hours before reports the next day's count, quote, forecast or alarm, or
+the next step, in its usual words (read over the corpus: most such merges were news)."""
 ALSO_WORDS: Final = frozenset({"также", "тоже"})
 """«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
@@ -243,7 +248,10 @@ class StoryIndex:
         # The posts with `needed` hits or more, picked out in C: most have fewer.
         for seq in compress(hits, map(ge, hits.values(), repeat(needed))):
             entry = by_seq[seq]
-            if entry.key == key or abs(entry.date - date) > self._window:
+            if entry.key == key:
+                continue
+            gap = abs(entry.date - date)
+            if gap > self._window or (gap > OWN_REPEAT and entry.key.channel == key.channel):
                 continue
             score = _copy_score(entry.body, body)
             if score is not None:
@@ -298,9 +306,10 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
     if not first.stems or not later.stems:
         return None
-    if not later.numbers <= first.numbers and not adds_only_a_time(
-        first.text, first.numbers, later.text
-    ):
+    # A number `later` adds is news, unless it is only a time of day: that is read from the
+    # text (a regular expression), so only for a pair that passes the shares below.
+    added_numbers = not later.numbers <= first.numbers
+    if added_numbers and ":" not in later.text:
         return None
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
@@ -308,6 +317,8 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
         return None
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
     if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
+        return None
+    if added_numbers and not adds_only_a_time(first.text, first.numbers, later.text):
         return None
     if _tells_more(first, later):
         return None
