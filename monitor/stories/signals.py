@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from monitor.stories.text import numbers, words
+from monitor.stories.text import numbers, stems, words
 
 ROUND_UP_LINKS: Final = 5
 """A post with this many links or more is a round-up (a digest, a guide, a list of events)."""
@@ -27,7 +27,8 @@ def adds_only_a_time(first_text: str, first_numbers: frozenset[str], later_text:
         return False
     if not _TIME_OF_DAY.search(later_text):
         return False
-    return numbers(words(_TIME_OF_DAY.sub(" ", later_text))) <= first_numbers
+    tokens = words(_TIME_OF_DAY.sub(" ", later_text))
+    return numbers(tokens, stems(tokens)) <= first_numbers
 
 
 def is_round_up(raw: str) -> bool:
