@@ -178,6 +178,72 @@ def test_a_count_written_as_a_word_is_a_number() -> None:
     assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
 
 
+RAIN = (
+    "Рекордное количество осадков ожидается в Москве в четверг, дождь начнётся утром и "
+    "усилится {}, сообщили синоптики столичного Гидрометцентра"
+)
+
+
+def test_a_copy_that_adds_a_time_of_day_is_a_copy_but_another_time_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RAIN.format("к 15 часам"))
+    # «к 15:00» for «к 15 часам», and when the warning starts: details of the same news.
+    copy = f"{RAIN.format('к 15:00')}. Предупреждение действует с 09:00"
+    assert index.assign("b", 1, at(4), copy) == StoryRef("a", 1)
+    # Any other new number is news ...
+    assert index.assign("c", 1, at(6), RAIN.format("к 15 часам, выпадет 30 мм")) == StoryRef(
+        "c", 1
+    )
+    # ... and so is a time the first post gave, changed.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RAIN.format("к 16:00"))
+    assert index.assign("d", 1, at(2), RAIN.format("к 18:00")) == StoryRef("d", 1)
+
+
+def guide(dates: str, events: list[str]) -> str:
+    lines = [f"Куда сходить в Москве: идеи для прогулок и интересные мероприятия {dates}"]
+    for n, event in enumerate(events):
+        lines += [event, f"https://t.me/moscow_events/{100 + n}"]
+    return "\n".join(lines)
+
+
+EVENTS = [
+    "Рождественская ярмарка в Петровском пассаже",
+    "Фестиваль керамики на Винзаводе",
+    "День матери в Музее Победы",
+    "Открытие катка в парке Северного речного вокзала",
+    "Световое шоу в павильоне на ВДНХ",
+    "Бесплатный спектакль в Доме культуры",
+]
+
+
+def test_another_issue_of_a_round_up_is_another_story() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), guide("23-24 ноября", EVENTS))
+    # The same guide in a sister channel is a copy ...
+    assert index.assign("b", 1, at(2), guide("23-24 ноября", EVENTS)) == StoryRef("a", 1)
+    # ... but the next day's issue, most of its lines the same, is another post.
+    assert index.assign("a", 2, at(24 * 60 - 30), guide("24 ноября", EVENTS[1:])) == StoryRef(
+        "a", 2
+    )
+
+
+def test_a_channel_repeating_its_own_post_hours_later_reports_news() -> None:
+    alarm = "Воздушная тревога объявлена на всей территории Украины, сообщают местные власти"
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    # Within the hour the channel's repost is a copy ...
+    assert index.assign("ria", 2, at(40), alarm) == StoryRef("ria", 1)
+    # ... the next morning, in the same words, it is the next alarm ...
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    assert index.assign("ria", 3, at(20 * 60), alarm) == StoryRef("ria", 3)
+    # ... while another channel's copy of the first, as late, still joins the story.
+    index = StoryIndex()
+    index.assign("ria", 1, at(0), alarm)
+    assert index.assign("mash", 1, at(20 * 60), alarm) == StoryRef("ria", 1)
+
+
 def test_words_are_the_same_with_or_without_emoji_and_letters_beyond_the_basic_plane() -> None:
     # `words` spells the word classes out for speed; they must be TOKEN's exactly.
     every_char = "".join(map(chr, range(0x10000))).replace("@", "")  # no @mention in it

@@ -3,17 +3,23 @@
 How a post is judged (the thresholds were chosen on the labelled pairs of eval/, see
 eval/README.md, "Stories"): its body — its lines minus the lines its channel keeps
 repeating — becomes a set of word stems and a set of numbers. An earlier post A inside the
-window is a copy's original for a new post B when
+window (and, when A is a post of B's own channel, less than `OWN_REPEAT`, 6 hours, before
+B) is a copy's original for a new post B when
 
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
   the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
   after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
+  only a time of day («с 00:00 до 9:00») added to a post that gave none is a detail of
+  the same news (`signals.adds_only_a_time`);
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
 - B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
   приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
   «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+- B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
+  with other numbers than A's: «… 23-24 ноября» then «… 24 ноября» listing most of the
+  same events is the next day's guide (`signals.is_round_up`);
 - B's headline does not swap a name for another: when the first sentence of each names
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
@@ -41,6 +47,7 @@ from math import ceil
 from operator import ge
 from typing import Final, NamedTuple
 
+from monitor.stories.signals import adds_only_a_time, is_round_up
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
@@ -71,6 +78,10 @@ STAGE_WORDS: Final = frozenset(
 )
 """Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
 post that brings one the earlier lacks reports the next step, not the same one."""
+OWN_REPEAT: Final = timedelta(hours=6)
+"""A channel's own earlier post, this long ago or more, is no original: a channel that says
+again what it said hours before reports the next day's count, quote, forecast or alarm, or
+the next step, in its usual words (read over the corpus: most such merges were news)."""
 ALSO_WORDS: Final = frozenset({"также", "тоже"})
 """«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
@@ -265,7 +276,10 @@ class StoryIndex:
         # The posts with `needed` hits or more, picked out in C: most have fewer.
         for seq in compress(hits, map(ge, hits.values(), repeat(needed))):
             entry = by_seq[seq]
-            if entry.key == key or abs(entry.date - date) > self._window:
+            if entry.key == key:
+                continue
+            gap = abs(entry.date - date)
+            if gap > self._window or (gap > OWN_REPEAT and entry.key.channel == key.channel):
                 continue
             score = _copy_score(entry.body, body)
             if score is not None:
@@ -317,7 +331,12 @@ class StoryIndex:
 
 def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
-    if not first.stems or not later.stems or not later.numbers <= first.numbers:
+    if not first.stems or not later.stems:
+        return None
+    # A number `later` adds is news, unless it is only a time of day: that is read from the
+    # text (a regular expression), so only for a pair that passes the shares below.
+    added_numbers = not later.numbers <= first.numbers
+    if added_numbers and ":" not in later.text:
         return None
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
@@ -325,6 +344,8 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
         return None
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
     if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
+        return None
+    if added_numbers and not adds_only_a_time(first.text, first.numbers, later.text):
         return None
     if _tells_more(first, later):
         return None
@@ -341,6 +362,10 @@ def _tells_more(first: _Body, later: _Body) -> bool:
         after_first = SENTENCE_END.split(later.text, 1)[1:]
         if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
             return True
+    # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
+    # it): most of its lines are the same, its dates are not.
+    if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
+        return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
     later_names = head_names(later.raw, later.text)
