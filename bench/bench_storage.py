@@ -81,7 +81,10 @@ async def ingest(
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")
     window = 24.0 if stories else None
-    pipeline = await Ingest.open(store, SilentListener(), story_window_hours=window)
+    # As `chanwatch run` on SQLite: no other process stores posts beside this one.
+    pipeline = await Ingest.open(
+        store, SilentListener(), story_window_hours=window, others=lambda: False
+    )
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(posts), BATCH):
         await pipeline.handle_posts(posts[start : start + BATCH], history=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Final, Protocol
@@ -18,12 +18,34 @@ from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
 from monitor.stories import StoryIndex, StoryRef
 from storage import Store
-from storage.models import NewMatch, PostRecord, SaveResult, Topic
+from storage.models import NewMatch, PostRecord, Topic
 
 logger = logging.getLogger(__name__)
 
 _CATCH_UP: Final = 1000
 """Posts stored by other processes read per query when the story detector catches up."""
+_YIELD_EVERY: Final = 4
+"""Posts prepared between two turns of the event loop while another channel's batch is
+being written (a turn costs microseconds; a post's matching and lemmas tens of them)."""
+
+
+def _assume_others() -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One channel's part of a delivery, matched and lemmatised, ready to be stored."""
+
+    channel: str
+    posts: list[IncomingPost]
+    known: dict[int, str]
+    """The stored text of those of `posts` that are stored already."""
+    fresh: list[IncomingPost]
+    """The posts that are new, or edited since stored."""
+    records: list[PostRecord]
+    """`fresh`, matched and lemmatised, without their stories yet."""
+    matcher: Matcher
 
 
 class IngestListener(Protocol):
@@ -115,15 +137,20 @@ class Ingest:
         listener: IngestListener,
         stories: StoryIndex | None = None,
         seen: int = 0,
+        others: Callable[[], bool] | None = None,
     ) -> None:
         """`stories`: the detector that files each new post in its story (None: posts are
-        stored without one, each its own story)."""
+        stored without one, each its own story). `others`: whether other processes may be
+        storing posts in this database now (see `_catch_up`); None: assume they may."""
         self._store = store
         self._matcher = matcher
         self._listener = listener
         self._stories = stories
         self._seen = seen
-        """The newest post id the detector has seen stored (see `_catch_up`)."""
+        """The newest post id up to which the detector has seen every stored post."""
+        self._others = others or _assume_others
+        self._behind = False
+        """A save's new ids did not follow `_seen`: someone else stored posts meanwhile."""
         self._reload_lock = asyncio.Lock()
         self._rules: list[TopicRule] | None = None
         # The store's, when it has one: one memory of words, and the very lemmatizer that
@@ -132,12 +159,17 @@ class Ingest:
 
     @classmethod
     async def open(
-        cls, store: Store, listener: IngestListener, *, story_window_hours: float | None = None
+        cls,
+        store: Store,
+        listener: IngestListener,
+        *,
+        story_window_hours: float | None = None,
+        others: Callable[[], bool] | None = None,
     ) -> Ingest:
         """A pipeline matching the topics currently in the database; with
         `story_window_hours`, it groups copies into stories, its detector rebuilt from the
         posts stored in that window (so a copy arriving after a restart still finds its
-        first post)."""
+        first post). `others` as in `Ingest()`."""
         rules = rules_from_topics(await store.topics.live())
         matcher = await asyncio.to_thread(Matcher.compile, rules)
         stories = None
@@ -151,7 +183,7 @@ class Ingest:
             logger.info(
                 "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
             )
-        ingest = cls(store, matcher, listener, stories, seen)
+        ingest = cls(store, matcher, listener, stories, seen, others)
         ingest._rules = rules
         return ingest
 
@@ -183,27 +215,63 @@ class Ingest:
     async def handle_posts(
         self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
     ) -> None:
-        if self._stories is not None and posts:
+        if self._stories is not None and posts and (self._behind or self._others()):
             await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
-        for channel, group in groupby(ordered, key=lambda p: p.channel):
-            await self._handle_channel(channel, list(group), history=history, source=source)
+        groups = [
+            (channel, list(group)) for channel, group in groupby(ordered, lambda p: p.channel)
+        ]
+        # Each channel's posts are stored in order, one transaction each; while one is
+        # written (on the database's thread: SQLite lets go of the GIL as it works) the next
+        # channel's are matched and lemmatised here, on the other CPU.
+        saving: asyncio.Task[None] | None = None
+        try:
+            for n, (channel, group) in enumerate(groups):
+                batch = await self._prepare(channel, group, yielding=saving is not None)
+                if saving is not None:
+                    await saving
+                    saving = None
+                if n == len(groups) - 1:
+                    await self._save(batch, history=history, source=source)
+                else:
+                    saving = asyncio.create_task(self._save(batch, history=history, source=source))
+        finally:
+            if saving is not None and not saving.done():
+                # This call failed or was cancelled while the previous channel was being
+                # written: that transaction is rolled back whole (the source reads it again).
+                saving.cancel()
+                await asyncio.gather(saving, return_exceptions=True)
 
-    async def _handle_channel(
-        self, channel: str, posts: list[IncomingPost], *, history: bool, source: str
-    ) -> SaveResult:
+    async def _prepare(
+        self, channel: str, posts: list[IncomingPost], *, yielding: bool
+    ) -> _Prepared:
+        """The channel's posts that are new or edited, matched and lemmatised (CPU; the
+        read of what is stored is the only I/O). `yielding`: a save is being written
+        meanwhile, so the event loop gets a turn every few posts to send its next
+        statements to the database's thread rather than leave it idle."""
         known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
         fresh = [p for p in posts if known.get(p.post_id) != p.text]
         matcher = self._matcher
-        records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+        records = []
+        for n, post in enumerate(fresh, 1):
+            records.append(to_record(post, matcher, self._lemmatizer))
+            if yielding and n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return _Prepared(channel, posts, known, fresh, records, matcher)
+
+    async def _save(self, batch: _Prepared, *, history: bool, source: str) -> None:
+        channel, known, records = batch.channel, batch.known, batch.records
         if self._stories is not None:
+            # Filed in order, after the previous channel's save: its posts are stored when
+            # this channel's copies of them look their stories up.
             records = [
                 self._with_story(post, record, edited=post.post_id in known)
-                for post, record in zip(fresh, records, strict=True)
+                for post, record in zip(batch.fresh, records, strict=True)
             ]
-        title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
+        title = next((p.channel_title for p in reversed(batch.posts) if p.channel_title), None)
         # An empty batch still goes to storage: it marks a first sight as done.
         result = await self._store.posts.save(channel, records, history=history, title=title)
+        self._saw(result.created)
         for record in records:
             if record.matches:
                 logger.info(
@@ -235,9 +303,19 @@ class Ingest:
         self._listener.posts_stored(
             source,
             result.new_posts,
-            _new_topics(records, known, matcher) if result.new_matches else (),
+            _new_topics(records, known, batch.matcher) if result.new_matches else (),
         )
-        return result
+
+    def _saw(self, created: Sequence[int]) -> None:
+        """Note the ids of posts this process just stored: when they follow the newest
+        one the detector has seen without a gap, no other process stored any in between,
+        and the next catch-up need not read them back."""
+        if not created or self._stories is None or self._behind:
+            return
+        if created[0] == self._seen + 1 and created[-1] - created[0] == len(created) - 1:
+            self._seen = created[-1]
+        else:
+            self._behind = True
 
     async def _catch_up(self) -> None:
         """File in the detector the posts other processes stored since it last looked.
@@ -245,11 +323,17 @@ class Ingest:
         Several `chanwatch run` processes on one PostgreSQL database each read their own
         channels: a copy read here of a post another process stored must still find it.
         Each post is filed with the story stored for it, not decided again. Posts this
-        process stored are in the detector already: only their ids are read."""
+        process stored are in the detector already: only their ids are read.
+
+        It runs before every delivery while `others()` says another process may be storing
+        posts, and otherwise only once the ids of this process's own posts showed a gap
+        (an import beside `chanwatch run` on SQLite): alone, a process has nothing to catch
+        up on, and its saves keep `_seen` current without a query."""
         assert self._stories is not None
         while True:
             stored = await self._store.posts.stored_after(self._seen, _CATCH_UP)
             if not stored:
+                self._behind = False
                 return
             self._seen = stored[-1][0]
             unknown = [
@@ -261,6 +345,7 @@ class Ingest:
                 story = None if first is None else StoryRef(*first)
                 self._stories.remember(post.handle, post.post_id, post.date, post.text, story)
             if len(stored) < _CATCH_UP:
+                self._behind = False
                 return
 
     def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:

@@ -133,6 +133,9 @@ class SaveResult:
     """Posts handed as live that were at or below the channel's first sight: kept as history."""
     first_sight: int | None = None
     """The channel's first-sight post id (the mark `demoted` posts were at or below)."""
+    created: tuple[int, ...] = ()
+    """Row ids of the new posts, ascending (the story detector's catch-up sees from them
+    whether another process stored posts in between: see monitor.ingest)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -340,7 +340,9 @@ class Posts:
             if new_matches and not history:
                 # The bot process, wherever it runs, queues the alerts as soon as this commits.
                 await tx.notify(DELIVERY, "match")
-        return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
+        return SaveResult(
+            new_posts, edited, new_matches, demoted, first_sight, tuple(sorted(created.values()))
+        )
 
     async def _hits(
         self, posts: Sequence[int], chat_id: int | None = None
