@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Final, Protocol
@@ -18,34 +18,20 @@ from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
 from monitor.stories import StoryIndex, StoryRef
 from storage import Store
-from storage.models import NewMatch, PostRecord, Topic
+from storage.models import ChannelBatch, NewMatch, PostRecord, SaveResult, Topic
 
 logger = logging.getLogger(__name__)
 
 _CATCH_UP: Final = 1000
 """Posts stored by other processes read per query when the story detector catches up."""
-_YIELD_EVERY: Final = 4
-"""Posts prepared between two turns of the event loop while another channel's batch is
-being written (a turn costs microseconds; a post's matching and lemmas tens of them)."""
 
 
 def _assume_others() -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """One channel's part of a delivery, matched and lemmatised, ready to be stored."""
-
-    channel: str
-    posts: list[IncomingPost]
-    known: dict[int, str]
-    """The stored text of those of `posts` that are stored already."""
-    fresh: list[IncomingPost]
-    """The posts that are new, or edited since stored."""
-    records: list[PostRecord]
-    """`fresh`, matched and lemmatised, without their stories yet."""
-    matcher: Matcher
+def _channel(post: IncomingPost) -> str:
+    return post.channel
 
 
 class IngestListener(Protocol):
@@ -215,63 +201,50 @@ class Ingest:
     async def handle_posts(
         self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
     ) -> None:
-        if self._stories is not None and posts and (self._behind or self._others()):
+        if not posts:
+            return
+        if self._stories is not None and (self._behind or self._others()):
             await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
-        groups = [
-            (channel, list(group)) for channel, group in groupby(ordered, lambda p: p.channel)
-        ]
-        # Each channel's posts are stored in order, one transaction each; while one is
-        # written (on the database's thread: SQLite lets go of the GIL as it works) the next
-        # channel's are matched and lemmatised here, on the other CPU.
-        saving: asyncio.Task[None] | None = None
-        try:
-            for n, (channel, group) in enumerate(groups):
-                batch = await self._prepare(channel, group, yielding=saving is not None)
-                if saving is not None:
-                    await saving
-                    saving = None
-                if n == len(groups) - 1:
-                    await self._save(batch, history=history, source=source)
-                else:
-                    saving = asyncio.create_task(self._save(batch, history=history, source=source))
-        finally:
-            if saving is not None and not saving.done():
-                # This call failed or was cancelled while the previous channel was being
-                # written: that transaction is rolled back whole (the source reads it again).
-                saving.cancel()
-                await asyncio.gather(saving, return_exceptions=True)
-
-    async def _prepare(
-        self, channel: str, posts: list[IncomingPost], *, yielding: bool
-    ) -> _Prepared:
-        """The channel's posts that are new or edited, matched and lemmatised (CPU; the
-        read of what is stored is the only I/O). `yielding`: a save is being written
-        meanwhile, so the event loop gets a turn every few posts to send its next
-        statements to the database's thread rather than leave it idle."""
-        known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
-        fresh = [p for p in posts if known.get(p.post_id) != p.text]
+        groups = [(channel, list(group)) for channel, group in groupby(ordered, _channel)]
+        # One read of what is stored and one transaction for the whole delivery, however
+        # many channels it spans: each trip to the database and each commit (which writes
+        # a segment of the search index) costs about as much as matching a post.
+        known = await self._store.posts.known_texts_of(
+            {channel: [p.post_id for p in group] for channel, group in groups}
+        )
         matcher = self._matcher
-        records = []
-        for n, post in enumerate(fresh, 1):
-            records.append(to_record(post, matcher, self._lemmatizer))
-            if yielding and n % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-        return _Prepared(channel, posts, known, fresh, records, matcher)
+        batches = []
+        for channel, group in groups:
+            stored = known[channel]
+            fresh = [p for p in group if stored.get(p.post_id) != p.text]
+            records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+            if self._stories is not None:
+                # Channel after channel, as they are stored: a copy's first post is filed
+                # (and stored) before it.
+                records = [
+                    self._with_story(post, record, edited=post.post_id in stored)
+                    for post, record in zip(fresh, records, strict=True)
+                ]
+            title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
+            # An empty batch still goes to storage: it marks a first sight as done.
+            batches.append(ChannelBatch(channel, records, title))
+        results = await self._store.posts.save_many(batches, history=history)
+        self._saw(sorted(post for result in results for post in result.created))
+        for batch, result in zip(batches, results, strict=True):
+            self._report(batch, result, known[batch.handle], matcher, history, source)
 
-    async def _save(self, batch: _Prepared, *, history: bool, source: str) -> None:
-        channel, known, records = batch.channel, batch.known, batch.records
-        if self._stories is not None:
-            # Filed in order, after the previous channel's save: its posts are stored when
-            # this channel's copies of them look their stories up.
-            records = [
-                self._with_story(post, record, edited=post.post_id in known)
-                for post, record in zip(batch.fresh, records, strict=True)
-            ]
-        title = next((p.channel_title for p in reversed(batch.posts) if p.channel_title), None)
-        # An empty batch still goes to storage: it marks a first sight as done.
-        result = await self._store.posts.save(channel, records, history=history, title=title)
-        self._saw(result.created)
+    def _report(
+        self,
+        batch: ChannelBatch,
+        result: SaveResult,
+        known: Mapping[int, str],
+        matcher: Matcher,
+        history: bool,
+        source: str,
+    ) -> None:
+        """Log what one channel's save stored, and tell the listener (after the commit)."""
+        channel, records = batch.handle, batch.records
         for record in records:
             if record.matches:
                 logger.info(
@@ -303,7 +276,7 @@ class Ingest:
         self._listener.posts_stored(
             source,
             result.new_posts,
-            _new_topics(records, known, batch.matcher) if result.new_matches else (),
+            _new_topics(records, known, matcher) if result.new_matches else (),
         )
 
     def _saw(self, created: Sequence[int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
@@ -235,6 +236,15 @@ class PostRecord:
     restory: bool = False
     """For an edit: its text changed substantially, so its story is set anew from `story`.
     Otherwise an edited post keeps the story it has."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBatch:
+    """One channel's posts of a delivery, for `Posts.save_many`."""
+
+    handle: str
+    records: Sequence[PostRecord]
+    title: str | None = None
 
 
 class StoryPost(NamedTuple):

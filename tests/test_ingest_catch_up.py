@@ -137,3 +137,29 @@ async def test_alone_a_gap_in_its_ids_brings_in_what_was_stored_beside_it(
         assert len(calls) == 1  # caught up: alone again
     finally:
         await store.close()
+
+
+async def test_a_delivery_spanning_channels_groups_a_copy_of_a_post_in_it(
+    database: Location,
+) -> None:
+    """A delivery of several channels' posts is stored in one transaction, channel after
+    channel: a copy in it finds its first post, stored just before it in the same one."""
+    store = await prepared(database)
+    try:
+        ingest = await Ingest.open(
+            store, SilentListener(), story_window_hours=24, others=lambda: False
+        )
+        await ingest.handle_posts(
+            [
+                IncomingPost("chan_b", 7, START + timedelta(minutes=2), BASE + " Подписывайтесь!"),
+                IncomingPost("chan_c", 8, START + timedelta(minutes=3), UNRELATED[1]),
+                IncomingPost("chan_a", 5, START + timedelta(minutes=1), BASE),
+            ],
+            history=False,
+        )
+        assert await story_of(store, "chan_b", 7) == await row_id(store, "chan_a", 5)
+        assert await story_of(store, "chan_a", 5) is None
+        assert await story_of(store, "chan_c", 8) is None
+        assert [await store.channels.last_post_id(handle) for handle in CHANNELS] == [5, 7, 8, 0]
+    finally:
+        await store.close()
