@@ -225,11 +225,14 @@ class Posts:
         if not asked:
             return found
         handles = {handle.lower(): handle for handle, _ in asked}
+        # UNION ALL, not OR: SQLite then looks each channel's posts up by (channel, post id)
+        # instead of reading every post of those channels (at most 500 parts, its limit).
         rows = await self._db.fetchall(
-            "SELECT c.handle, p.post_id, p.text FROM posts p "
-            "JOIN channels c ON c.id = p.channel_id WHERE "
-            + " OR ".join(
-                f"(c.handle = ? AND p.post_id IN ({','.join('?' * len(ids))}))" for _, ids in asked
+            " UNION ALL ".join(
+                "SELECT c.handle, p.post_id, p.text FROM posts p "
+                "JOIN channels c ON c.id = p.channel_id "
+                f"WHERE c.handle = ? AND p.post_id IN ({','.join('?' * len(ids))})"
+                for _, ids in asked
             ),
             [value for handle, ids in asked for value in (handle, *ids)],
         )
