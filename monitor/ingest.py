@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Final, Protocol
@@ -32,6 +32,15 @@ def _assume_others() -> bool:
 
 def _channel(post: IncomingPost) -> str:
     return post.channel
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One `handle_posts` call's batches, waiting to be stored."""
+
+    batches: list[ChannelBatch]
+    saved: asyncio.Future[list[SaveResult]]
+    """Their results, set once committed."""
 
 
 class IngestListener(Protocol):
@@ -135,6 +144,9 @@ class Ingest:
         self._seen = seen
         """The newest post id up to which the detector has seen every stored post."""
         self._others = others or _assume_others
+        self._queue: list[_Delivery] = []
+        """Deliveries waiting for `_save_lock`; whoever holds it saves them all at once."""
+        self._save_lock = asyncio.Lock()
         self._behind = False
         """A save's new ids did not follow `_seen`: someone else stored posts meanwhile."""
         self._reload_lock = asyncio.Lock()
@@ -228,11 +240,54 @@ class Ingest:
                 ]
             title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
             # An empty batch still goes to storage: it marks a first sight as done.
-            batches.append(ChannelBatch(channel, records, title))
-        results = await self._store.posts.save_many(batches, history=history)
-        self._saw(sorted(post for result in results for post in result.created))
+            batches.append(ChannelBatch(channel, records, title, history))
+        results = await self._save(batches)
         for batch, result in zip(batches, results, strict=True):
             self._report(batch, result, known[batch.handle], matcher, history, source)
+
+    async def _save(self, batches: list[ChannelBatch]) -> list[SaveResult]:
+        """Store one delivery's batches, with the deliveries that queued up while the
+        previous save was being written (sources read several channels at once): one
+        transaction and one commit for them all. Returns this delivery's results, once
+        committed."""
+        mine = _Delivery(batches, asyncio.get_running_loop().create_future())
+        self._queue.append(mine)
+        async with self._save_lock:
+            if not mine.saved.done():
+                group, self._queue = self._queue, []
+                await self._save_group(group, mine)
+        return mine.saved.result()
+
+    async def _save_group(self, group: list[_Delivery], mine: _Delivery) -> None:
+        try:
+            try:
+                results = await self._store.posts.save_many(
+                    [batch for delivery in group for batch in delivery.batches]
+                )
+            except Exception:
+                if len(group) == 1:
+                    raise
+                # One delivery's failure must not fail the others': each alone, then.
+                for delivery in group:
+                    try:
+                        saved = await self._store.posts.save_many(delivery.batches)
+                    except Exception as error:
+                        delivery.saved.set_exception(error)
+                    else:
+                        self._saw(sorted(p for result in saved for p in result.created))
+                        delivery.saved.set_result(saved)
+                return
+        except BaseException:
+            # Cancelled (or failed alone): the deliveries of others that rode along wait
+            # for the next save, which their own callers make.
+            self._queue[:0] = [d for d in group if d is not mine and not d.saved.done()]
+            raise
+        self._saw(sorted(post for result in results for post in result.created))
+        start = 0
+        for delivery in group:
+            end = start + len(delivery.batches)
+            delivery.saved.set_result(results[start:end])
+            start = end
 
     def _report(
         self,

@@ -245,6 +245,8 @@ class ChannelBatch:
     handle: str
     records: Sequence[PostRecord]
     title: str | None = None
+    history: bool = False
+    """As `Posts.save`'s `history`."""
 
 
 class StoryPost(NamedTuple):

@@ -261,16 +261,14 @@ class Posts:
         async with self._db.transaction() as tx:
             return await self._save_channel(tx, handle, records, history=history, title=title)
 
-    async def save_many(
-        self, batches: Sequence[ChannelBatch], *, history: bool
-    ) -> list[SaveResult]:
-        """`save` for several channels' posts (one delivery), in one transaction: each
-        channel as `save` stores it, in the order given (a copy's first post, in a channel
-        before it, is stored by then), and one commit for them all."""
+    async def save_many(self, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
+        """`save` for several channels' posts (deliveries), in one transaction: each batch
+        as `save` stores it, in the order given (a copy's first post, in a batch before it,
+        is stored by then), and one commit for them all."""
         async with self._db.transaction() as tx:
             return [
                 await self._save_channel(
-                    tx, batch.handle, batch.records, history=history, title=batch.title
+                    tx, batch.handle, batch.records, history=batch.history, title=batch.title
                 )
                 for batch in batches
             ]
