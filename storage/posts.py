@@ -266,6 +266,10 @@ class Posts:
         as `save` stores it, in the order given (a copy's first post, in a batch before it,
         is stored by then), and one commit for them all."""
         async with self._db.transaction() as tx:
+            # Every channel's lock first, in the one order all callers use (Writer.lock):
+            # taken one channel at a time in the batches' order, two such transactions
+            # could each hold a lock the other waits for.
+            await tx.lock(*(channel_key(batch.handle) for batch in batches))
             return [
                 await self._save_channel(
                     tx, batch.handle, batch.records, history=batch.history, title=batch.title
