@@ -1,7 +1,7 @@
 """Story grouping: `chanwatch scan` over the corpus with and without it, and the cost of the
 story detector per post.
 
-    .venv/bin/python bench/bench_stories.py [--data DIR] [--repeat N]
+    .venv/bin/python bench/bench_stories.py [--data DIR] [--repeat N] [--decisions FILE]
 
 1. Writes the corpus (22,099 posts of 24 channels) as Telegram Desktop exports with
    eval/make_exports.py into a temporary folder and runs the whole command
@@ -14,17 +14,25 @@ story detector per post.
    next to bench/bench_storage.py's time per post.
 
 Both are CPU bound: on a machine shared with other work, compare the ratio, not the times.
+
+With --decisions FILE it only writes every post's story and originals, fed in date order
+and then channel after channel, one line a post, and prints the file's SHA-256: a change
+meant to make the detector faster without changing a decision must leave the file
+identical (`cmp` it with the one the code before the change wrote).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +59,11 @@ def run_scan(exports: list[str], stories: bool) -> tuple[float, float]:
     return time.perf_counter() - started, children_cpu() - cpu
 
 
-def detector_cost(data: Path, repeat: int) -> tuple[int, float, int]:
-    """(posts, best CPU seconds per post, stories) of StoryIndex over the corpus."""
-    import json
-    from datetime import datetime
+Post = tuple[datetime, str, int, str]
 
+
+def corpus(data: Path) -> list[Post]:
+    """(date, channel file, message id, plain text) of every corpus post, in date order."""
     posts = []
     for path in sorted(data.glob("*_messages.json")):
         for raw in json.loads(path.read_text(encoding="utf-8")):
@@ -64,6 +72,33 @@ def detector_cost(data: Path, repeat: int) -> tuple[int, float, int]:
                 (date, path.name, raw["message_id"], markdown_to_plain(raw["text"] or ""))
             )
     posts.sort()
+    return posts
+
+
+def write_decisions(data: Path, out: Path) -> str:
+    """Every post's story and originals, in date order and channel after channel, into
+    `out`; returns the file's SHA-256."""
+    posts = corpus(data)
+    by_channel = sorted(posts, key=lambda post: (post[1], post[0], post[2]))
+    lines = []
+    for order, fed in (("date", posts), ("channel", by_channel)):
+        index = StoryIndex()
+        for date, channel, post_id, text in fed:
+            ref = index.assign(channel, post_id, date, text)
+            originals = " ".join(
+                f"{o.channel}/{o.message_id}" for o in index.originals(channel, post_id)
+            )
+            lines.append(
+                f"{order} {channel} {post_id} -> {ref.channel}/{ref.message_id} | {originals}\n"
+            )
+    text = "".join(lines)
+    out.write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def detector_cost(data: Path, repeat: int) -> tuple[int, float, int]:
+    """(posts, best CPU seconds per post, stories) of StoryIndex over the corpus."""
+    posts = corpus(data)
     best = float("inf")
     stories = 0
     for _ in range(repeat):
@@ -81,9 +116,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/telegram-news")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--decisions", type=Path, help="only write every post's story here")
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no corpus in {args.data}: pass --data (see ../shared/data/README.md)")
+    if args.decisions:
+        digest = write_decisions(args.data, args.decisions)
+        print(f"{args.decisions}: sha256 {digest}")
+        return
     print(f"load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(

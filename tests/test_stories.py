@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.stories import StoryIndex, StoryRef
+from monitor.stories.text import TOKEN, words
 
 T0 = datetime(2024, 11, 20, 10, 0, tzinfo=UTC)
 NEWS = (
@@ -175,3 +176,41 @@ def test_a_count_written_as_a_word_is_a_number() -> None:
     index.assign("a", 1, at(0), shot.format("восемь"))
     assert index.assign("b", 1, at(30), shot.format("три")) == StoryRef("b", 1)
     assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
+
+
+def test_words_are_the_same_with_or_without_emoji_and_letters_beyond_the_basic_plane() -> None:
+    # `words` spells the word classes out for speed; they must be TOKEN's exactly.
+    every_char = "".join(map(chr, range(0x10000))).replace("@", "")  # no @mention in it
+    for text in (
+        " ".join(char * 3 for char in every_char),  # each character as a word of its own
+        every_char,  # each next to others of every class
+        f"{every_char} 😀",  # the same text, stored wider because of an emoji
+        "Срочно 🔥 новость 2024 года 😀 abc1234def",
+        "𝐁𝐨𝐥𝐝 буквы 𝐀𝐁𝐂 слово 😀 и цифры 𝟏𝟐𝟑",  # letters and digits beyond U+FFFF
+    ):
+        assert words(text) == TOKEN.findall(text)
+
+
+def test_a_long_run_of_new_words_keeps_finding_copies_inside_the_window() -> None:
+    # Each post brings new stems, so postings are created and left empty by forgetting by
+    # the tens of thousands (and swept away once in a while).
+    index = StoryIndex(window_hours=1)
+    letters = "абвгдежзиклмнопрстуфхцчшщэюя"
+
+    def word(n: int) -> str:
+        spelled = ""
+        for _ in range(5):
+            n, digit = divmod(n, len(letters))
+            spelled += letters[digit]
+        return spelled + "ов"
+
+    def post(i: int) -> str:
+        return " ".join(word(i * 20 + j) for j in range(20))
+
+    for i in range(1500):
+        index.assign("a", i, at(i), post(i))
+        if i % 5 == 0 and i >= 30:
+            assert index.assign("b", i, at(i), f"⚡️ {post(i - 30)}") == StoryRef("a", i - 30)
+    assert index.assign("c", 1, at(1500), post(1400)) == StoryRef("c", 1)  # forgotten
+    assert index.update("a", 1499, at(1499), post(1495)) == StoryRef("a", 1495)
+    assert index.assign("c", 2, at(1501), post(1499)) == StoryRef("c", 2)

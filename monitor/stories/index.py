@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import collections
 import heapq
-from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections import defaultdict, deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain, compress, repeat
@@ -46,8 +46,11 @@ from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
 """Counter's own C loop (what Counter(iterable) runs), into a plain dict: counting without
 Counter's Python-level __init__ and update."""
+_consume: Final[Callable[[Iterable[object]], None]] = deque[object](maxlen=0).extend
+"""Runs an iterator to its end in C (for `map` over methods that return None)."""
 
 DEFAULT_WINDOW_HOURS: Final = 24.0
+_SWEEP_MIN: Final = 10_000
 MIN_STEMS: Final = 3
 """A body with fewer distinct stems («Видео», «Срочно!», a bare link) starts its own story."""
 LATER_SHARE: Final = 0.6
@@ -104,6 +107,9 @@ class _Entry:
     seq: int
     body: _Body
     originals: tuple[StoryRef, ...]
+    postings: list[set[int]]
+    """The postings of the body's stems, which hold `seq`: forgetting the post takes it out
+    of each without looking a stem up again."""
 
 
 class StoryIndex:
@@ -117,7 +123,11 @@ class StoryIndex:
         # Postings hold a post's seq, not its key: an int hashes in no time, a
         # (channel, message_id) tuple is hashed anew at every use.
         self._by_seq: dict[int, _Entry] = {}
-        self._by_stem: dict[str, dict[int, None]] = {}
+        self._by_stem: defaultdict[str, set[int]] = defaultdict(set)
+        """Stem -> the seqs of the posts whose body has it. A posting is created when a post
+        with a new stem is filed (in C: defaultdict), and one left empty by forgetting is
+        dropped only once in a while (`_sweep`): an empty posting counts as none."""
+        self._sweep_at = _SWEEP_MIN
         self._lines: defaultdict[Hashable, dict[str, int]] = defaultdict(dict)
         self._expiry: list[tuple[datetime, int, StoryRef]] = []
         self._newest: datetime | None = None
@@ -159,11 +169,14 @@ class StoryIndex:
         self._advance(date)
         self._seq += 1
         body = self._body(channel, text)
-        originals = self._find(key, date, body)
+        if date < self._horizon:  # see `_horizon`: judged, not filed
+            originals = self._find(key, date, body, list(map(self._by_stem.get, body.stems)))
+            return self._posts[originals[0]].ref if originals else key
+        postings = self._postings(body)
+        originals = self._find(key, date, body, postings)
         ref = self._posts[originals[0]].ref if originals else key
-        if date >= self._horizon:
-            self._file(_Entry(key, ref, date, self._seq, body, originals))
-            heapq.heappush(self._expiry, (date, self._seq, key))
+        self._file(_Entry(key, ref, date, self._seq, body, originals, postings))
+        heapq.heappush(self._expiry, (date, self._seq, key))
         return ref
 
     def remember(
@@ -186,7 +199,9 @@ class StoryIndex:
         self._seq += 1
         ref = StoryRef(*story) if story is not None else key
         originals = (ref,) if ref != key else ()
-        self._file(_Entry(key, ref, date, self._seq, self._body(channel, text), originals))
+        body = self._body(channel, text)
+        postings = self._postings(body)
+        self._file(_Entry(key, ref, date, self._seq, body, originals, postings))
         heapq.heappush(self._expiry, (date, self._seq, key))
 
     def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
@@ -196,12 +211,13 @@ class StoryIndex:
             return self.assign(channel, message_id, date, text)
         self._unfile(known)
         body = self._body(channel, text)
+        postings = self._postings(body)
         ref, originals = known.ref, known.originals
         if not _still_the_same(known.body, body):
-            originals = self._find(key, known.date, body)
+            originals = self._find(key, known.date, body, postings)
             ref = self._posts[originals[0]].ref if originals else key
         # The same seq keeps the post's place in the expiry heap and among equals.
-        self._file(_Entry(key, ref, known.date, known.seq, body, originals))
+        self._file(_Entry(key, ref, known.date, known.seq, body, originals, postings))
         return ref
 
     def _body(self, channel: Hashable, text: str) -> _Body:
@@ -209,17 +225,29 @@ class StoryIndex:
         seen = self._lines[channel]
         body_text = "\n".join(line for line in found if seen.get(line, 0) < BOILERPLATE_POSTS)
         kept = words(body_text)
-        body_stems = stems(kept)
-        if len(body_stems) < MIN_STEMS:
-            body_stems = frozenset()
-        return _Body(frozenset(found), body_stems, numbers(kept), kept, body_text, text)
+        all_stems = stems(kept)
+        body_stems = all_stems if len(all_stems) >= MIN_STEMS else frozenset()
+        return _Body(frozenset(found), body_stems, numbers(kept, all_stems), kept, body_text, text)
 
-    def _find(self, key: StoryRef, date: datetime, body: _Body) -> tuple[StoryRef, ...]:
-        """The posts `body` is a copy of, most similar first (the earliest among equals)."""
+    def _postings(self, body: _Body) -> list[set[int]]:
+        """The postings of the body's stems, in the order of `body.stems`, for a post about
+        to be filed: a stem no post has gets an empty one."""
+        return list(map(self._by_stem.__getitem__, body.stems))
+
+    def _find(
+        self,
+        key: StoryRef,
+        date: datetime,
+        body: _Body,
+        stem_postings: Sequence[set[int] | None],
+    ) -> tuple[StoryRef, ...]:
+        """The posts `body` is a copy of, most similar first (the earliest among equals);
+        `stem_postings` are the postings of `body.stems` in their order (None or empty for
+        a stem no filed post has)."""
         size = len(body.stems)
         if not size:
             return ()
-        postings = list(filter(None, map(self._by_stem.get, body.stems)))
+        postings = list(filter(None, stem_postings))
         # A copy's original holds at least LATER_SHARE of the copy's stems: it may lack
         # `allowed` of them at most, the stems no earlier post has among them. So of the
         # `rarest` stems it holds at least len(rarest) - allowed: counting hits in their
@@ -247,27 +275,16 @@ class StoryIndex:
 
     def _file(self, entry: _Entry) -> None:
         self._posts[entry.key] = entry
-        seq = entry.seq
-        self._by_seq[seq] = entry
-        by_stem = self._by_stem
-        for stem in entry.body.stems:
-            posting = by_stem.get(stem)
-            if posting is None:
-                by_stem[stem] = {seq: None}
-            else:
-                posting[seq] = None
+        self._by_seq[entry.seq] = entry
+        _consume(map(set.add, entry.postings, repeat(entry.seq)))
         _count_elements(self._lines[entry.key.channel], entry.body.lines)
+        if len(self._by_stem) > self._sweep_at:
+            self._sweep()
 
     def _unfile(self, entry: _Entry) -> None:
         del self._posts[entry.key]
-        seq = entry.seq
-        del self._by_seq[seq]
-        by_stem = self._by_stem
-        for stem in entry.body.stems:
-            posting = by_stem[stem]
-            del posting[seq]
-            if not posting:
-                del by_stem[stem]
+        del self._by_seq[entry.seq]
+        _consume(map(set.remove, entry.postings, repeat(entry.seq)))
         seen = self._lines[entry.key.channel]
         for line in entry.body.lines:
             left = seen[line] - 1
@@ -275,6 +292,16 @@ class StoryIndex:
                 seen[line] = left
             else:
                 del seen[line]
+
+    def _sweep(self) -> None:
+        """Drop the postings that forgetting left empty, when there are as many stems as
+        after the last sweep again: memory stays bounded by the window's stems, and each
+        forgotten stem costs one look here instead of a check at every forgetting. A
+        posting still listed by a filed post holds that post, so none of those goes."""
+        by_stem = self._by_stem
+        for stem in [stem for stem, posting in by_stem.items() if not posting]:
+            del by_stem[stem]
+        self._sweep_at = max(_SWEEP_MIN, 2 * len(by_stem))
 
     def _advance(self, date: datetime) -> None:
         """Forget the posts older than the window behind the newest date seen."""
