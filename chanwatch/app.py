@@ -321,10 +321,8 @@ class _Runtime:
     def _others_storing(self) -> bool:
         """Whether another process may be storing posts now (the story detector then reads
         theirs before each delivery): on SQLite no other `chanwatch run` writes; on
-        PostgreSQL, while another monitor was live at the last lease round."""
-        if not self.shared:
-            return False
-        return self.keeper is None or not self.keeper.alone
+        PostgreSQL another monitor may, whenever it starts."""
+        return self.shared
 
     def channels_held(self) -> int:
         if self.keeper is not None:

@@ -71,9 +71,6 @@ class LeaseKeeper:
         self.accounts_changed = asyncio.Event()
         self.short = 0
         """Web channels beyond what the live monitors may take together."""
-        self.alone = False
-        """No other monitor was live at the last round: no other process stores posts
-        (monitor.ingest skips its catch-up then). False until the first round."""
 
     @property
     def renew_seconds(self) -> float:
@@ -93,7 +90,6 @@ class LeaseKeeper:
         if not any(process.id == self.owner for process in live):
             # Not (yet) seen as live by the others: count this process in anyway.
             live.append(_me(self.owner, self._capacity))
-        self.alone = all(process.id == self.owner for process in live)
         total = await self._store.leases.channel_count(WEB)
         want = share(total, live, self.owner)
         web = await self._store.leases.hold_channels(
