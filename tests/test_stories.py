@@ -280,3 +280,51 @@ def test_a_long_run_of_new_words_keeps_finding_copies_inside_the_window() -> Non
     assert index.assign("c", 1, at(1500), post(1400)) == StoryRef("c", 1)  # forgotten
     assert index.update("a", 1499, at(1499), post(1495)) == StoryRef("a", 1495)
     assert index.assign("c", 2, at(1501), post(1499)) == StoryRef("c", 2)
+
+
+FINE = (
+    "Штраф за безбилетный проезд в общественном транспорте Подмосковья увеличат вдвое: "
+    "зайцам придётся заплатить {}, закон утвердили депутаты областной думы"
+)
+
+
+def test_a_figure_written_another_way_is_no_new_number() -> None:
+    index = StoryIndex()
+    index.assign(
+        "a", 1, at(0), FINE.format("2 тысячи рублей вместо 1 тысячи, в среднем полторы тысячи")
+    )
+    # «2 000» and «1000» for «2 тысячи» and «1 тысячи», «1,5 тыс» for «полторы тысячи».
+    copy = FINE.format("2 000 рублей вместо 1000, в среднем 1,5 тыс")
+    assert index.assign("b", 1, at(5), copy) == StoryRef("a", 1)
+    # Another figure, however written, is still news.
+    other = FINE.format("3 000 рублей вместо 1000, в среднем 1,5 тыс")
+    assert index.assign("c", 1, at(7), other) == StoryRef("c", 1)
+
+
+def test_an_age_rating_is_no_figure() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(3), f"🔞 18+\n{NEWS}") == StoryRef("a", 1)
+
+
+SNOW = (
+    "Москву сегодня ночью занесло снегом. Днём ожидаются гололедица, налипание мокрого "
+    "снега на провода и порывистый ветер, предупреждает МЧС"
+)
+
+
+def test_a_headline_telling_what_followed_the_first_post_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SNOW)
+    # The same warning under a headline of what happened after the snowfall: news ...
+    later = (
+        "На дорогах Подмосковья массовые аварии после снегопада. Днём ожидаются гололедица, "
+        "налипание мокрого снега на провода и порывистый ветер, предупреждает МЧС"
+    )
+    assert index.assign("b", 1, at(90), later) == StoryRef("b", 1)
+    # ... while a headline merely reworded, «после» and all, is a copy.
+    rest = SNOW.split(". ", 1)[1]
+    index = StoryIndex()
+    index.assign("a", 1, at(0), f"Массовые аварии на дорогах после снегопада. {rest}")
+    reworded = f"На дорогах Подмосковья массовые ДТП после снегопада. {rest}"
+    assert index.assign("c", 1, at(20), reworded) == StoryRef("a", 1)

@@ -47,7 +47,7 @@ from math import ceil
 from operator import ge
 from typing import Final, NamedTuple
 
-from monitor.stories.signals import adds_only_a_time, is_round_up
+from monitor.stories.signals import adds_only_a_time, follows_up, is_round_up, same_figures
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
@@ -333,11 +333,10 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
     if not first.stems or not later.stems:
         return None
-    # A number `later` adds is news, unless it is only a time of day: that is read from the
-    # text (a regular expression), so only for a pair that passes the shares below.
+    # A number `later` adds is news, unless it is only a time of day or a figure `first`
+    # gave written another way: those are read from the text (regular expressions), so only
+    # for a pair that passes the shares below.
     added_numbers = not later.numbers <= first.numbers
-    if added_numbers and ":" not in later.text:
-        return None
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
     if later_share < LATER_SHARE:
@@ -345,7 +344,10 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
     if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
         return None
-    if added_numbers and not adds_only_a_time(first.text, first.numbers, later.text):
+    if added_numbers and not (
+        adds_only_a_time(first.text, first.numbers, later.text)
+        or same_figures(first.text, later.text)
+    ):
         return None
     if _tells_more(first, later):
         return None
@@ -365,6 +367,8 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
     # it): most of its lines are the same, its dates are not.
     if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
+        return True
+    if follows_up(first.text, first.stems, later.text):
         return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.

@@ -7,9 +7,10 @@ body's text for a candidate pair only (a handful per post), so it costs nothing 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Final
 
-from monitor.stories.text import numbers, stems, words
+from monitor.stories.text import NUMBER_WORDS, SENTENCE_END, numbers, stems, words
 
 ROUND_UP_LINKS: Final = 5
 """A post with this many links or more is a round-up (a digest, a guide, a list of events)."""
@@ -36,3 +37,105 @@ def is_round_up(raw: str) -> bool:
     if "http" not in raw and "t.me/" not in raw:
         return False
     return len(_LINK.findall(raw)) >= ROUND_UP_LINKS
+
+
+_SCALES: Final = (
+    ("тыс", 10**3),
+    ("млн", 10**6),
+    ("миллион", 10**6),
+    ("млрд", 10**9),
+    ("миллиард", 10**9),
+    ("трлн", 10**12),
+    ("триллион", 10**12),
+)
+"""How «тыс.», «тысяч», «млн», «миллиона», «млрд», «трлн»... begin, and what they multiply by."""
+_FIGURE: Final = re.compile(
+    r"(?:(?<![\d,.])(?P<digits>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<fraction>\d+))?"
+    r"|(?<![\w-])(?P<word>полтор[аы]|[^\W\d_]+))"
+    r"(?P<rating>\+)?(?:\s*(?P<scale>(?:тыс|млн|млрд|трлн|миллион|миллиард|триллион)[^\W\d_]*))?"
+)
+_GROUP_SPACE: Final = re.compile(r"[ \u00a0\u202f]")
+_AGE_RATINGS: Final = frozenset({"0", "6", "12", "16", "18"})
+"""«18+»: a label for the reader, not a figure of the news."""
+_ZERO: Final = frozenset({"ноль", "нуль", "нуля", "нолю", "нулю", "нулем", "нолем"})
+
+
+def _scale(word: str | None) -> int:
+    if word:
+        for start, scale in _SCALES:
+            if word.startswith(start):
+                return scale
+    return 1
+
+
+def figures(text: str) -> frozenset[Fraction]:
+    """The values a text's numbers stand for, however written: «5 тысяч», «5 000» and «5000»
+    are one value, and so are «полторы тысячи» and «1,5 тыс», «ниже нуля» and «ниже 0».
+    An age rating («18+») is no figure. `text` is a body's lower-case lines."""
+    found: set[Fraction] = set()
+    for match in _FIGURE.finditer(text):
+        digits, word, scale = match["digits"], match["word"], match["scale"]
+        if digits is not None:
+            if match["rating"] and digits in _AGE_RATINGS:
+                continue
+            value = Fraction(int(_GROUP_SPACE.sub("", digits)))
+            if match["fraction"]:
+                value += Fraction(int(match["fraction"]), 10 ** len(match["fraction"]))
+        elif word.startswith("полтор") and scale:
+            value = Fraction(3, 2)
+        elif word in _ZERO:
+            value = Fraction(0)
+        elif word in NUMBER_WORDS:
+            value = Fraction(int(NUMBER_WORDS[word]))
+        else:
+            continue
+        found.add(value * _scale(scale))
+    return frozenset(found)
+
+
+def same_figures(first_text: str, later_text: str) -> bool:
+    """Whether every figure of `later` is one `first` gave, written another way («5 000»
+    after «5 тысяч», «1,5 тыс» after «полторы тысячи»): then `later` brings no new number,
+    whatever its digits."""
+    return figures(later_text) <= figures(first_text)
+
+
+_AFTER: Final = re.compile(r"\b(?:после|на фоне)\s+")
+"""«X после Y», «X на фоне Y» in a headline: X happened after Y, or because of it."""
+REFERENCE_LETTERS: Final = 4
+"""Letters of the word after «после» that must open a word of the earlier headline: the
+reference is often the noun of the earlier post's verb («заявила» → «после заявления»,
+«занесло снегом» → «после снегопада»), which a five-letter stem does not join."""
+
+
+def _headline(text: str) -> str:
+    """The first sentence of a body's lower-case lines that has two words or more."""
+    for sentence in SENTENCE_END.split(text):
+        if len(words(sentence)) >= 2:
+            return sentence
+    return ""
+
+
+def follows_up(first_text: str, first_stems: frozenset[str], later_text: str) -> bool:
+    """Whether `later`'s headline reports something new that happened after `first`'s
+    headline event, though the rest of it repeats `first`: «На дорогах массовые ДТП после
+    снегопада» after «Москву ночью занесло снегом», «Акции Walmart выросли после заявления,
+    что …» after «Walmart заявила, что …». What comes before «после» («на фоне») must be
+    mostly new (two stems or more, at least half of its stems, that `first` lacks) and the
+    word after it must name `first`'s headline; a `first` whose headline has the same turn
+    of phrase is told again, not followed up."""
+    later_head = _headline(later_text)
+    found = _AFTER.search(later_head)
+    if found is None:
+        return False
+    first_head = _headline(first_text)
+    if _AFTER.search(first_head):
+        return False
+    before = stems(words(later_head[: found.start()]))
+    new = len(before - first_stems)
+    if new < 2 or 2 * new < len(before):
+        return False
+    after = words(later_head[found.end() :])
+    return bool(after) and after[0][:REFERENCE_LETTERS] in {
+        word[:REFERENCE_LETTERS] for word in words(first_head)
+    }
