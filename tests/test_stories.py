@@ -126,6 +126,12 @@ def test_the_next_step_of_a_procedure_is_another_story() -> None:
     assert index.assign("b", 1, at(60), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
     # The approval retold is the approval.
     assert index.assign("c", 1, at(70), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+    # «Одобрила» and «приняла» tell one step of the chamber: the same vote, reworded ...
+    index = StoryIndex()
+    index.assign("a", 1, at(0), LAW.format("Госдума одобрила"))
+    assert index.assign("d", 1, at(30), LAW.format("Госдума приняла")) == StoryRef("a", 1)
+    # ... and the signature is still the next step.
+    assert index.assign("e", 1, at(90), LAW.format("Путин подписал")) == StoryRef("e", 1)
 
 
 def test_a_copy_that_adds_a_statement_also_made_is_another_story() -> None:

@@ -78,6 +78,12 @@ STAGE_WORDS: Final = frozenset(
 )
 """Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
 post that brings one the earlier lacks reports the next step, not the same one."""
+_ADOPTED: Final = """
+    приняла принял приняли принят принята принято одобрил одобрила одобрили одобрен одобрена
+    одобрено
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+STAGE_OF: Final = dict.fromkeys(_ADOPTED, "adopted")
+"""Words of one step: a chamber «приняла» or «одобрила» a bill in the same reading."""
 OWN_REPEAT: Final = timedelta(hours=6)
 """A channel's own earlier post, this long ago or more, is no original: a channel that says
 again what it said hours before reports the next day's count, quote, forecast or alarm, or
@@ -354,11 +360,14 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     return (later_share, jaccard)
 
 
+def _stages(words: list[str]) -> frozenset[str]:
+    """The steps of a procedure `words` name: «приняла» and «одобрила» are one step."""
+    return frozenset(STAGE_OF.get(word, word) for word in STAGE_WORDS.intersection(words))
+
+
 def _tells_more(first: _Body, later: _Body) -> bool:
     """Whether `later`, though mostly `first`'s words, reports another step or statement."""
-    if not STAGE_WORDS.isdisjoint(later.words) and STAGE_WORDS.intersection(
-        later.words
-    ).difference(first.words):
+    if not STAGE_WORDS.isdisjoint(later.words) and _stages(later.words) - _stages(first.words):
         return True
     if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
         after_first = SENTENCE_END.split(later.text, 1)[1:]
