@@ -334,3 +334,20 @@ def test_a_headline_telling_what_followed_the_first_post_is_news() -> None:
     index.assign("a", 1, at(0), f"Массовые аварии на дорогах после снегопада. {rest}")
     reworded = f"На дорогах Подмосковья массовые ДТП после снегопада. {rest}"
     assert index.assign("c", 1, at(20), reworded) == StoryRef("a", 1)
+
+
+RATES = (
+    "Сбербанк поднимет ставки по рыночной ипотеке сразу на 3 процентных пункта{}, минимальная "
+    "ставка на строящееся жильё составит 24,9%, на готовое 24,6%"
+)
+
+
+def test_a_copy_that_adds_a_date_is_a_copy_but_another_date_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATES.format(""))
+    # When, added to a post that named no date, is a detail of the same news ...
+    assert index.assign("b", 1, at(30), RATES.format(" с 22 октября")) == StoryRef("a", 1)
+    # ... while a date the first post gave, changed, is news.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATES.format(" с 22 октября"))
+    assert index.assign("c", 1, at(30), RATES.format(" с 29 октября")) == StoryRef("c", 1)

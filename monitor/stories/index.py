@@ -47,7 +47,13 @@ from math import ceil
 from operator import ge
 from typing import Final, NamedTuple
 
-from monitor.stories.signals import adds_only_a_time, follows_up, is_round_up, same_figures
+from monitor.stories.signals import (
+    adds_only_a_date,
+    adds_only_a_time,
+    follows_up,
+    is_round_up,
+    same_figures,
+)
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
@@ -339,9 +345,9 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
     if not first.stems or not later.stems:
         return None
-    # A number `later` adds is news, unless it is only a time of day or a figure `first`
-    # gave written another way: those are read from the text (regular expressions), so only
-    # for a pair that passes the shares below.
+    # A number `later` adds is news, unless it is only a time of day or a date `first` did
+    # not give, or a figure `first` gave written another way: those are read from the text
+    # (regular expressions), so only for a pair that passes the shares below.
     added_numbers = not later.numbers <= first.numbers
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
@@ -353,6 +359,7 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     if added_numbers and not (
         adds_only_a_time(first.text, first.numbers, later.text)
         or same_figures(first.text, later.text)
+        or adds_only_a_date(first.text, first.numbers, later.text)
     ):
         return None
     if _tells_more(first, later):

@@ -49,15 +49,18 @@ _SCALES: Final = (
     ("триллион", 10**12),
 )
 """How «тыс.», «тысяч», «млн», «миллиона», «млрд», «трлн»... begin, and what they multiply by."""
+_ZERO: Final = frozenset({"ноль", "нуль", "нуля", "нолю", "нулю", "нулем", "нолем"})
+_WORD_FIGURES: Final = "|".join(sorted({*NUMBER_WORDS, *_ZERO}, key=len, reverse=True))
 _FIGURE: Final = re.compile(
     r"(?:(?<![\d,.])(?P<digits>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<fraction>\d+))?"
-    r"|(?<![\w-])(?P<word>полтор[аы]|[^\W\d_]+))"
+    r"|(?<![\w-])(?P<word>полтор[аы]|" + _WORD_FIGURES + r")(?![\w-]))"
     r"(?P<rating>\+)?(?:\s*(?P<scale>(?:тыс|млн|млрд|трлн|миллион|миллиард|триллион)[^\W\d_]*))?"
 )
+"""A number in digits («5 000», «1,5»), or a number word, with its scale («тыс.»,
+«миллиона») if any."""
 _GROUP_SPACE: Final = re.compile(r"[ \u00a0\u202f]")
 _AGE_RATINGS: Final = frozenset({"0", "6", "12", "16", "18"})
 """«18+»: a label for the reader, not a figure of the news."""
-_ZERO: Final = frozenset({"ноль", "нуль", "нуля", "нолю", "нулю", "нулем", "нолем"})
 
 
 def _scale(word: str | None) -> int:
@@ -110,10 +113,12 @@ reference is often the noun of the earlier post's verb («заявила» → �
 
 def _headline(text: str) -> str:
     """The first sentence of a body's lower-case lines that has two words or more."""
-    for sentence in SENTENCE_END.split(text):
-        if len(words(sentence)) >= 2:
-            return sentence
-    return ""
+    start = 0
+    for end in SENTENCE_END.finditer(text):
+        if len(words(text[start : end.start()])) >= 2:
+            return text[start : end.start()]
+        start = end.end()
+    return text[start:] if len(words(text[start:])) >= 2 else ""
 
 
 def follows_up(first_text: str, first_stems: frozenset[str], later_text: str) -> bool:
@@ -124,6 +129,8 @@ def follows_up(first_text: str, first_stems: frozenset[str], later_text: str) ->
     mostly new (two stems or more, at least half of its stems, that `first` lacks) and the
     word after it must name `first`'s headline; a `first` whose headline has the same turn
     of phrase is told again, not followed up."""
+    if "после" not in later_text and "на фоне" not in later_text:
+        return False
     later_head = _headline(later_text)
     found = _AFTER.search(later_head)
     if found is None:
@@ -139,3 +146,21 @@ def follows_up(first_text: str, first_stems: frozenset[str], later_text: str) ->
     return bool(after) and after[0][:REFERENCE_LETTERS] in {
         word[:REFERENCE_LETTERS] for word in words(first_head)
     }
+
+
+_MONTHS: Final = (
+    "(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря)"
+)
+_DATE: Final = re.compile(r"\b(?:[12]?\d|3[01])\s+" + _MONTHS + r"\b")
+_ANY_MONTH: Final = re.compile(r"\b" + _MONTHS + r"\b")
+
+
+def adds_only_a_date(first_text: str, first_numbers: frozenset[str], later_text: str) -> bool:
+    """Whether the numbers `later` has and `first` lacks are all a day of a month («с 22
+    октября», «23 ноября» after «в субботу») that `first`, naming no month at all, did not
+    give: as for a time of day, when is a detail of the same news. A date `first` gave and
+    `later` changes is news, so `first` must name none."""
+    if _ANY_MONTH.search(first_text) or not _DATE.search(later_text):
+        return False
+    tokens = words(_DATE.sub(" ", later_text))
+    return numbers(tokens, stems(tokens)) <= first_numbers
