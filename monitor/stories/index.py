@@ -9,12 +9,17 @@ B) is a copy's original for a new post B when
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
   the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
   after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
-  only a time of day («с 00:00 до 9:00») added to a post that gave none is a detail of
-  the same news (`signals.adds_only_a_time`);
+  only a time of day («с 00:00 до 9:00») or a date («с 22 октября») added to a post that
+  gave none is a detail of the same news (`signals.adds_only_a_time`, `adds_only_a_date`),
+  and a figure A gave written another way («5 000» for «5 тысяч») is none
+  (`signals.same_figures`);
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
 - B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
-  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
+  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`; «приняла»
+  and «одобрила» are one step, `STAGE_OF`);
+- B's headline does not tell what happened after A's headline event while its body repeats
+  A: «массовые ДТП после снегопада» after «Москву занесло снегом» (`signals.follows_up`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
   «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
 - B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
