@@ -363,7 +363,7 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
         return None
     if added_numbers and not (
         adds_only_a_time(first.text, first.numbers, later.text)
-        or same_figures(first.text, later.text)
+        or same_figures(first.text, first.words, later.text, later.words)
         or adds_only_a_date(first.text, first.numbers, later.text)
     ):
         return None

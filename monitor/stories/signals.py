@@ -7,7 +7,6 @@ body's text for a candidate pair only (a handful per post), so it costs nothing 
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from typing import Final
 
 from monitor.stories.text import NUMBER_WORDS, SENTENCE_END, numbers, stems, words
@@ -50,17 +49,19 @@ _SCALES: Final = (
 )
 """How «тыс.», «тысяч», «млн», «миллиона», «млрд», «трлн»... begin, and what they multiply by."""
 _ZERO: Final = frozenset({"ноль", "нуль", "нуля", "нолю", "нулю", "нулем", "нолем"})
-_WORD_FIGURES: Final = "|".join(sorted({*NUMBER_WORDS, *_ZERO}, key=len, reverse=True))
 _FIGURE: Final = re.compile(
-    r"(?:(?<![\d,.])(?P<digits>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<fraction>\d+))?"
-    r"|(?<![\w-])(?P<word>полтор[аы]|" + _WORD_FIGURES + r")(?![\w-]))"
-    r"(?P<rating>\+)?(?:\s*(?P<scale>(?:тыс|млн|млрд|трлн|миллион|миллиард|триллион)[^\W\d_]*))?"
+    r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](\d+))?(\+)?"
+    r"(?:\s*((?:тыс|млн|млрд|трлн|миллион|миллиард|триллион)[^\W\d_]*))?"
 )
-"""A number in digits («5 000», «1,5»), or a number word, with its scale («тыс.»,
-«миллиона») if any."""
+"""A number in digits («5 000», «1,5»), with its scale («тыс.», «миллиона») if any."""
 _GROUP_SPACE: Final = re.compile(r"[ \u00a0\u202f]")
 _AGE_RATINGS: Final = frozenset({"0", "6", "12", "16", "18"})
 """«18+»: a label for the reader, not a figure of the news."""
+_WORD_FIGURES: Final = frozenset({*NUMBER_WORDS, *_ZERO, "полтора", "полторы"})
+
+Figure = tuple[int, int]
+"""A value as (digits, decimals): 1,5 is (15, 1), 1500 is (1500, 0); never a trailing 0
+among the decimals, so that one value has one form."""
 
 
 def _scale(word: str | None) -> int:
@@ -71,36 +72,45 @@ def _scale(word: str | None) -> int:
     return 1
 
 
-def figures(text: str) -> frozenset[Fraction]:
+def _figure(whole: int, decimals: str, scale: int) -> Figure:
+    digits, places = whole * 10 ** len(decimals) + int(decimals or 0), len(decimals)
+    digits *= scale
+    while places and digits % 10 == 0:
+        digits //= 10
+        places -= 1
+    return (digits, places)
+
+
+def figures(text: str, tokens: list[str]) -> frozenset[Figure]:
     """The values a text's numbers stand for, however written: «5 тысяч», «5 000» and «5000»
     are one value, and so are «полторы тысячи» and «1,5 тыс», «ниже нуля» and «ниже 0».
-    An age rating («18+») is no figure. `text` is a body's lower-case lines."""
-    found: set[Fraction] = set()
-    for match in _FIGURE.finditer(text):
-        digits, word, scale = match["digits"], match["word"], match["scale"]
-        if digits is not None:
-            if match["rating"] and digits in _AGE_RATINGS:
-                continue
-            value = Fraction(int(_GROUP_SPACE.sub("", digits)))
-            if match["fraction"]:
-                value += Fraction(int(match["fraction"]), 10 ** len(match["fraction"]))
-        elif word.startswith("полтор") and scale:
-            value = Fraction(3, 2)
-        elif word in _ZERO:
-            value = Fraction(0)
-        elif word in NUMBER_WORDS:
-            value = Fraction(int(NUMBER_WORDS[word]))
-        else:
+    An age rating («18+») is no figure. `text` is a body's lower-case lines, `tokens` its
+    `words`: number words are looked up there, with the scale word after them."""
+    found: set[Figure] = set()
+    for digits, decimals, rating, scale in _FIGURE.findall(text):
+        if rating and digits in _AGE_RATINGS:
             continue
-        found.add(value * _scale(scale))
+        found.add(_figure(int(_GROUP_SPACE.sub("", digits)), decimals, _scale(scale)))
+    if not _WORD_FIGURES.isdisjoint(tokens):
+        for n, token in enumerate(tokens):
+            if token not in _WORD_FIGURES:
+                continue
+            scale = _scale(tokens[n + 1]) if n + 1 < len(tokens) else 1
+            if token.startswith("полтор"):
+                if scale > 1:
+                    found.add(_figure(1, "5", scale))
+            else:
+                found.add(_figure(0 if token in _ZERO else int(NUMBER_WORDS[token]), "", scale))
     return frozenset(found)
 
 
-def same_figures(first_text: str, later_text: str) -> bool:
+def same_figures(
+    first_text: str, first_tokens: list[str], later_text: str, later_tokens: list[str]
+) -> bool:
     """Whether every figure of `later` is one `first` gave, written another way («5 000»
     after «5 тысяч», «1,5 тыс» after «полторы тысячи»): then `later` brings no new number,
     whatever its digits."""
-    return figures(later_text) <= figures(first_text)
+    return figures(later_text, later_tokens) <= figures(first_text, first_tokens)
 
 
 _AFTER: Final = re.compile(r"\b(?:после|на фоне)\s+")
