@@ -1,6 +1,7 @@
 """Storage ingest: posts/s stored with matching, lemma indexing and FTS, and DB size.
 
     .venv/bin/python bench/bench_storage.py [--data DIR] [--posts N] [--stories] [--order date]
+        [--at-once N]
 
 Feeds the real corpus (repeated with fresh ids up to N posts) through the same pipeline
 `chanwatch run` uses (monitor.ingest.Ingest -> storage) into a new SQLite file, in batches
@@ -14,6 +15,12 @@ rates and their ratio (best of two each) and how many posts were filed as copies
 channel after channel (each channel's export in turn) unless `--order date` hands them over
 in publication order across channels, as a live process sees them: then the copies of one
 story meet inside the detector's window, about one post in eight.
+
+With --at-once N, N channels are read at the same time, as the web source polls several
+channels at once: each reader hands over one channel's posts batch after batch, then takes
+the next channel. While one batch is written on the database's thread, another reader's
+posts are matched and lemmatised on the other CPU. The default (1) hands the batches over
+one after another, as every earlier figure was measured.
 """
 
 from __future__ import annotations
@@ -70,8 +77,29 @@ def load(data: Path, wanted: int, *, by_date: bool = False) -> list[IncomingPost
     return posts
 
 
+async def feed(pipeline: Ingest, posts: list[IncomingPost], at_once: int) -> None:
+    """Hand `posts` to the pipeline in batches: one after another, or by `at_once` readers
+    of a channel each at the same time."""
+    if at_once <= 1:
+        for start in range(0, len(posts), BATCH):
+            await pipeline.handle_posts(posts[start : start + BATCH], history=False)
+        return
+    channels: dict[str, list[IncomingPost]] = {}
+    for post in posts:
+        channels.setdefault(post.channel, []).append(post)
+    waiting = list(channels.values())
+
+    async def reader() -> None:
+        while waiting:
+            mine = waiting.pop(0)
+            for start in range(0, len(mine), BATCH):
+                await pipeline.handle_posts(mine[start : start + BATCH], history=False)
+
+    await asyncio.gather(*(reader() for _ in range(at_once)))
+
+
 async def ingest(
-    posts: list[IncomingPost], location: Location, *, stories: bool = False
+    posts: list[IncomingPost], location: Location, *, stories: bool = False, at_once: int = 1
 ) -> tuple[float, float, int]:
     """Seconds the pipeline takes to store and match `posts` into a new database, the CPU
     seconds this process spent on it (every thread: the database's too), and how many posts
@@ -81,10 +109,12 @@ async def ingest(
     for channel in sorted({p.channel for p in posts}):
         await store.channels.add(channel, "web")
     window = 24.0 if stories else None
-    pipeline = await Ingest.open(store, SilentListener(), story_window_hours=window)
+    # As `chanwatch run` on SQLite: no other process stores posts beside this one.
+    pipeline = await Ingest.open(
+        store, SilentListener(), story_window_hours=window, others=lambda: False
+    )
     started, cpu = time.perf_counter(), time.process_time()
-    for start in range(0, len(posts), BATCH):
-        await pipeline.handle_posts(posts[start : start + BATCH], history=False)
+    await feed(pipeline, posts, at_once)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     copies = await store.db.scalar("SELECT count(*) FROM posts WHERE story IS NOT NULL")
     await store.close()
@@ -126,6 +156,9 @@ def main() -> None:
         "--stories", action="store_true", help="also compare ingest with the story detector"
     )
     parser.add_argument("--order", choices=("channel", "date"), default="channel")
+    parser.add_argument(
+        "--at-once", type=int, default=1, help="channels read at the same time (default 1)"
+    )
     args = parser.parse_args()
     # Each channel's first batch is its first sight: stored as history, which ingestion
     # logs as a warning for every channel. That is the product working, not news here.
@@ -134,7 +167,7 @@ def main() -> None:
     posts = load(args.data, args.posts, by_date=args.order == "date")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        seconds, cpu, _ = asyncio.run(ingest(posts, db))
+        seconds, cpu, _ = asyncio.run(ingest(posts, db, at_once=args.at_once))
         full_size = size(db)
         plain = Path(tmp) / "plain.db"
         base_seconds = baseline(posts, plain)
@@ -144,13 +177,14 @@ def main() -> None:
         if args.stories:
             for turn, stories in enumerate((False, True, False, True)):
                 took, took_cpu, found = asyncio.run(
-                    ingest(posts, Path(tmp) / f"s{turn}.db", stories=stories)
+                    ingest(posts, Path(tmp) / f"s{turn}.db", stories=stories, at_once=args.at_once)
                 )
                 runs[stories].append((took, took_cpu))
                 copies = max(copies, found)
     n = len(posts)
     per_100k = 100_000 / n
-    print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics), {args.order} order")
+    readers = "one batch at a time" if args.at_once <= 1 else f"{args.at_once} channels at once"
+    print(f"posts ingested: {n:,} in batches of {BATCH} (3 topics), {args.order} order, {readers}")
     print(
         f"chanwatch ingest (match + lemmas + FTS5 + matches): {seconds:.1f} s, "
         f"{n / seconds:,.0f} posts/s, "

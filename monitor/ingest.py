@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Final, Protocol
@@ -18,12 +18,29 @@ from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
 from monitor.stories import StoryIndex, StoryRef
 from storage import Store
-from storage.models import NewMatch, PostRecord, SaveResult, Topic
+from storage.models import ChannelBatch, NewMatch, PostRecord, SaveResult, Topic
 
 logger = logging.getLogger(__name__)
 
 _CATCH_UP: Final = 1000
 """Posts stored by other processes read per query when the story detector catches up."""
+
+
+def _assume_others() -> bool:
+    return True
+
+
+def _channel(post: IncomingPost) -> str:
+    return post.channel
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One `handle_posts` call's batches, waiting to be stored."""
+
+    batches: list[ChannelBatch]
+    saved: asyncio.Future[list[SaveResult]]
+    """Their results, set once committed."""
 
 
 class IngestListener(Protocol):
@@ -115,15 +132,23 @@ class Ingest:
         listener: IngestListener,
         stories: StoryIndex | None = None,
         seen: int = 0,
+        others: Callable[[], bool] | None = None,
     ) -> None:
         """`stories`: the detector that files each new post in its story (None: posts are
-        stored without one, each its own story)."""
+        stored without one, each its own story). `others`: whether other processes may be
+        storing posts in this database now (see `_catch_up`); None: assume they may."""
         self._store = store
         self._matcher = matcher
         self._listener = listener
         self._stories = stories
         self._seen = seen
-        """The newest post id the detector has seen stored (see `_catch_up`)."""
+        """The newest post id up to which the detector has seen every stored post."""
+        self._others = others or _assume_others
+        self._queue: list[_Delivery] = []
+        """Deliveries waiting for `_save_lock`; whoever holds it saves them all at once."""
+        self._save_lock = asyncio.Lock()
+        self._behind = False
+        """A save's new ids did not follow `_seen`: someone else stored posts meanwhile."""
         self._reload_lock = asyncio.Lock()
         self._rules: list[TopicRule] | None = None
         # The store's, when it has one: one memory of words, and the very lemmatizer that
@@ -132,12 +157,17 @@ class Ingest:
 
     @classmethod
     async def open(
-        cls, store: Store, listener: IngestListener, *, story_window_hours: float | None = None
+        cls,
+        store: Store,
+        listener: IngestListener,
+        *,
+        story_window_hours: float | None = None,
+        others: Callable[[], bool] | None = None,
     ) -> Ingest:
         """A pipeline matching the topics currently in the database; with
         `story_window_hours`, it groups copies into stories, its detector rebuilt from the
         posts stored in that window (so a copy arriving after a restart still finds its
-        first post)."""
+        first post). `others` as in `Ingest()`."""
         rules = rules_from_topics(await store.topics.live())
         matcher = await asyncio.to_thread(Matcher.compile, rules)
         stories = None
@@ -151,7 +181,7 @@ class Ingest:
             logger.info(
                 "stories rebuilt posts=%d window_hours=%g", len(recent), story_window_hours
             )
-        ingest = cls(store, matcher, listener, stories, seen)
+        ingest = cls(store, matcher, listener, stories, seen, others)
         ingest._rules = rules
         return ingest
 
@@ -183,27 +213,93 @@ class Ingest:
     async def handle_posts(
         self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
     ) -> None:
-        if self._stories is not None and posts:
+        if not posts:
+            return
+        if self._stories is not None and (self._behind or self._others()):
             await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
-        for channel, group in groupby(ordered, key=lambda p: p.channel):
-            await self._handle_channel(channel, list(group), history=history, source=source)
-
-    async def _handle_channel(
-        self, channel: str, posts: list[IncomingPost], *, history: bool, source: str
-    ) -> SaveResult:
-        known = await self._store.posts.known_texts(channel, [p.post_id for p in posts])
-        fresh = [p for p in posts if known.get(p.post_id) != p.text]
+        groups = [(channel, list(group)) for channel, group in groupby(ordered, _channel)]
+        # One read of what is stored and one transaction for the whole delivery, however
+        # many channels it spans: each trip to the database and each commit (which writes
+        # a segment of the search index) costs about as much as matching a post.
+        known = await self._store.posts.known_texts_of(
+            {channel: [p.post_id for p in group] for channel, group in groups}
+        )
         matcher = self._matcher
-        records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
-        if self._stories is not None:
-            records = [
-                self._with_story(post, record, edited=post.post_id in known)
-                for post, record in zip(fresh, records, strict=True)
-            ]
-        title = next((p.channel_title for p in reversed(posts) if p.channel_title), None)
-        # An empty batch still goes to storage: it marks a first sight as done.
-        result = await self._store.posts.save(channel, records, history=history, title=title)
+        batches = []
+        for channel, group in groups:
+            stored = known[channel]
+            fresh = [p for p in group if stored.get(p.post_id) != p.text]
+            records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+            if self._stories is not None:
+                # Channel after channel, as they are stored: a copy's first post is filed
+                # (and stored) before it.
+                records = [
+                    self._with_story(post, record, edited=post.post_id in stored)
+                    for post, record in zip(fresh, records, strict=True)
+                ]
+            title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
+            # An empty batch still goes to storage: it marks a first sight as done.
+            batches.append(ChannelBatch(channel, records, title, history))
+        results = await self._save(batches)
+        for batch, result in zip(batches, results, strict=True):
+            self._report(batch, result, known[batch.handle], matcher, history, source)
+
+    async def _save(self, batches: list[ChannelBatch]) -> list[SaveResult]:
+        """Store one delivery's batches, with the deliveries that queued up while the
+        previous save was being written (sources read several channels at once): one
+        transaction and one commit for them all. Returns this delivery's results, once
+        committed."""
+        mine = _Delivery(batches, asyncio.get_running_loop().create_future())
+        self._queue.append(mine)
+        async with self._save_lock:
+            if not mine.saved.done():
+                group, self._queue = self._queue, []
+                await self._save_group(group, mine)
+        return mine.saved.result()
+
+    async def _save_group(self, group: list[_Delivery], mine: _Delivery) -> None:
+        try:
+            try:
+                results = await self._store.posts.save_many(
+                    [batch for delivery in group for batch in delivery.batches]
+                )
+            except Exception:
+                if len(group) == 1:
+                    raise
+                # One delivery's failure must not fail the others': each alone, then.
+                for delivery in group:
+                    try:
+                        saved = await self._store.posts.save_many(delivery.batches)
+                    except Exception as error:
+                        delivery.saved.set_exception(error)
+                    else:
+                        self._saw(sorted(p for result in saved for p in result.created))
+                        delivery.saved.set_result(saved)
+                return
+        except BaseException:
+            # Cancelled (or failed alone): the deliveries of others that rode along wait
+            # for the next save, which their own callers make.
+            self._queue[:0] = [d for d in group if d is not mine and not d.saved.done()]
+            raise
+        self._saw(sorted(post for result in results for post in result.created))
+        start = 0
+        for delivery in group:
+            end = start + len(delivery.batches)
+            delivery.saved.set_result(results[start:end])
+            start = end
+
+    def _report(
+        self,
+        batch: ChannelBatch,
+        result: SaveResult,
+        known: Mapping[int, str],
+        matcher: Matcher,
+        history: bool,
+        source: str,
+    ) -> None:
+        """Log what one channel's save stored, and tell the listener (after the commit)."""
+        channel, records = batch.handle, batch.records
         for record in records:
             if record.matches:
                 logger.info(
@@ -237,7 +333,17 @@ class Ingest:
             result.new_posts,
             _new_topics(records, known, matcher) if result.new_matches else (),
         )
-        return result
+
+    def _saw(self, created: Sequence[int]) -> None:
+        """Note the ids of posts this process just stored: when they follow the newest
+        one the detector has seen without a gap, no other process stored any in between,
+        and the next catch-up need not read them back."""
+        if not created or self._stories is None or self._behind:
+            return
+        if created[0] == self._seen + 1 and created[-1] - created[0] == len(created) - 1:
+            self._seen = created[-1]
+        else:
+            self._behind = True
 
     async def _catch_up(self) -> None:
         """File in the detector the posts other processes stored since it last looked.
@@ -245,11 +351,17 @@ class Ingest:
         Several `chanwatch run` processes on one PostgreSQL database each read their own
         channels: a copy read here of a post another process stored must still find it.
         Each post is filed with the story stored for it, not decided again. Posts this
-        process stored are in the detector already: only their ids are read."""
+        process stored are in the detector already: only their ids are read.
+
+        It runs before every delivery while `others()` says another process may be storing
+        posts, and otherwise only once the ids of this process's own posts showed a gap
+        (an import beside `chanwatch run` on SQLite): alone, a process has nothing to catch
+        up on, and its saves keep `_seen` current without a query."""
         assert self._stories is not None
         while True:
             stored = await self._store.posts.stored_after(self._seen, _CATCH_UP)
             if not stored:
+                self._behind = False
                 return
             self._seen = stored[-1][0]
             unknown = [
@@ -261,6 +373,7 @@ class Ingest:
                 story = None if first is None else StoryRef(*first)
                 self._stories.remember(post.handle, post.post_id, post.date, post.text, story)
             if len(stored) < _CATCH_UP:
+                self._behind = False
                 return
 
     def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
@@ -133,6 +134,9 @@ class SaveResult:
     """Posts handed as live that were at or below the channel's first sight: kept as history."""
     first_sight: int | None = None
     """The channel's first-sight post id (the mark `demoted` posts were at or below)."""
+    created: tuple[int, ...] = ()
+    """Row ids of the new posts, ascending (the story detector's catch-up sees from them
+    whether another process stored posts in between: see monitor.ingest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +236,17 @@ class PostRecord:
     restory: bool = False
     """For an edit: its text changed substantially, so its story is set anew from `story`.
     Otherwise an edited post keeps the story it has."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBatch:
+    """One channel's posts of a delivery, for `Posts.save_many`."""
+
+    handle: str
+    records: Sequence[PostRecord]
+    title: str | None = None
+    history: bool = False
+    """As `Posts.save`'s `history`."""
 
 
 class StoryPost(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Final
@@ -13,6 +13,7 @@ from storage.channels import channel_key
 from storage.coordination import DELIVERY
 from storage.database import EARLIEST, Database, Row, Writer, from_db, now_utc, to_db
 from storage.models import (
+    ChannelBatch,
     NewMessage,
     PostRecord,
     SaveResult,
@@ -210,6 +211,35 @@ class Posts:
         )
         return {row["post_id"]: row["text"] for row in rows}
 
+    async def known_texts_of(
+        self, post_ids: Mapping[str, Sequence[int]]
+    ) -> dict[str, dict[int, str]]:
+        """`known_texts` for several channels (by handle as given), in one query while
+        they ask for a few hundred posts together."""
+        found: dict[str, dict[int, str]] = {handle: {} for handle in post_ids}
+        asked = [(handle, ids) for handle, ids in post_ids.items() if ids]
+        if sum(len(ids) for _, ids in asked) > _CHUNK:
+            for handle, ids in asked:
+                found[handle] = await self.known_texts(handle, ids)
+            return found
+        if not asked:
+            return found
+        handles = {handle.lower(): handle for handle, _ in asked}
+        # UNION ALL, not OR: SQLite then looks each channel's posts up by (channel, post id)
+        # instead of reading every post of those channels (at most 500 parts, its limit).
+        rows = await self._db.fetchall(
+            " UNION ALL ".join(
+                "SELECT c.handle, p.post_id, p.text FROM posts p "
+                "JOIN channels c ON c.id = p.channel_id "
+                f"WHERE c.handle = ? AND p.post_id IN ({','.join('?' * len(ids))})"
+                for _, ids in asked
+            ),
+            [value for handle, ids in asked for value in (handle, *ids)],
+        )
+        for row in rows:
+            found[handles[row["handle"].lower()]][row["post_id"]] = row["text"]
+        return found
+
     async def save(
         self,
         handle: str,
@@ -228,119 +258,146 @@ class Posts:
         read, which this call records) is history even when handed as live: whatever a server
         or a source returns, a post older than chanwatch's first look is never alerted.
         """
+        async with self._db.transaction() as tx:
+            return await self._save_channel(tx, handle, records, history=history, title=title)
+
+    async def save_many(self, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
+        """`save` for several channels' posts (deliveries), in one transaction: each batch
+        as `save` stores it, in the order given (a copy's first post, in a batch before it,
+        is stored by then), and one commit for them all."""
+        async with self._db.transaction() as tx:
+            # Every channel's lock first, in the one order all callers use (Writer.lock):
+            # taken one channel at a time in the batches' order, two such transactions
+            # could each hold a lock the other waits for.
+            await tx.lock(*(channel_key(batch.handle) for batch in batches))
+            return [
+                await self._save_channel(
+                    tx, batch.handle, batch.records, history=batch.history, title=batch.title
+                )
+                for batch in batches
+            ]
+
+    async def _save_channel(
+        self,
+        tx: Writer,
+        handle: str,
+        records: Sequence[PostRecord],
+        *,
+        history: bool,
+        title: str | None,
+    ) -> SaveResult:
         # The same post twice in one batch is stored once, as it was last handed.
         records = list({record.post_id: record for record in records}.values())
         new_posts = edited = new_matches = demoted = 0
-        async with self._db.transaction() as tx:
-            # Another save of this channel (an import beside `run`) waits: both read what is
-            # stored and the cursor first. Stamped once the lock is held, so the stamp is at
-            # most one transaction older than the commit (digest windows rely on it, see
-            # bot.digests.SETTLE).
-            await tx.lock(channel_key(handle))
-            now = to_db(now_utc())
-            found = await _channel_and_rows(tx, handle, [r.post_id for r in records])
-            if found is None:
-                logger.warning("posts for unknown channel %s were not stored", handle)
-                return SaveResult(0, 0, 0)
-            channel, stored = found
-            first_sight: int | None = channel["first_sight_post_id"]
-            if channel["last_post_id"] is None:
-                # This is the channel's first read: everything in it is what was there before.
-                first_sight = max((r.post_id for r in records), default=0)
-            topic_ids: dict[str, int] = {}
-            if any(record.matches for record in records):
-                live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
-                topic_ids = {row["name"].casefold(): row["id"] for row in live}
-            fresh: list[tuple[PostRecord, bool]] = []
-            for record in records:
-                is_history = history or (first_sight is not None and record.post_id <= first_sight)
-                if record.post_id not in stored:
-                    demoted += int(is_history and not history)
-                    fresh.append((record, is_history))
-                    continue
-                post, text = stored[record.post_id]
-                if text != record.text:
-                    await tx.execute(
-                        "UPDATE posts SET text = ?, edit_date = ? WHERE id = ?",
-                        (record.text, _moment(record.edit_date), post),
-                    )
-                    await self._index.replace(tx, post, text, record.lemmas)
-                    if record.restory:
-                        story = await _story_of(tx, record.story)
-                        await tx.execute(
-                            "UPDATE posts SET story = ? WHERE id = ?",
-                            (None if story == post else story, post),
-                        )
-                    edited += 1
-                    new_matches += await _write_matches(
-                        tx, post, record, is_history, topic_ids, now
-                    )
-            # New posts in one statement per 500 that hands their ids back, and everything
-            # else about them in one statement per table: at thousands of posts a second,
-            # each statement's trip to the database counts.
-            # A copy's story is its first post's, stored before it: in an earlier batch
-            # (looked up here, for all of them at once) or in this one (set just below).
-            here = {r.post_id for r, _ in fresh}
-            same_batch = {
-                r.post_id: r.story[1]
-                for r, _ in fresh
-                if r.story is not None
-                and r.story[0].casefold() == handle.casefold()
-                and r.story[1] in here
-            }
-            earlier = [r.story for r, _ in fresh if r.story is not None]
-            stories = await _stories_of(tx, earlier) if earlier else {}
-
-            def story_of(record: PostRecord) -> int | None:
-                if record.story is None or record.post_id in same_batch:
-                    return None
-                return stories.get((record.story[0].casefold(), record.story[1]))
-
-            created: dict[int, int] = {}
-            for start in range(0, len(fresh), _CHUNK):
-                chunk = fresh[start : start + _CHUNK]
-                rows = await tx.fetchall(
-                    "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
-                    "stored_at, story) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                    + " RETURNING id, post_id",
-                    [
-                        value
-                        for record, is_history in chunk
-                        for value in (
-                            channel["id"],
-                            record.post_id,
-                            to_db(record.date),
-                            record.text,
-                            _moment(record.edit_date),
-                            int(is_history),
-                            now,
-                            story_of(record),
-                        )
-                    ],
-                )
-                created.update((row["post_id"], row["id"]) for row in rows)
-            new_posts = len(fresh)
-            for post_id, first in same_batch.items():
+        # Another save of this channel (an import beside `run`) waits: both read what is
+        # stored and the cursor first. Stamped once the lock is held, so the stamp is at
+        # most one transaction older than the commit (digest windows rely on it, see
+        # bot.digests.SETTLE).
+        await tx.lock(channel_key(handle))
+        now = to_db(now_utc())
+        found = await _channel_and_rows(tx, handle, [r.post_id for r in records])
+        if found is None:
+            logger.warning("posts for unknown channel %s were not stored", handle)
+            return SaveResult(0, 0, 0)
+        channel, stored = found
+        first_sight: int | None = channel["first_sight_post_id"]
+        if channel["last_post_id"] is None:
+            # This is the channel's first read: everything in it is what was there before.
+            first_sight = max((r.post_id for r in records), default=0)
+        topic_ids: dict[str, int] = {}
+        if any(record.matches for record in records):
+            live = await tx.fetchall("SELECT id, name FROM topics WHERE removed_at IS NULL")
+            topic_ids = {row["name"].casefold(): row["id"] for row in live}
+        fresh: list[tuple[PostRecord, bool]] = []
+        for record in records:
+            is_history = history or (first_sight is not None and record.post_id <= first_sight)
+            if record.post_id not in stored:
+                demoted += int(is_history and not history)
+                fresh.append((record, is_history))
+                continue
+            post, text = stored[record.post_id]
+            if text != record.text:
                 await tx.execute(
-                    "UPDATE posts SET story = ? WHERE id = ?", (created[first], created[post_id])
+                    "UPDATE posts SET text = ?, edit_date = ? WHERE id = ?",
+                    (record.text, _moment(record.edit_date), post),
                 )
-            await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
-            new_matches += await _add_matches(
-                tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
+                await self._index.replace(tx, post, text, record.lemmas)
+                if record.restory:
+                    story = await _story_of(tx, record.story)
+                    await tx.execute(
+                        "UPDATE posts SET story = ? WHERE id = ?",
+                        (None if story == post else story, post),
+                    )
+                edited += 1
+                new_matches += await _write_matches(tx, post, record, is_history, topic_ids, now)
+        # New posts in one statement per 500 that hands their ids back, and everything
+        # else about them in one statement per table: at thousands of posts a second,
+        # each statement's trip to the database counts.
+        # A copy's story is its first post's, stored before it: in an earlier batch
+        # (looked up here, for all of them at once) or in this one (set just below).
+        here = {r.post_id for r, _ in fresh}
+        same_batch = {
+            r.post_id: r.story[1]
+            for r, _ in fresh
+            if r.story is not None
+            and r.story[0].casefold() == handle.casefold()
+            and r.story[1] in here
+        }
+        earlier = [r.story for r, _ in fresh if r.story is not None]
+        stories = await _stories_of(tx, earlier) if earlier else {}
+
+        def story_of(record: PostRecord) -> int | None:
+            if record.story is None or record.post_id in same_batch:
+                return None
+            return stories.get((record.story[0].casefold(), record.story[1]))
+
+        created: dict[int, int] = {}
+        for start in range(0, len(fresh), _CHUNK):
+            chunk = fresh[start : start + _CHUNK]
+            rows = await tx.fetchall(
+                "INSERT INTO posts (channel_id, post_id, date, text, edit_date, is_history, "
+                "stored_at, story) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " RETURNING id, post_id",
+                [
+                    value
+                    for record, is_history in chunk
+                    for value in (
+                        channel["id"],
+                        record.post_id,
+                        to_db(record.date),
+                        record.text,
+                        _moment(record.edit_date),
+                        int(is_history),
+                        now,
+                        story_of(record),
+                    )
+                ],
             )
-            newest = max((r.post_id for r in records), default=0)
-            # As executemany, which nobody waits for: it may travel with the commit.
-            await tx.executemany(
-                "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
-                "THEN last_post_id ELSE ? END, first_sight_post_id = ?, "
-                "title = coalesce(?, title) WHERE id = ?",
-                [(newest, newest, first_sight, title, channel["id"])],
+            created.update((row["post_id"], row["id"]) for row in rows)
+        new_posts = len(fresh)
+        for post_id, first in same_batch.items():
+            await tx.execute(
+                "UPDATE posts SET story = ? WHERE id = ?", (created[first], created[post_id])
             )
-            if new_matches and not history:
-                # The bot process, wherever it runs, queues the alerts as soon as this commits.
-                await tx.notify(DELIVERY, "match")
-        return SaveResult(new_posts, edited, new_matches, demoted, first_sight)
+        await self._index.add(tx, [(created[r.post_id], r.lemmas) for r, _ in fresh])
+        new_matches += await _add_matches(
+            tx, [(created[r.post_id], r, h) for r, h in fresh], topic_ids, now
+        )
+        newest = max((r.post_id for r in records), default=0)
+        # As executemany, which nobody waits for: it may travel with the commit.
+        await tx.executemany(
+            "UPDATE channels SET last_post_id = CASE WHEN last_post_id > ? "
+            "THEN last_post_id ELSE ? END, first_sight_post_id = ?, "
+            "title = coalesce(?, title) WHERE id = ?",
+            [(newest, newest, first_sight, title, channel["id"])],
+        )
+        if new_matches and not history:
+            # The bot process, wherever it runs, queues the alerts as soon as this commits.
+            await tx.notify(DELIVERY, "match")
+        return SaveResult(
+            new_posts, edited, new_matches, demoted, first_sight, tuple(sorted(created.values()))
+        )
 
     async def _hits(
         self, posts: Sequence[int], chat_id: int | None = None
