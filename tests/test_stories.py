@@ -126,6 +126,12 @@ def test_the_next_step_of_a_procedure_is_another_story() -> None:
     assert index.assign("b", 1, at(60), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
     # The approval retold is the approval.
     assert index.assign("c", 1, at(70), LAW.format("Совфед одобрил")) == StoryRef("b", 1)
+    # «Одобрила» and «приняла» tell one step of the chamber: the same vote, reworded ...
+    index = StoryIndex()
+    index.assign("a", 1, at(0), LAW.format("Госдума одобрила"))
+    assert index.assign("d", 1, at(30), LAW.format("Госдума приняла")) == StoryRef("a", 1)
+    # ... and the signature is still the next step.
+    assert index.assign("e", 1, at(90), LAW.format("Путин подписал")) == StoryRef("e", 1)
 
 
 def test_a_copy_that_adds_a_statement_also_made_is_another_story() -> None:
@@ -280,3 +286,68 @@ def test_a_long_run_of_new_words_keeps_finding_copies_inside_the_window() -> Non
     assert index.assign("c", 1, at(1500), post(1400)) == StoryRef("c", 1)  # forgotten
     assert index.update("a", 1499, at(1499), post(1495)) == StoryRef("a", 1495)
     assert index.assign("c", 2, at(1501), post(1499)) == StoryRef("c", 2)
+
+
+FINE = (
+    "Штраф за безбилетный проезд в общественном транспорте Подмосковья увеличат вдвое: "
+    "зайцам придётся заплатить {}, закон утвердили депутаты областной думы"
+)
+
+
+def test_a_figure_written_another_way_is_no_new_number() -> None:
+    index = StoryIndex()
+    index.assign(
+        "a", 1, at(0), FINE.format("2 тысячи рублей вместо 1 тысячи, в среднем полторы тысячи")
+    )
+    # «2 000» and «1000» for «2 тысячи» and «1 тысячи», «1,5 тыс» for «полторы тысячи».
+    copy = FINE.format("2 000 рублей вместо 1000, в среднем 1,5 тыс")
+    assert index.assign("b", 1, at(5), copy) == StoryRef("a", 1)
+    # Another figure, however written, is still news.
+    other = FINE.format("3 000 рублей вместо 1000, в среднем 1,5 тыс")
+    assert index.assign("c", 1, at(7), other) == StoryRef("c", 1)
+
+
+def test_an_age_rating_is_no_figure() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("b", 1, at(3), f"🔞 18+\n{NEWS}") == StoryRef("a", 1)
+
+
+SNOW = (
+    "Москву сегодня ночью занесло снегом. Днём ожидаются гололедица, налипание мокрого "
+    "снега на провода и порывистый ветер, предупреждает МЧС"
+)
+
+
+def test_a_headline_telling_what_followed_the_first_post_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SNOW)
+    # The same warning under a headline of what happened after the snowfall: news ...
+    later = (
+        "На дорогах Подмосковья массовые аварии после снегопада. Днём ожидаются гололедица, "
+        "налипание мокрого снега на провода и порывистый ветер, предупреждает МЧС"
+    )
+    assert index.assign("b", 1, at(90), later) == StoryRef("b", 1)
+    # ... while a headline merely reworded, «после» and all, is a copy.
+    rest = SNOW.split(". ", 1)[1]
+    index = StoryIndex()
+    index.assign("a", 1, at(0), f"Массовые аварии на дорогах после снегопада. {rest}")
+    reworded = f"На дорогах Подмосковья массовые ДТП после снегопада. {rest}"
+    assert index.assign("c", 1, at(20), reworded) == StoryRef("a", 1)
+
+
+RATES = (
+    "Сбербанк поднимет ставки по рыночной ипотеке сразу на 3 процентных пункта{}, минимальная "
+    "ставка на строящееся жильё составит 24,9%, на готовое 24,6%"
+)
+
+
+def test_a_copy_that_adds_a_date_is_a_copy_but_another_date_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATES.format(""))
+    # When, added to a post that named no date, is a detail of the same news ...
+    assert index.assign("b", 1, at(30), RATES.format(" с 22 октября")) == StoryRef("a", 1)
+    # ... while a date the first post gave, changed, is news.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), RATES.format(" с 22 октября"))
+    assert index.assign("c", 1, at(30), RATES.format(" с 29 октября")) == StoryRef("c", 1)

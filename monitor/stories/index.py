@@ -9,12 +9,17 @@ B) is a copy's original for a new post B when
 - B brings no number A lacks: «Доллар выше 108 рублей» after «Доллар выше 107 рублей» is
   the next rate, not a copy, and so are a later count of drones («ещё три беспилотника»
   after «ещё восемь»: numbers up to ten written as words count) or another day's quotes;
-  only a time of day («с 00:00 до 9:00») added to a post that gave none is a detail of
-  the same news (`signals.adds_only_a_time`);
+  only a time of day («с 00:00 до 9:00») or a date («с 22 октября») added to a post that
+  gave none is a detail of the same news (`signals.adds_only_a_time`, `adds_only_a_date`),
+  and a figure A gave written another way («5 000» for «5 тысяч») is none
+  (`signals.same_figures`);
 - most of B was already in A: at least `LATER_SHARE` of B's stems are A's, so a post that
   adds another event to the first one's text is news of its own;
 - B names no further stage of a procedure A lacks: «Совфед одобрил закон» after «Госдума
-  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`);
+  приняла закон» is the law's next step, told in the same words (`STAGE_WORDS`; «приняла»
+  and «одобрила» are one step, `STAGE_OF`);
+- B's headline does not tell what happened after A's headline event while its body repeats
+  A: «массовые ДТП после снегопада» after «Москву занесло снегом» (`signals.follows_up`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
   «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
 - B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
@@ -47,7 +52,13 @@ from math import ceil
 from operator import ge
 from typing import Final, NamedTuple
 
-from monitor.stories.signals import adds_only_a_time, is_round_up
+from monitor.stories.signals import (
+    adds_only_a_date,
+    adds_only_a_time,
+    follows_up,
+    is_round_up,
+    same_figures,
+)
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
 _count_elements = collections._count_elements  # type: ignore[attr-defined]
@@ -78,6 +89,12 @@ STAGE_WORDS: Final = frozenset(
 )
 """Words of a step of a procedure (a law passed, approved, signed; a design shown): a later
 post that brings one the earlier lacks reports the next step, not the same one."""
+_ADOPTED: Final = """
+    приняла принял приняли принят принята принято одобрил одобрила одобрили одобрен одобрена
+    одобрено
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+STAGE_OF: Final = dict.fromkeys(_ADOPTED, "adopted")
+"""Words of one step: a chamber «приняла» or «одобрила» a bill in the same reading."""
 OWN_REPEAT: Final = timedelta(hours=6)
 """A channel's own earlier post, this long ago or more, is no original: a channel that says
 again what it said hours before reports the next day's count, quote, forecast or alarm, or
@@ -333,11 +350,10 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
     if not first.stems or not later.stems:
         return None
-    # A number `later` adds is news, unless it is only a time of day: that is read from the
-    # text (a regular expression), so only for a pair that passes the shares below.
+    # A number `later` adds is news, unless it is only a time of day or a date `first` did
+    # not give, or a figure `first` gave written another way: those are read from the text
+    # (regular expressions), so only for a pair that passes the shares below.
     added_numbers = not later.numbers <= first.numbers
-    if added_numbers and ":" not in later.text:
-        return None
     shared = len(first.stems & later.stems)
     later_share = shared / len(later.stems)
     if later_share < LATER_SHARE:
@@ -345,18 +361,25 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
     if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
         return None
-    if added_numbers and not adds_only_a_time(first.text, first.numbers, later.text):
+    if added_numbers and not (
+        adds_only_a_time(first.text, first.numbers, later.text)
+        or same_figures(first.text, first.words, later.text, later.words)
+        or adds_only_a_date(first.text, first.numbers, later.text)
+    ):
         return None
     if _tells_more(first, later):
         return None
     return (later_share, jaccard)
 
 
+def _stages(words: list[str]) -> frozenset[str]:
+    """The steps of a procedure `words` name: «приняла» and «одобрила» are one step."""
+    return frozenset(STAGE_OF.get(word, word) for word in STAGE_WORDS.intersection(words))
+
+
 def _tells_more(first: _Body, later: _Body) -> bool:
     """Whether `later`, though mostly `first`'s words, reports another step or statement."""
-    if not STAGE_WORDS.isdisjoint(later.words) and STAGE_WORDS.intersection(
-        later.words
-    ).difference(first.words):
+    if not STAGE_WORDS.isdisjoint(later.words) and _stages(later.words) - _stages(first.words):
         return True
     if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
         after_first = SENTENCE_END.split(later.text, 1)[1:]
@@ -365,6 +388,8 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
     # it): most of its lines are the same, its dates are not.
     if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
+        return True
+    if follows_up(first.text, first.stems, later.text):
         return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.

@@ -85,12 +85,12 @@ def numbers(tokens: list[str], token_stems: frozenset[str]) -> frozenset[str]:
     (`token_stems` are `stems(tokens)`: most posts have no stem of a number word, and
     their stems are hashed already, unlike the words)."""
     found = frozenset(filter(str.isdigit, tokens))
-    if _NUMBER_STEMS.isdisjoint(token_stems) or _NUMBER_WORDS.keys().isdisjoint(tokens):
+    if _NUMBER_STEMS.isdisjoint(token_stems) or NUMBER_WORDS.keys().isdisjoint(tokens):
         return found
-    return found.union(filter(None, map(_NUMBER_WORDS.get, tokens)))
+    return found.union(filter(None, map(NUMBER_WORDS.get, tokens)))
 
 
-_NUMBER_WORDS: Final[dict[str, str]] = {
+NUMBER_WORDS: Final[dict[str, str]] = {
     form: str(n)
     for n, forms in enumerate(
         (
@@ -110,7 +110,7 @@ _NUMBER_WORDS: Final[dict[str, str]] = {
     for form in forms.split()
 }
 """Number words as digits: «ещё три беспилотника» after «ещё восемь» is a later count."""
-_NUMBER_STEMS: Final = frozenset(map(_STEM_OF, _NUMBER_WORDS))
+_NUMBER_STEMS: Final = frozenset(map(_STEM_OF, NUMBER_WORDS))
 
 SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
 _SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
