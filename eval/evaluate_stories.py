@@ -22,7 +22,8 @@ again; its three false merges there were read and two more vetoes added. The "he
 pairs were drawn and labelled after that, with the detector frozen once more; nothing was
 changed after its one false merge was read, but its errors have been seen since. The
 "held-out D" pairs were drawn and labelled after that (two parts, seeds 4000 and 5000), read
-before the detector ran on any of them; its two false merges have been read since. The
+before the detector ran on any of them; its errors were read since and rules written on
+them. The
 "held-out E" pairs were drawn and labelled after that with the detector frozen at 047363e
 (two parts, seeds 6000 and 7000), read before the detector ran on any of them, and are the
 unseen measure of the detector (eval/README.md, "Stories").
