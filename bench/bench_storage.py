@@ -110,9 +110,7 @@ async def ingest(
         await store.channels.add(channel, "web")
     window = 24.0 if stories else None
     # As `chanwatch run` on SQLite: no other process stores posts beside this one.
-    pipeline = await Ingest.open(
-        store, SilentListener(), story_window_hours=window, others=lambda: False
-    )
+    pipeline = await Ingest.open(store, SilentListener(), story_window_hours=window, others=False)
     started, cpu = time.perf_counter(), time.process_time()
     await feed(pipeline, posts, at_once)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -318,12 +318,6 @@ class _Runtime:
 
         await queue_operator_notice(self.store, self.i18n, self.config.bot.admins, write, key=key)
 
-    def _others_storing(self) -> bool:
-        """Whether another process may be storing posts now (the story detector then reads
-        theirs before each delivery): on SQLite no other `chanwatch run` writes; on
-        PostgreSQL another monitor may, whenever it starts."""
-        return self.shared
-
     def channels_held(self) -> int:
         if self.keeper is not None:
             return self.keeper.held() + self._telegram_count
@@ -343,7 +337,9 @@ class _Runtime:
             store,
             self.listener,
             story_window_hours=config.stories.window,
-            others=self._others_storing,
+            # On SQLite no other `chanwatch run` writes; on PostgreSQL another monitor
+            # may, whenever it starts (the story detector then reads theirs first).
+            others=self.shared,
         )
         self.metrics.known_topics(ingest.matcher.topics)
         parts: dict[str, Callable[[], Awaitable[None]]] = {}

@@ -26,10 +26,6 @@ _CATCH_UP: Final = 1000
 """Posts stored by other processes read per query when the story detector catches up."""
 
 
-def _assume_others() -> bool:
-    return True
-
-
 def _channel(post: IncomingPost) -> str:
     return post.channel
 
@@ -132,18 +128,18 @@ class Ingest:
         listener: IngestListener,
         stories: StoryIndex | None = None,
         seen: int = 0,
-        others: Callable[[], bool] | None = None,
+        others: bool = True,
     ) -> None:
         """`stories`: the detector that files each new post in its story (None: posts are
-        stored without one, each its own story). `others`: whether other processes may be
-        storing posts in this database now (see `_catch_up`); None: assume they may."""
+        stored without one, each its own story). `others`: whether other processes may
+        store posts in this database while this one runs (see `_catch_up`)."""
         self._store = store
         self._matcher = matcher
         self._listener = listener
         self._stories = stories
         self._seen = seen
         """The newest post id up to which the detector has seen every stored post."""
-        self._others = others or _assume_others
+        self._others = others
         self._queue: list[_Delivery] = []
         """Deliveries waiting for `_save_lock`; whoever holds it saves them all at once."""
         self._save_lock = asyncio.Lock()
@@ -162,7 +158,7 @@ class Ingest:
         listener: IngestListener,
         *,
         story_window_hours: float | None = None,
-        others: Callable[[], bool] | None = None,
+        others: bool = True,
     ) -> Ingest:
         """A pipeline matching the topics currently in the database; with
         `story_window_hours`, it groups copies into stories, its detector rebuilt from the
@@ -215,7 +211,7 @@ class Ingest:
     ) -> None:
         if not posts:
             return
-        if self._stories is not None and (self._behind or self._others()):
+        if self._stories is not None and (self._behind or self._others):
             await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
         groups = [(channel, list(group)) for channel, group in groupby(ordered, _channel)]
@@ -274,7 +270,7 @@ class Ingest:
                     except Exception as error:
                         delivery.saved.set_exception(error)
                     else:
-                        self._saw(sorted(p for result in saved for p in result.created))
+                        self._saw(saved)
                         delivery.saved.set_result(saved)
                 return
         except BaseException:
@@ -282,7 +278,7 @@ class Ingest:
             # for the next save, which their own callers make.
             self._queue[:0] = [d for d in group if d is not mine and not d.saved.done()]
             raise
-        self._saw(sorted(post for result in results for post in result.created))
+        self._saw(results)
         start = 0
         for delivery in group:
             end = start + len(delivery.batches)
@@ -334,11 +330,14 @@ class Ingest:
             _new_topics(records, known, matcher) if result.new_matches else (),
         )
 
-    def _saw(self, created: Sequence[int]) -> None:
+    def _saw(self, results: Sequence[SaveResult]) -> None:
         """Note the ids of posts this process just stored: when they follow the newest
         one the detector has seen without a gap, no other process stored any in between,
         and the next catch-up need not read them back."""
-        if not created or self._stories is None or self._behind:
+        if self._stories is None or self._behind:
+            return
+        created = sorted(post for result in results for post in result.created)
+        if not created:
             return
         if created[0] == self._seen + 1 and created[-1] - created[0] == len(created) - 1:
             self._seen = created[-1]
@@ -353,7 +352,7 @@ class Ingest:
         Each post is filed with the story stored for it, not decided again. Posts this
         process stored are in the detector already: only their ids are read.
 
-        It runs before every delivery while `others()` says another process may be storing
+        It runs before every delivery while `others` says another process may be storing
         posts, and otherwise only once the ids of this process's own posts showed a gap
         (an import beside `chanwatch run` on SQLite): alone, a process has nothing to catch
         up on, and its saves keep `_seen` current without a query."""

@@ -75,9 +75,7 @@ async def test_alone_copies_are_grouped_without_reading_stored_posts_back(
 ) -> None:
     store = await prepared(database)
     try:
-        ingest = await Ingest.open(
-            store, SilentListener(), story_window_hours=24, others=lambda: False
-        )
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
         calls = counting(store)
         await deliver(ingest, "chan_a", 101, BASE)
         await deliver(ingest, "chan_c", 102, UNRELATED[0])
@@ -96,12 +94,8 @@ async def test_beside_another_process_its_posts_are_read_before_each_delivery(
 ) -> None:
     store = await prepared(database)
     try:
-        here = await Ingest.open(
-            store, SilentListener(), story_window_hours=24, others=lambda: True
-        )
-        other = await Ingest.open(
-            store, SilentListener(), story_window_hours=24, others=lambda: True
-        )
+        here = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+        other = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
         calls = counting(store)
         await deliver(here, "chan_c", 101, UNRELATED[0])
         await deliver(other, "chan_a", 102, BASE)
@@ -121,9 +115,7 @@ async def test_alone_a_gap_in_its_ids_brings_in_what_was_stored_beside_it(
     after it, which shows the gap, and the delivery after that reads the post in."""
     store = await prepared(database)
     try:
-        ingest = await Ingest.open(
-            store, SilentListener(), story_window_hours=24, others=lambda: False
-        )
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
         importer = await Ingest.open(store, SilentListener())  # no stories, as an import
         calls = counting(store)
         await deliver(ingest, "chan_c", 101, UNRELATED[0])
@@ -146,9 +138,7 @@ async def test_a_delivery_spanning_channels_groups_a_copy_of_a_post_in_it(
     channel: a copy in it finds its first post, stored just before it in the same one."""
     store = await prepared(database)
     try:
-        ingest = await Ingest.open(
-            store, SilentListener(), story_window_hours=24, others=lambda: False
-        )
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
         await ingest.handle_posts(
             [
                 IncomingPost("chan_b", 7, START + timedelta(minutes=2), BASE + " Подписывайтесь!"),

@@ -36,7 +36,7 @@ async def test_deliveries_at_once_are_all_stored_each_reported_once(database: Lo
     try:
         await store.topics.put(TopicSpec("visit", ("визит",)))
         listener = Counting()
-        ingest = await Ingest.open(store, listener, story_window_hours=24, others=lambda: False)
+        ingest = await Ingest.open(store, listener, story_window_hours=24, others=False)
         await asyncio.gather(
             ingest.sink_for("web").handle_posts(posts("chan_a", 10, [BASE]), history=False),
             ingest.sink_for("web").handle_posts(
