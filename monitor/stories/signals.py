@@ -27,8 +27,13 @@ def adds_only_a_time(first_text: str, first_numbers: frozenset[str], later_text:
         return False
     if not _TIME_OF_DAY.search(later_text):
         return False
-    tokens = words(_TIME_OF_DAY.sub(" ", later_text))
-    return numbers(tokens, stems(tokens)) <= first_numbers
+    return _numbers_without(_TIME_OF_DAY, later_text) <= first_numbers
+
+
+def _numbers_without(detail: re.Pattern[str], text: str) -> frozenset[str]:
+    """The numbers of `text` outside what `detail` matches (a time of day, a date)."""
+    tokens = words(detail.sub(" ", text))
+    return numbers(tokens, stems(tokens))
 
 
 def is_round_up(raw: str) -> bool:
@@ -172,5 +177,4 @@ def adds_only_a_date(first_text: str, first_numbers: frozenset[str], later_text:
     `later` changes is news, so `first` must name none."""
     if _ANY_MONTH.search(first_text) or not _DATE.search(later_text):
         return False
-    tokens = words(_DATE.sub(" ", later_text))
-    return numbers(tokens, stems(tokens)) <= first_numbers
+    return _numbers_without(_DATE, later_text) <= first_numbers
