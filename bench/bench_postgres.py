@@ -24,18 +24,17 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 from bench_storage import BATCH, ingest, load  # noqa: E402
 
 from monitor.matching import query_lemmas  # noqa: E402
 from monitor.sources.base import IncomingPost  # noqa: E402
 from storage import Location, Store  # noqa: E402
 from storage.copy import copy_database  # noqa: E402
+from tests.e2e_harness import scratch_database  # noqa: E402
 
 
 def queries(posts: list[IncomingPost], count: int) -> list[str]:
@@ -65,20 +64,6 @@ async def search_all(location: Location, texts: list[str]) -> tuple[list[Answer]
     return answers, times
 
 
-def url_for(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-async def admin(admin_url: str, *statements: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def ms(values: list[float], q: float) -> str:
     return f"{statistics.quantiles(values, n=100)[int(q) - 1] * 1000:.1f} ms"
 
@@ -93,9 +78,10 @@ async def main() -> None:
     posts = load(args.data, args.posts)
     texts = queries(posts, args.queries)
     prefix = f"chanwatch_bench_{secrets.token_hex(3)}"
-    pg, copy = url_for(args.admin_url, prefix), url_for(args.admin_url, f"{prefix}_copy")
-    await admin(args.admin_url, f"CREATE DATABASE {prefix}", f"CREATE DATABASE {prefix}_copy")
-    try:
+    async with (
+        scratch_database(args.admin_url, prefix) as pg,
+        scratch_database(args.admin_url, f"{prefix}_copy") as copy,
+    ):
         with tempfile.TemporaryDirectory() as tmp:
             lite = Path(tmp) / "bench.db"
             lite_ingest, _, _ = await ingest(posts, lite)
@@ -105,12 +91,6 @@ async def main() -> None:
             started = time.perf_counter()
             report = await copy_database(lite, copy)
             copy_seconds = time.perf_counter() - started
-    finally:
-        await admin(
-            args.admin_url,
-            f"DROP DATABASE IF EXISTS {prefix} WITH (FORCE)",
-            f"DROP DATABASE IF EXISTS {prefix}_copy WITH (FORCE)",
-        )
     n = len(posts)
     differ = [t for t, a, b in zip(texts, lite_answers, pg_answers, strict=True) if a != b]
     found = sum(1 for total, _ in lite_answers if total)
