@@ -1,0 +1,147 @@
+"""Stories across processes: two `chanwatch run` pipelines on one database, each with its own
+story detector, storing posts at the same instant. Two copies of a new story make one story
+(one alert), whichever is stored first; two different events stay two. Both backends: on
+PostgreSQL the two stores are two connection pools, as two processes would have."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import pytest
+
+from monitor.ingest import Ingest, SilentListener
+from monitor.sources.base import IncomingPost
+from storage import Location, Store
+
+ROUNDS: Final = 50
+START: Final = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+CITIES: Final = ("Новосибирске", "Казани", "Самаре", "Перми", "Уфе", "Омске", "Томске", "Туле")
+
+
+def news(n: int) -> str:
+    """Round n's event: another city, another school, other figures (another story)."""
+    return (
+        f"В {CITIES[n % len(CITIES)]} открыли новую школу на {400 + 25 * n} мест: её строили "
+        f"{n % 4 + 2} года, на строительство из бюджета выделили {1000 + 37 * n} миллионов "
+        "рублей, сообщили в администрации города."
+    )
+
+
+def copy(n: int) -> str:
+    return news(n) + " Подписывайтесь на наш канал!"
+
+
+def other(n: int) -> str:
+    """An event of round n that is no copy of `news(n)`."""
+    return (
+        f"Сборная по хоккею выиграла товарищеский матч со счётом {n % 7 + 3}:{n % 3}, на "
+        f"трибунах собрались {5000 + 113 * n} зрителей, сообщает пресс-служба федерации."
+    )
+
+
+@pytest.fixture
+async def stores(database: Location) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database, its channels read once (later posts are live)."""
+    first = await Store.open(database)
+    second = await Store.open(database)
+    try:
+        for handle in ("chan_a", "chan_b", "chan_c"):
+            await first.channels.add(handle, "web")
+            await first.posts.save(handle, [], history=True)
+        yield first, second
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def pipelines(stores: tuple[Store, Store]) -> tuple[Ingest, Ingest]:
+    """One pipeline per store, each with its own detector, as `chanwatch run` on PostgreSQL
+    opens them."""
+    here, there = stores
+    return (
+        await Ingest.open(here, SilentListener(), story_window_hours=24, others=True),
+        await Ingest.open(there, SilentListener(), story_window_hours=24, others=True),
+    )
+
+
+async def at_once(*deliveries: tuple[Ingest, IncomingPost]) -> None:
+    """Hand each pipeline its post at the same moment (none starts before all are ready)."""
+    barrier = asyncio.Barrier(len(deliveries))
+
+    async def deliver(ingest: Ingest, post: IncomingPost) -> None:
+        await barrier.wait()
+        await ingest.handle_posts([post], history=False)
+
+    await asyncio.gather(*(deliver(ingest, post) for ingest, post in deliveries))
+
+
+async def stories(store: Store, channel: str) -> dict[int, tuple[int, int | None]]:
+    """By post id: the channel's posts' row id and stored story."""
+    rows = await store.db.fetchall(
+        "SELECT p.id, p.post_id, p.story FROM posts p JOIN channels c ON c.id = p.channel_id "
+        "WHERE c.handle = ?",
+        (channel,),
+    )
+    return {row["post_id"]: (row["id"], row["story"]) for row in rows}
+
+
+async def test_copies_stored_at_once_by_two_processes_make_one_story(
+    stores: tuple[Store, Store],
+) -> None:
+    here, there = await pipelines(stores)
+    for n in range(ROUNDS):
+        date = START + timedelta(minutes=n)
+        await at_once(
+            (here, IncomingPost("chan_a", n + 1, date, news(n))),
+            (there, IncomingPost("chan_b", n + 1, date + timedelta(seconds=30), copy(n))),
+        )
+    a, b = await stories(stores[0], "chan_a"), await stories(stores[0], "chan_b")
+    apart = []
+    for n in range(1, ROUNDS + 1):
+        (a_id, a_story), (b_id, b_story) = a[n], b[n]
+        # Whichever was stored first starts the story; the other joins it.
+        if (a_story, b_story) not in ((None, a_id), (b_id, None)):
+            apart.append(n)
+    assert apart == [], f"{len(apart)} of {ROUNDS} rounds made two stories: {apart}"
+
+
+async def test_different_events_stored_at_once_by_two_processes_stay_two_stories(
+    stores: tuple[Store, Store],
+) -> None:
+    here, there = await pipelines(stores)
+    for n in range(ROUNDS):
+        date = START + timedelta(minutes=n)
+        await at_once(
+            (here, IncomingPost("chan_a", n + 1, date, news(n))),
+            (there, IncomingPost("chan_c", n + 1, date + timedelta(seconds=30), other(n))),
+        )
+    a, c = await stories(stores[0], "chan_a"), await stories(stores[0], "chan_c")
+    assert len(a) == len(c) == ROUNDS
+    assert {story for _, story in a.values()} == {None}
+    assert {story for _, story in c.values()} == {None}
+
+
+async def test_a_copy_delivered_later_by_either_process_joins_the_story(
+    stores: tuple[Store, Store],
+) -> None:
+    """After the race, each process's detector knows the story, whichever process stored
+    its first post: a third copy, through either pipeline, joins it."""
+    here, there = await pipelines(stores)
+    date = START
+    await at_once(
+        (here, IncomingPost("chan_a", 1, date, news(0))),
+        (there, IncomingPost("chan_b", 1, date + timedelta(seconds=30), copy(0))),
+    )
+    await here.handle_posts(
+        [IncomingPost("chan_c", 1, date + timedelta(minutes=1), copy(0))], history=False
+    )
+    await there.handle_posts(
+        [IncomingPost("chan_c", 2, date + timedelta(minutes=2), news(0))], history=False
+    )
+    a, b, c = [await stories(stores[0], ch) for ch in ("chan_a", "chan_b", "chan_c")]
+    first = a[1][0] if a[1][1] is None else b[1][0]
+    assert {a[1][1], b[1][1]} == {None, first}
+    assert c[1][1] == c[2][1] == first
