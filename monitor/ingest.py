@@ -19,6 +19,7 @@ from monitor.sources.base import IncomingPost, PostSink
 from monitor.stories import StoryIndex, StoryRef
 from storage import Store
 from storage.models import ChannelBatch, NewMatch, PostRecord, SaveResult, Topic
+from storage.posts import Filing
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,18 @@ def _channel(post: IncomingPost) -> str:
     return post.channel
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Delivery:
     """One `handle_posts` call's batches, waiting to be stored."""
 
     batches: list[ChannelBatch]
+    edited: list[frozenset[int]]
+    """The post ids of each batch that are stored already (edits, when their text differs)."""
     saved: asyncio.Future[list[SaveResult]]
     """Their results, set once committed."""
+    filed: list[ChannelBatch] | None = None
+    """The batches with their stories, once the detector filed them (a save that failed
+    and is tried again stores the same decisions)."""
 
 
 class IngestListener(Protocol):
@@ -211,8 +217,6 @@ class Ingest:
     ) -> None:
         if not posts:
             return
-        if self._stories is not None and (self._behind or self._others):
-            await self._catch_up()
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
         groups = [(channel, list(group)) for channel, group in groupby(ordered, _channel)]
         # One read of what is stored and one transaction for the whole delivery, however
@@ -227,26 +231,23 @@ class Ingest:
             stored = known[channel]
             fresh = [p for p in group if stored.get(p.post_id) != p.text]
             records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
-            if self._stories is not None:
-                # Channel after channel, as they are stored: a copy's first post is filed
-                # (and stored) before it.
-                records = [
-                    self._with_story(post, record, edited=post.post_id in stored)
-                    for post, record in zip(fresh, records, strict=True)
-                ]
             title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
             # An empty batch still goes to storage: it marks a first sight as done.
             batches.append(ChannelBatch(channel, records, title, history))
-        results = await self._save(batches)
+        # Stories are decided at the save, in the detector's turn (see `_store`).
+        edited = [frozenset(known[batch.handle]) for batch in batches]
+        results = await self._save(batches, edited)
         for batch, result in zip(batches, results, strict=True):
             self._report(batch, result, known[batch.handle], matcher, history, source)
 
-    async def _save(self, batches: list[ChannelBatch]) -> list[SaveResult]:
+    async def _save(
+        self, batches: list[ChannelBatch], edited: list[frozenset[int]]
+    ) -> list[SaveResult]:
         """Store one delivery's batches, with the deliveries that queued up while the
         previous save was being written (sources read several channels at once): one
         transaction and one commit for them all. Returns this delivery's results, once
         committed."""
-        mine = _Delivery(batches, asyncio.get_running_loop().create_future())
+        mine = _Delivery(batches, edited, asyncio.get_running_loop().create_future())
         self._queue.append(mine)
         async with self._save_lock:
             if not mine.saved.done():
@@ -257,20 +258,17 @@ class Ingest:
     async def _save_group(self, group: list[_Delivery], mine: _Delivery) -> None:
         try:
             try:
-                results = await self._store.posts.save_many(
-                    [batch for delivery in group for batch in delivery.batches]
-                )
+                results = await self._store_group(group)
             except Exception:
                 if len(group) == 1:
                     raise
                 # One delivery's failure must not fail the others': each alone, then.
                 for delivery in group:
                     try:
-                        saved = await self._store.posts.save_many(delivery.batches)
+                        saved = await self._store_group([delivery])
                     except Exception as error:
                         delivery.saved.set_exception(error)
                     else:
-                        self._saw(saved)
                         delivery.saved.set_result(saved)
                 return
         except BaseException:
@@ -278,12 +276,48 @@ class Ingest:
             # for the next save, which their own callers make.
             self._queue[:0] = [d for d in group if d is not mine and not d.saved.done()]
             raise
-        self._saw(results)
         start = 0
         for delivery in group:
             end = start + len(delivery.batches)
             delivery.saved.set_result(results[start:end])
             start = end
+
+    async def _store_group(self, group: list[_Delivery]) -> list[SaveResult]:
+        """Store the deliveries' batches in one transaction; with a story detector, in its
+        turn (`Posts.filing`): what other processes stored is read first, then each new
+        post is filed, then all are saved, and no other process's turn comes in between.
+        So of two copies of a new story delivered to two processes at once, the second
+        stored finds the first and joins its story: one story, one alert."""
+        if self._stories is None:
+            return await self._store.posts.save_many(
+                [batch for delivery in group for batch in delivery.batches]
+            )
+        async with self._store.posts.filing() as filing:
+            if self._behind or self._others:
+                await self._catch_up(filing)
+            results = await filing.save_many(
+                [batch for delivery in group for batch in self._filed(delivery)]
+            )
+        # Committed: only now are the ids this process's own.
+        self._saw(results)
+        return results
+
+    def _filed(self, delivery: _Delivery) -> list[ChannelBatch]:
+        """The delivery's batches with their stories, filed in the detector once."""
+        if delivery.filed is None:
+            # Channel after channel, as they are stored: a copy's first post is filed (and
+            # stored) before it.
+            delivery.filed = [
+                replace(
+                    batch,
+                    records=[
+                        self._with_story(batch.handle, record, edited=record.post_id in stored)
+                        for record in batch.records
+                    ],
+                )
+                for batch, stored in zip(delivery.batches, delivery.edited, strict=True)
+            ]
+        return delivery.filed
 
     def _report(
         self,
@@ -344,7 +378,7 @@ class Ingest:
         else:
             self._behind = True
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, filing: Filing) -> None:
         """File in the detector the posts other processes stored since it last looked.
 
         Several `chanwatch run` processes on one PostgreSQL database each read their own
@@ -352,13 +386,13 @@ class Ingest:
         Each post is filed with the story stored for it, not decided again. Posts this
         process stored are in the detector already: only their ids are read.
 
-        It runs before every delivery while `others` says another process may be storing
-        posts, and otherwise only once the ids of this process's own posts showed a gap
-        (an import beside `chanwatch run` on SQLite): alone, a process has nothing to catch
-        up on, and its saves keep `_seen` current without a query."""
+        It runs in every turn (`_store_group`) while `others` says another process may be
+        storing posts, and otherwise only once the ids of this process's own posts showed a
+        gap (an import beside `chanwatch run` on SQLite): alone, a process has nothing to
+        catch up on, and its saves keep `_seen` current without a query."""
         assert self._stories is not None
         while True:
-            stored = await self._store.posts.stored_after(self._seen, _CATCH_UP)
+            stored = await filing.stored_after(self._seen, _CATCH_UP)
             if not stored:
                 self._behind = False
                 return
@@ -368,29 +402,29 @@ class Ingest:
                 for post, handle, post_id in stored
                 if self._stories.story_of(handle, post_id) is None
             ]
-            for post, first in await self._store.posts.story_posts(unknown) if unknown else ():
+            for post, first in await filing.story_posts(unknown) if unknown else ():
                 story = None if first is None else StoryRef(*first)
                 self._stories.remember(post.handle, post.post_id, post.date, post.text, story)
             if len(stored) < _CATCH_UP:
                 self._behind = False
                 return
 
-    def _with_story(self, post: IncomingPost, record: PostRecord, *, edited: bool) -> PostRecord:
+    def _with_story(self, channel: str, record: PostRecord, *, edited: bool) -> PostRecord:
         """The record with its story: a new post is filed in the detector; an edit is
         re-evaluated there, and moves to another story only when its text changed
         substantially (the detector decides). An edit of a post the detector no longer
         holds (older than the window) keeps its stored story."""
         assert self._stories is not None
-        channel, post_id = post.channel, post.post_id
+        post_id = record.post_id
         if not edited:
-            first = self._stories.assign(channel, post_id, post.date, post.text)
+            first = self._stories.assign(channel, post_id, record.date, record.text)
             if first == (channel, post_id):
                 return record
             return replace(record, story=(str(first.channel), first.message_id))
         before = self._stories.story_of(channel, post_id)
         if before is None:
             return record
-        after = self._stories.update(channel, post_id, post.date, post.text)
+        after = self._stories.update(channel, post_id, record.date, record.text)
         if after == before:
             return record
         story = None if after == (channel, post_id) else (str(after.channel), after.message_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, Protocol
 
 from storage.channels import channel_key
 from storage.coordination import DELIVERY
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 _CHUNK: Final = 500
 """Ids per `IN (...)` list: well below either backend's limit on bound parameters."""
+
+STORIES_KEY: Final = "stories"
+"""The lock of story detectors' turns (`Posts.filing`): one process at a time catches up,
+decides and saves."""
 
 _POST_COLUMNS = (
     "p.id, p.post_id, p.date, p.text, p.edit_date, c.handle AS channel_handle, "
@@ -266,16 +271,39 @@ class Posts:
         as `save` stores it, in the order given (a copy's first post, in a batch before it,
         is stored by then), and one commit for them all."""
         async with self._db.transaction() as tx:
-            # Every channel's lock first, in the one order all callers use (Writer.lock):
-            # taken one channel at a time in the batches' order, two such transactions
-            # could each hold a lock the other waits for.
-            await tx.lock(*(channel_key(batch.handle) for batch in batches))
-            return [
-                await self._save_channel(
-                    tx, batch.handle, batch.records, history=batch.history, title=batch.title
-                )
-                for batch in batches
-            ]
+            return await self._save_batches(tx, batches)
+
+    @asynccontextmanager
+    async def filing(self) -> AsyncIterator[Filing]:
+        """A turn of a story detector: one transaction in which it reads what other
+        processes stored since it last looked, files the new posts of a delivery (its own
+        decisions, in memory) and saves them; committed when the block ends, rolled back on
+        an exception.
+
+        The turn holds `STORIES_KEY` from its first statement to its commit, so the turns
+        of all processes on the database follow one another: each reads every post the
+        others' turns stored before deciding, and two copies of a new story stored at once
+        by two processes are one story, whichever comes second. A process that dies in its
+        turn loses its connection and, with it, the lock (PostgreSQL; on SQLite the turn is
+        a write transaction, which a second writer waits for in any case)."""
+        async with self._db.transaction() as tx:
+            # First, before any channel's lock (`save_many` takes them after it): every
+            # transaction that holds this one took it first, so none waits for it while
+            # holding a lock a turn waits for.
+            await tx.lock(STORIES_KEY)
+            yield Filing(self, tx)
+
+    async def _save_batches(self, tx: Writer, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
+        # Every channel's lock first, in the one order all callers use (Writer.lock):
+        # taken one channel at a time in the batches' order, two such transactions
+        # could each hold a lock the other waits for.
+        await tx.lock(*(channel_key(batch.handle) for batch in batches))
+        return [
+            await self._save_channel(
+                tx, batch.handle, batch.records, history=batch.history, title=batch.title
+            )
+            for batch in batches
+        ]
 
     async def _save_channel(
         self,
@@ -552,47 +580,8 @@ class Posts:
         ]
 
     async def newest_id(self) -> int:
-        """The id of the newest stored post (0: none): where `stored_after` starts."""
+        """The id of the newest stored post (0: none): where `Filing.stored_after` starts."""
         return int(await self._db.scalar("SELECT max(id) FROM posts") or 0)
-
-    async def stored_after(self, post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
-        """(id, channel handle, post id) of the posts stored after the post with id `post`,
-        oldest first: what other processes stored meanwhile (ids only; `story_posts` reads
-        the texts of those wanted)."""
-        rows = await self._db.fetchall(
-            "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
-            (post, limit),
-        )
-        return [(row["id"], row["handle"], row["post_id"]) for row in rows]
-
-    async def story_posts(
-        self, posts: Sequence[int]
-    ) -> list[tuple[StoryPost, tuple[str, int] | None]]:
-        """The posts with those ids as the story detector files them, oldest first, each
-        with the first post of its stored story (channel handle, post id; None: it starts
-        its own)."""
-        found: list[tuple[StoryPost, tuple[str, int] | None]] = []
-        for start in range(0, len(posts), _CHUNK):
-            chunk = posts[start : start + _CHUNK]
-            rows = await self._db.fetchall(
-                "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
-                "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
-                "LEFT JOIN posts s ON s.id = p.story "
-                "LEFT JOIN channels sc ON sc.id = s.channel_id "
-                f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
-                chunk,
-            )
-            found.extend(
-                (
-                    StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
-                    None
-                    if row["first_post"] is None
-                    else (row["first_handle"], row["first_post"]),
-                )
-                for row in rows
-            )
-        return found
 
     async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
         """The posts with `copies` filled: how many other stored posts share each one's story."""
@@ -612,3 +601,70 @@ class Posts:
                 # The story's first post, still stored, is a post of it too.
                 counts[row["id"]] = counts.get(row["id"], 0) + 1
         return [replace(post, copies=max(0, counts.get(post.story_key, 1) - 1)) for post in posts]
+
+
+class _Reader(Protocol):
+    """Where reads go: the database (each read on its own) or an open transaction."""
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+
+class Filing:
+    """Reads and the save of one story detector's turn (`Posts.filing`), all in its
+    transaction."""
+
+    def __init__(self, posts: Posts, tx: Writer) -> None:
+        self._posts = posts
+        self._tx = tx
+
+    async def stored_after(self, post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
+        """(id, channel handle, post id) of the posts stored after the post with id `post`,
+        oldest first: what other processes stored meanwhile (ids only; `story_posts` reads
+        the texts of those wanted). Every post another process's turn stored is among
+        them: that turn committed before this one began."""
+        return await _stored_after(self._tx, post, limit)
+
+    async def story_posts(
+        self, posts: Sequence[int]
+    ) -> list[tuple[StoryPost, tuple[str, int] | None]]:
+        """The posts with those ids as the story detector files them, oldest first, each
+        with the first post of its stored story (channel handle, post id; None: it starts
+        its own)."""
+        return await _story_posts(self._tx, posts)
+
+    async def save_many(self, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
+        """`Posts.save_many` in this turn: committed with it, when the block ends."""
+        return await self._posts._save_batches(self._tx, batches)
+
+
+async def _stored_after(reader: _Reader, post: int, limit: int) -> list[tuple[int, str, int]]:
+    rows = await reader.fetchall(
+        "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
+        "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+        (post, limit),
+    )
+    return [(row["id"], row["handle"], row["post_id"]) for row in rows]
+
+
+async def _story_posts(
+    reader: _Reader, posts: Sequence[int]
+) -> list[tuple[StoryPost, tuple[str, int] | None]]:
+    found: list[tuple[StoryPost, tuple[str, int] | None]] = []
+    for start in range(0, len(posts), _CHUNK):
+        chunk = posts[start : start + _CHUNK]
+        rows = await reader.fetchall(
+            "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "LEFT JOIN posts s ON s.id = p.story "
+            "LEFT JOIN channels sc ON sc.id = s.channel_id "
+            f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
+            chunk,
+        )
+        found.extend(
+            (
+                StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+                None if row["first_post"] is None else (row["first_handle"], row["first_post"]),
+            )
+            for row in rows
+        )
+    return found

@@ -5,13 +5,15 @@ import beside it) brings the catch-up back for the next delivery. Both backends.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from monitor.ingest import Ingest, SilentListener
 from monitor.sources.base import IncomingPost
 from storage import Location, Store
+from storage.posts import Filing
 from tests.test_stories_live import BASE, OTHER_EVENT
 
 CHANNELS: Final = ("chan_a", "chan_b", "chan_c", "chan_d")
@@ -33,15 +35,24 @@ async def prepared(database: Location) -> Store:
 
 
 def counting(store: Store) -> list[int]:
-    """Counts the catch-up's reads of stored posts (the store's own method, wrapped)."""
+    """Counts the catch-up's reads of stored posts (the store's own turns, their reads
+    wrapped)."""
     calls: list[int] = []
-    read: Callable[..., Awaitable[list[tuple[int, str, int]]]] = store.posts.stored_after
+    turn: Callable[[], AbstractAsyncContextManager[Filing]] = store.posts.filing
 
-    async def stored_after(post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
-        calls.append(post)
-        return await read(post, limit)
+    @asynccontextmanager
+    async def filing() -> AsyncIterator[Filing]:
+        async with turn() as opened:
+            read = opened.stored_after
 
-    store.posts.stored_after = stored_after  # type: ignore[method-assign]
+            async def stored_after(post: int, limit: int = 1000) -> list[tuple[int, str, int]]:
+                calls.append(post)
+                return await read(post, limit)
+
+            opened.stored_after = stored_after  # type: ignore[method-assign]
+            yield opened
+
+    store.posts.filing = filing  # type: ignore[method-assign]
     return calls
 
 
