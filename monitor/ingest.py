@@ -234,7 +234,7 @@ class Ingest:
             title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
             # An empty batch still goes to storage: it marks a first sight as done.
             batches.append(ChannelBatch(channel, records, title, history))
-        # Stories are decided at the save, in the detector's turn (see `_store`).
+        # Stories are decided at the save, in the detector's turn (see `_store_group`).
         edited = [frozenset(known[batch.handle]) for batch in batches]
         results = await self._save(batches, edited)
         for batch, result in zip(batches, results, strict=True):
