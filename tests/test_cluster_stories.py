@@ -6,6 +6,7 @@ PostgreSQL the two stores are two connection pools, as two processes would have.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -145,3 +146,55 @@ async def test_a_copy_delivered_later_by_either_process_joins_the_story(
     first = a[1][0] if a[1][1] is None else b[1][0]
     assert {a[1][1], b[1][1]} == {None, first}
     assert c[1][1] == c[2][1] == first
+
+
+HOLDER: Final = """
+import asyncio, sys
+from storage import Store
+
+async def main() -> None:
+    store = await Store.open(sys.argv[1])
+    async with store.posts.filing() as filing:
+        await filing.stored_after(0, 1)
+        print("in its turn", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
+    postgres_url: str,
+) -> None:
+    """A monitor killed (SIGKILL) while it holds the turn: its connection ends, PostgreSQL
+    frees the lock, and the delivery another monitor was waiting with is stored (it would
+    fail after lock_timeout, 30 s, if the lock stayed)."""
+    store = await Store.open(postgres_url)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        await store.channels.add("chan_a", "web")
+        await store.posts.save("chan_a", [], history=True)
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
+        delivery = asyncio.create_task(
+            ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False)
+        )
+        async with asyncio.timeout(20):
+            while not await store.db.fetchall(  # noqa: ASYNC110 (waiting on the database)
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ):
+                await asyncio.sleep(0.05)
+        assert not delivery.done()  # it waits for the holder's turn
+        holder.kill()
+        await holder.wait()
+        await asyncio.wait_for(delivery, 25)
+        assert list(await stories(store, "chan_a")) == [1]
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+        await store.close()
