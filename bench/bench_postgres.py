@@ -16,7 +16,9 @@ saved in the detector's turn, see README "Stories"): one pipeline that skips the
 (as `chanwatch run` alone on SQLite), one that catches up in every turn (a monitor on
 PostgreSQL), then two pipelines on one database (two stores, as two processes have, each
 given half the channels) feeding at the same time; alternately, twice each. Prints the best
-posts/s of each and the posts filed as copies (two pipelines should find as many as one).
+posts/s of each and the posts filed as copies. Two pipelines each go at their own pace, so a
+post may reach the database after its own later copy from the other one: they file fewer
+copies than one pipeline does, and their count varies from run to run.
 """
 
 from __future__ import annotations

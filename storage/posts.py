@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Final
 
 from storage.channels import channel_key
 from storage.coordination import DELIVERY
@@ -603,12 +603,6 @@ class Posts:
         return [replace(post, copies=max(0, counts.get(post.story_key, 1) - 1)) for post in posts]
 
 
-class _Reader(Protocol):
-    """Where reads go: the database (each read on its own) or an open transaction."""
-
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
-
-
 class Filing:
     """Reads and the save of one story detector's turn (`Posts.filing`), all in its
     transaction."""
@@ -622,7 +616,12 @@ class Filing:
         oldest first: what other processes stored meanwhile (ids only; `story_posts` reads
         the texts of those wanted). Every post another process's turn stored is among
         them: that turn committed before this one began."""
-        return await _stored_after(self._tx, post, limit)
+        rows = await self._tx.fetchall(
+            "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (post, limit),
+        )
+        return [(row["id"], row["handle"], row["post_id"]) for row in rows]
 
     async def story_posts(
         self, posts: Sequence[int]
@@ -630,41 +629,28 @@ class Filing:
         """The posts with those ids as the story detector files them, oldest first, each
         with the first post of its stored story (channel handle, post id; None: it starts
         its own)."""
-        return await _story_posts(self._tx, posts)
+        found: list[tuple[StoryPost, tuple[str, int] | None]] = []
+        for start in range(0, len(posts), _CHUNK):
+            chunk = posts[start : start + _CHUNK]
+            rows = await self._tx.fetchall(
+                "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+                "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+                "LEFT JOIN posts s ON s.id = p.story "
+                "LEFT JOIN channels sc ON sc.id = s.channel_id "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
+                chunk,
+            )
+            found.extend(
+                (
+                    StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+                    None
+                    if row["first_post"] is None
+                    else (row["first_handle"], row["first_post"]),
+                )
+                for row in rows
+            )
+        return found
 
     async def save_many(self, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
         """`Posts.save_many` in this turn: committed with it, when the block ends."""
         return await self._posts._save_batches(self._tx, batches)
-
-
-async def _stored_after(reader: _Reader, post: int, limit: int) -> list[tuple[int, str, int]]:
-    rows = await reader.fetchall(
-        "SELECT p.id, c.handle, p.post_id FROM posts p JOIN channels c ON c.id = p.channel_id "
-        "WHERE p.id > ? ORDER BY p.id LIMIT ?",
-        (post, limit),
-    )
-    return [(row["id"], row["handle"], row["post_id"]) for row in rows]
-
-
-async def _story_posts(
-    reader: _Reader, posts: Sequence[int]
-) -> list[tuple[StoryPost, tuple[str, int] | None]]:
-    found: list[tuple[StoryPost, tuple[str, int] | None]] = []
-    for start in range(0, len(posts), _CHUNK):
-        chunk = posts[start : start + _CHUNK]
-        rows = await reader.fetchall(
-            "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
-            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "LEFT JOIN posts s ON s.id = p.story "
-            "LEFT JOIN channels sc ON sc.id = s.channel_id "
-            f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
-            chunk,
-        )
-        found.extend(
-            (
-                StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
-                None if row["first_post"] is None else (row["first_handle"], row["first_post"]),
-            )
-            for row in rows
-        )
-    return found
