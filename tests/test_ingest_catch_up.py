@@ -1,5 +1,5 @@
-"""The story detector's catch-up on posts that other processes stored: read before each
-delivery only while another process may be storing posts. Alone, a process's own saves keep
+"""The story detector's catch-up on posts that other processes stored: read in each
+delivery's turn only while another process may be storing posts. Alone, a process's own saves keep
 the detector current without reading anything back; a gap in the ids its saves get (an
 import beside it) brings the catch-up back for the next delivery. Both backends."""
 
