@@ -184,6 +184,20 @@ def test_a_count_written_as_a_word_is_a_number() -> None:
     assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
 
 
+def test_a_collective_count_is_a_number() -> None:
+    index = StoryIndex()
+    theft = (
+        "Вечером {} мужчин украли из супермаркета на Варшавском шоссе сорок банок красной "
+        "икры, одного из воров задержали охранники магазина"
+    )
+    index.assign("a", 1, at(0), theft.format("двое"))
+    # «двое» and «два» are one count: a copy, though the later has a number word the
+    # first lacks...
+    assert index.assign("b", 1, at(10), theft.format("два")) == StoryRef("a", 1)
+    # ...while «трое» after «двое» is another count.
+    assert index.assign("c", 1, at(20), theft.format("трое")) == StoryRef("c", 1)
+
+
 RAIN = (
     "Рекордное количество осадков ожидается в Москве в четверг, дождь начнётся утром и "
     "усилится {}, сообщили синоптики столичного Гидрометцентра"
