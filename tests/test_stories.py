@@ -365,3 +365,17 @@ def test_a_copy_that_adds_a_date_is_a_copy_but_another_date_is_news() -> None:
     index = StoryIndex()
     index.assign("a", 1, at(0), RATES.format(" с 22 октября"))
     assert index.assign("c", 1, at(30), RATES.format(" с 29 октября")) == StoryRef("c", 1)
+
+
+def test_a_headline_with_another_figure_of_the_first_post_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Биткоин поднялся выше $95 000 на бирже. Аналитики ждут $98 000")
+    # The same headline with the figure the first post only expected is the next level...
+    later = "Биткоин поднялся выше $98 000 на бирже"
+    assert index.assign("b", 1, at(120), later) == StoryRef("b", 1)
+    # ...while the same headline with the same figure is a copy, and so is a shortened
+    # post whose headline tells the first post's second sentence.
+    assert index.assign("c", 1, at(121), f"⚡️{later}") == StoryRef("b", 1)
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Биткоин поднялся выше $95 000 на бирже. Аналитики ждут $98 000")
+    assert index.assign("d", 1, at(5), "Аналитики ждут биткоин по $98 000") == StoryRef("a", 1)

@@ -25,6 +25,9 @@ B) is a copy's original for a new post B when
 - B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
   with other numbers than A's: «… 23-24 ноября» then «… 24 ноября» listing most of the
   same events is the next day's guide (`signals.is_round_up`);
+- B's headline is not A's with another figure: «Доллар выше 110 рублей на бирже» after
+  «Доллар выше 108 рублей на бирже. … почти 110» is the next rate, though B brings no
+  number A lacks (`signals.swaps_a_headline_figure`);
 - B's headline does not swap a name for another: when the first sentence of each names
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
@@ -58,6 +61,7 @@ from monitor.stories.signals import (
     follows_up,
     is_round_up,
     same_figures,
+    swaps_a_headline_figure,
 )
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
@@ -390,6 +394,8 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
         return True
     if follows_up(first.text, first.stems, later.text):
+        return True
+    if later.numbers and first.numbers and swaps_a_headline_figure(first.text, later.text):
         return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.

@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from monitor.stories.text import NUMBER_WORDS, SENTENCE_END, numbers, stems, words
+from monitor.stories.text import (
+    NUMBER_WORDS,
+    SENTENCE_END,
+    SOURCE_DASH,
+    numbers,
+    stems,
+    words,
+)
 
 ROUND_UP_LINKS: Final = 5
 """A post with this many links or more is a round-up (a digest, a guide, a list of events)."""
@@ -126,10 +133,10 @@ reference is often the noun of the earlier post's verb («заявила» → �
 «занесло снегом» → «после снегопада»), which a five-letter stem does not join."""
 
 
-def _headline(text: str) -> str:
+def _headline(text: str, ends: re.Pattern[str] = SENTENCE_END) -> str:
     """The first sentence of a body's lower-case lines that has two words or more."""
     start = 0
-    for end in SENTENCE_END.finditer(text):
+    for end in ends.finditer(text):
         if len(words(text[start : end.start()])) >= 2:
             return text[start : end.start()]
         start = end.end()
@@ -178,3 +185,32 @@ def adds_only_a_date(first_text: str, first_numbers: frozenset[str], later_text:
     if _ANY_MONTH.search(first_text) or not _DATE.search(later_text):
         return False
     return _numbers_without(_DATE, later_text) <= first_numbers
+
+
+_FIGURE_SENTENCE_END: Final = re.compile(r"(?:[!?…\n]|\.(?!\d))+\s*")
+"""`SENTENCE_END` without the point inside a figure («108.11», «10.00 мск»)."""
+
+
+def swaps_a_headline_figure(first_text: str, later_text: str) -> bool:
+    """Whether `later`'s headline is `first`'s with another figure: «Доллар выше 110
+    рублей на бирже» after «Доллар выше 108 рублей на бирже. … почти 110» is the next
+    rate, though every number of the later post is one the earlier gave. Each headline
+    (before any «— source») must give a figure the other's lacks, and the later one's
+    words must all be the earlier one's: a headline that only adds or drops a figure, or
+    says something else, is not this (figures compared however written, see `figures`)."""
+    later_head = SOURCE_DASH.split(_headline(later_text, _FIGURE_SENTENCE_END), 1)[0]
+    later_tokens = words(later_head)
+    if not any(map(str.isdigit, later_tokens)) and _WORD_FIGURES.isdisjoint(later_tokens):
+        return False
+    first_head = SOURCE_DASH.split(_headline(first_text, _FIGURE_SENTENCE_END), 1)[0]
+    first_tokens = words(first_head)
+    if not _word_stems(later_tokens) <= _word_stems(first_tokens):
+        return False
+    later_figures = figures(later_head, later_tokens)
+    first_figures = figures(first_head, first_tokens)
+    return bool(later_figures - first_figures) and bool(first_figures - later_figures)
+
+
+def _word_stems(tokens: list[str]) -> frozenset[str]:
+    """The stems of `tokens` that are words, not numbers (number words left out too)."""
+    return stems([t for t in tokens if not t.isdigit() and t not in _WORD_FIGURES])

@@ -114,7 +114,7 @@ The collective forms count too: «двое злоумышленников» and 
 _NUMBER_STEMS: Final = frozenset(map(_STEM_OF, NUMBER_WORDS))
 
 SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
-_SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
+SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
 _NAME_INSIDE: Final = re.compile(
     r"(?<=[\w,»\"] )[А-ЯЁA-Z][^\W\d_]{2,}|(?<=[\w,] [«\"])[А-ЯЁA-Z][^\W\d_]{2,}"
 )
@@ -128,7 +128,7 @@ def head_names(text: str, body: str) -> frozenset[str]:
     for line in text.split("\n"):
         line = line.strip()
         if line and line.lower().replace("ё", "е") == first_line:
-            head = _SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
+            head = SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
             return frozenset(
                 word[:STEM].lower().replace("ё", "е") for word in _NAME_INSIDE.findall(head)
             )
