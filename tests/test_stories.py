@@ -379,3 +379,20 @@ def test_a_headline_with_another_figure_of_the_first_post_is_news() -> None:
     index = StoryIndex()
     index.assign("a", 1, at(0), "Биткоин поднялся выше $95 000 на бирже. Аналитики ждут $98 000")
     assert index.assign("d", 1, at(5), "Аналитики ждут биткоин по $98 000") == StoryRef("a", 1)
+
+
+def test_a_name_spelled_another_way_is_no_name_swapped() -> None:
+    index = StoryIndex()
+    first = (
+        "Минская фабрика «Коммунарка» начнёт поставлять шоколад в Киргизию с января, "
+        "сообщили в министерстве торговли Белоруссии"
+    )
+    later = (
+        "Фабрика «Коммунарка» из Беларуси с января начнёт поставлять шоколад в Кыргызстан, "
+        "сообщили в министерстве торговли"
+    )
+    index.assign("a", 1, at(0), first)
+    assert index.assign("b", 1, at(15), later) == StoryRef("a", 1)
+    # Another country is still another story.
+    other = later.replace("Кыргызстан", "Казахстан")
+    assert index.assign("c", 1, at(16), other) == StoryRef("c", 1)

@@ -32,7 +32,7 @@ B) is a copy's original for a new post B when
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
   Домодедово is another airport, and «взяла под контроль Дальнее» after «… Ильинку» is
-  another village;
+  another village (a name spelled two ways, «Беларусь» and «Белоруссия», is one: `NAME_OF`);
 - and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
   is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
   whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
@@ -103,6 +103,16 @@ OWN_REPEAT: Final = timedelta(hours=6)
 """A channel's own earlier post, this long ago or more, is no original: a channel that says
 again what it said hours before reports the next day's count, quote, forecast or alarm, or
 the next step, in its usual words (read over the corpus: most such merges were news)."""
+NAME_OF: Final = {
+    "белар": "белор",  # Беларусь, Белоруссия
+    "кыргы": "кирги",  # Кыргызстан, Киргизия
+    "молдо": "молда",  # Молдова, Молдавия
+    "питер": "петер",  # Питер, Петербург
+    "yonha": "ренха",  # Yonhap, Рёнхап
+    "енхап": "ренха",  # Ёнхап
+}
+"""Stems of one name spelled two ways, each as the stem of one of them: «Беларусь» in the
+later headline and «Белоруссия» in the earlier post are no name swapped."""
 ALSO_WORDS: Final = frozenset({"также", "тоже"})
 """«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
@@ -400,9 +410,20 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
     later_names = head_names(later.raw, later.text)
-    if not later_names <= first.stems:
-        return not head_names(first.raw, first.text) <= later.stems
+    if not _named(later_names, first.stems):
+        return not _named(head_names(first.raw, first.text), later.stems)
     return False
+
+
+def _named(names: frozenset[str], stems: frozenset[str]) -> bool:
+    """Whether every name of `names` is among `stems`, however spelled (`NAME_OF`)."""
+    missing = names - stems
+    if not missing:
+        return True
+    if NAME_OF.keys().isdisjoint(missing):
+        return False
+    spelled = {NAME_OF.get(stem, stem) for stem in stems}
+    return all(NAME_OF.get(name, name) in spelled for name in missing)
 
 
 def _still_the_same(old: _Body, new: _Body) -> bool:
