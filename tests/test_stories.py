@@ -396,3 +396,28 @@ def test_a_name_spelled_another_way_is_no_name_swapped() -> None:
     # Another country is still another story.
     other = later.replace("Кыргызстан", "Казахстан")
     assert index.assign("c", 1, at(16), other) == StoryRef("c", 1)
+
+
+SUMMIT = (
+    "Лукашенко прибыл в Бишкек на заседание Высшего Евразийского экономического совета\n"
+    "Что он заявил журналистам по прибытии:\n"
+    "— Белоруссия готова увеличить поставки тракторов и комбайнов в Центральную Азию;\n"
+    "— переговоры о газе с Москвой идут тяжело, но договорённость будет найдена;\n"
+    "— союзное государство не станет вводить общую валюту в ближайшие годы;\n"
+    "— санкции Запада белорусская экономика пережила лучше, чем ожидали в Брюсселе;\n"
+    "— на выборах в январе он намерен выступить кандидатом снова;\n"
+    "— отношения с Польшей остаются тяжёлыми, пограничные переходы закрыты;\n"
+    "— вопрос о размещении новых ракетных комплексов решён окончательно."
+)
+
+
+def test_one_line_of_a_long_round_up_told_alone_soon_after_is_a_copy() -> None:
+    line = "Лукашенко заявил, что союзное государство не станет вводить общую валюту"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SUMMIT)
+    # Minutes later, one statement of the round-up told alone is a copy of it...
+    assert index.assign("b", 1, at(10), line) == StoryRef("a", 1)
+    # ...while hours later the same line is not taken for one.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SUMMIT)
+    assert index.assign("c", 1, at(180), line) == StoryRef("c", 1)
