@@ -421,3 +421,27 @@ def test_one_line_of_a_long_round_up_told_alone_soon_after_is_a_copy() -> None:
     index = StoryIndex()
     index.assign("a", 1, at(0), SUMMIT)
     assert index.assign("c", 1, at(180), line) == StoryRef("c", 1)
+
+
+CALL = (
+    "Путин и президент Казахстана Токаев обсудили по телефону поставки зерна и работу "
+    "Каспийского трубопроводного консорциума, сообщили в Кремле"
+)
+
+
+def test_a_statement_told_again_under_also_is_a_copy() -> None:
+    index = StoryIndex()
+    index.assign(
+        "a", 1, at(0), f"{CALL}. Кроме того, лидеры договорились о встрече в Астане в декабре."
+    )
+    # «Также» over what the first post said in other words is a copy...
+    retold = f"⚡️{CALL}. Также лидеры договорились о встрече в Астане в декабре."
+    assert index.assign("b", 1, at(10), retold) == StoryRef("a", 1)
+    # ...while a new headline over an «also said» recap of it is news.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), f"{CALL}.")
+    recap = (
+        "Лидеры договорились о встрече в декабре. Они также обсудили по телефону поставки "
+        "зерна и работу Каспийского трубопроводного консорциума, сообщили в Кремле."
+    )
+    assert index.assign("c", 1, at(10), recap) == StoryRef("c", 1)

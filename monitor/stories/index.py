@@ -21,7 +21,9 @@ B) is a copy's original for a new post B when
 - B's headline does not tell what happened after A's headline event while its body repeats
   A: «массовые ДТП после снегопада» after «Москву занесло снегом» (`signals.follows_up`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
-  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation,
+  while «Также лидеры обсудили …» after «Кроме того, лидеры обсудили …», under A's
+  headline, tells A again (`signals.retells_also`);
 - B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
   with other numbers than A's: «… 23-24 ноября» then «… 24 ноября» listing most of the
   same events is the next day's guide (`signals.is_round_up`);
@@ -62,6 +64,7 @@ from monitor.stories.signals import (
     adds_only_a_time,
     follows_up,
     is_round_up,
+    retells_also,
     same_figures,
     swaps_a_headline_figure,
 )
@@ -414,7 +417,7 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
         after_first = SENTENCE_END.split(later.text, 1)[1:]
         if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
-            return True
+            return not retells_also(first.stems, later.text, ALSO_WORDS)
     # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
     # it): most of its lines are the same, its dates are not.
     if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):

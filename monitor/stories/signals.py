@@ -214,3 +214,23 @@ def swaps_a_headline_figure(first_text: str, later_text: str) -> bool:
 def _word_stems(tokens: list[str]) -> frozenset[str]:
     """The stems of `tokens` that are words, not numbers (number words left out too)."""
     return stems([t for t in tokens if not t.isdigit() and t not in _WORD_FIGURES])
+
+
+RETOLD_NEW: Final = 0.2
+"""At most this share of new stems (to the earlier post) in a sentence that is told again."""
+
+
+def retells_also(first_stems: frozenset[str], later_text: str, also: frozenset[str]) -> bool:
+    """Whether `later`'s «также» sentences and its headline each tell what `first` told
+    (at most `RETOLD_NEW` of their stems new to it): «Также лидеры стран обсудили …» after
+    «Кроме того, лидеры стран обсудили …» rewords the earlier post. A statement new to
+    `first` under «также», or a new headline over an «also said» recap of it, is news."""
+    sentences = SENTENCE_END.split(later_text)
+    told = [w for s in sentences[1:] if not also.isdisjoint(ws := words(s)) for w in ws]
+    told_stems = stems(told)
+    head_stems = stems(words(_headline(later_text)))
+    return all(
+        len(part - first_stems) <= RETOLD_NEW * len(part)
+        for part in (told_stems, head_stems)
+        if part
+    ) and bool(told_stems)
