@@ -445,3 +445,24 @@ def test_a_statement_told_again_under_also_is_a_copy() -> None:
         "зерна и работу Каспийского трубопроводного консорциума, сообщили в Кремле."
     )
     assert index.assign("c", 1, at(10), recap) == StoryRef("c", 1)
+
+
+FROST = (
+    "Аномальные морозы до минус 35 градусов придут в Новосибирскую область в четверг, "
+    "предупредили синоптики регионального гидрометцентра"
+)
+
+
+def test_a_copy_that_recalls_earlier_reports_is_a_copy_but_not_in_its_own_channel() -> None:
+    recalled = (
+        f"{FROST}. Ранее власти региона рекомендовали жителям не выходить из дома без "
+        "необходимости и проверить отопление, а школы перевели на дистанционное обучение"
+    )
+    index = StoryIndex()
+    index.assign("a", 1, at(0), FROST)
+    # What was reported before («Ранее …») is background, not news of the later post...
+    assert index.assign("b", 1, at(30), recalled) == StoryRef("a", 1)
+    # ...unless the channel recalls its own report: then it follows that report up.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), FROST)
+    assert index.assign("a", 2, at(30), recalled) == StoryRef("a", 2)

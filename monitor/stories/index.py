@@ -41,6 +41,10 @@ B) is a copy's original for a new post B when
   within an hour, a post at least 80% of which is the round-up's is one of its lines
   told alone down to `SOON_MIN_SHARE`, see `SOON`).
 
+A later post that fails this only because of sentences (after its first) that open with
+«Ранее» — what was reported before, background to its news — is also a copy of another
+channel's post that passes without them (`_BACKGROUND`).
+
 Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
 story. Candidates are found through B's rarest stems only (see `_find`), so the time per
 post is bounded by the window, not by the history kept.
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -92,6 +97,10 @@ earlier's is a shortened copy down to a Jaccard of `SOON_MIN_SHARE`: one stateme
 long round-up («Путин поздравил Трампа … Что ещё сказал президент: — …»), told alone
 minutes later. Hours later, such a line is as often the next development (over the corpus,
 3 of 10 such merges without the time limit were news)."""
+BACKGROUND_STEM: Final = "ранее"
+_BACKGROUND: Final = re.compile(r"(?<=[.!?…\n])[^\S\n]*ранее\b[^.!?…\n]*[.!?…]*")
+"""A sentence after the first that opens with «Ранее»: what was reported before, background
+to the news: a later post that is a copy but for it is a copy."""
 RAREST_HITS: Final = 3
 """How many of a post's rarest stems a candidate original must hold (see `_find`)."""
 BOILERPLATE_POSTS: Final = 2
@@ -225,10 +234,10 @@ class StoryIndex:
         self._seq += 1
         body = self._body(channel, text)
         if date < self._horizon:  # see `_horizon`: judged, not filed
-            originals = self._find(key, date, body, list(map(self._by_stem.get, body.stems)))
+            originals = self._judge(key, date, body, list(map(self._by_stem.get, body.stems)))
             return self._posts[originals[0]].ref if originals else key
         postings = self._postings(body)
-        originals = self._find(key, date, body, postings)
+        originals = self._judge(key, date, body, postings)
         ref = self._posts[originals[0]].ref if originals else key
         self._file(_Entry(key, ref, date, self._seq, body, originals, postings))
         heapq.heappush(self._expiry, (date, self._seq, key))
@@ -269,7 +278,7 @@ class StoryIndex:
         postings = self._postings(body)
         ref, originals = known.ref, known.originals
         if not _still_the_same(known.body, body):
-            originals = self._find(key, known.date, body, postings)
+            originals = self._judge(key, known.date, body, postings)
             ref = self._posts[originals[0]].ref if originals else key
         # The same seq keeps the post's place in the expiry heap and among equals.
         self._file(_Entry(key, ref, known.date, known.seq, body, originals, postings))
@@ -288,6 +297,28 @@ class StoryIndex:
         """The postings of the body's stems, in the order of `body.stems`, for a post about
         to be filed: a stem no post has gets an empty one."""
         return list(map(self._by_stem.__getitem__, body.stems))
+
+    def _judge(
+        self,
+        key: StoryRef,
+        date: datetime,
+        body: _Body,
+        stem_postings: Sequence[set[int] | None],
+    ) -> tuple[StoryRef, ...]:
+        """`_find`, and for a post that recalls what was reported before («Ранее …»,
+        `_BACKGROUND`), the other channels' posts it is a copy of without that too, after
+        those. In its own channel, «Ранее» recalls the channel's own report: the post
+        follows it up («… согласился отменить военное положение. Ранее парламент …»)."""
+        found = self._find(key, date, body, stem_postings)
+        if BACKGROUND_STEM not in body.stems:
+            return found
+        told = _without_background(body)
+        if told is None:
+            return found
+        more = self._find(key, date, told, list(map(self._by_stem.get, told.stems)))
+        return found + tuple(
+            other for other in more if other.channel != key.channel and other not in found
+        )
 
     def _find(
         self,
@@ -371,6 +402,18 @@ class StoryIndex:
             entry = self._posts.get(key)
             if entry is not None and entry.seq == seq:
                 self._unfile(entry)
+
+
+def _without_background(body: _Body) -> _Body | None:
+    """`body` without its sentences (after the first) that open with «Ранее», or None when
+    it has none."""
+    text = _BACKGROUND.sub("", body.text)
+    if text == body.text:
+        return None
+    kept = words(text)
+    all_stems = stems(kept)
+    body_stems = all_stems if len(all_stems) >= MIN_STEMS else frozenset()
+    return _Body(body.lines, body_stems, numbers(kept, all_stems), kept, text, body.raw)
 
 
 def _copy_score(first: _Body, later: _Body, soon: bool = False) -> tuple[float, float] | None:
