@@ -407,13 +407,41 @@ class StoryIndex:
 def _without_background(body: _Body) -> _Body | None:
     """`body` without its sentences (after the first) that open with «Ранее», or None when
     it has none."""
-    text = _BACKGROUND.sub("", body.text)
-    if text == body.text:
+    spans = _BACKGROUND.findall(body.text)
+    if not spans:
         return None
-    kept = words(text)
+    text = _BACKGROUND.sub("", body.text)
+    kept = _cut(body.words, spans)
+    if kept is None:
+        kept = words(text)
     all_stems = stems(kept)
     body_stems = all_stems if len(all_stems) >= MIN_STEMS else frozenset()
     return _Body(body.lines, body_stems, numbers(kept, all_stems), kept, text, body.raw)
+
+
+def _cut(tokens: list[str], spans: list[str]) -> list[str] | None:
+    """`tokens` (a body's `words`) without the words of `spans`, sentences of the body in
+    their order: each span's words are a run of `tokens` that opens with its first word,
+    found with C-level `list.index` instead of a second pass of the word regex over the
+    rest of the text. None if a span's words are not found there as a run."""
+    kept: list[str] = []
+    start = 0
+    for span in spans:
+        run = words(span)
+        if not run:
+            continue
+        at = start
+        while True:
+            try:
+                at = tokens.index(run[0], at)
+            except ValueError:
+                return None
+            if tokens[at : at + len(run)] == run:
+                break
+            at += 1
+        kept += tokens[start:at]
+        start = at + len(run)
+    return kept + tokens[start:]
 
 
 def _copy_score(first: _Body, later: _Body, soon: bool = False) -> tuple[float, float] | None:
@@ -467,7 +495,13 @@ def _tells_more(first: _Body, later: _Body) -> bool:
         return True
     if follows_up(first.text, first.stems, later.text):
         return True
-    if later.numbers and first.numbers and swaps_a_headline_figure(first.text, later.text):
+    # Only a post that gives some of A's figures and no other can retell A's headline with
+    # another of them (a figure A lacks is the number veto's; the same figures, a copy's).
+    if (
+        later.numbers
+        and later.numbers < first.numbers
+        and swaps_a_headline_figure(first.text, later.text)
+    ):
         return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
