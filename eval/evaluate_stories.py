@@ -25,8 +25,9 @@ changed after its one false merge was read, but its errors have been seen since.
 before the detector ran on any of them; its errors were read since and rules written on
 them. The
 "held-out E" pairs were drawn and labelled after that with the detector frozen at 047363e
-(two parts, seeds 6000 and 7000), read before the detector ran on any of them, and are the
-unseen measure of the detector (eval/README.md, "Stories").
+(two parts, seeds 6000 and 7000), read before the detector ran on any of them, and were
+measured once unseen (with 9b9afa9); their errors were read since and rules written on them
+(eval/README.md, "Stories").
 
 Pairs labelled "unsure" are left out of the counts (their number is printed).
 """
