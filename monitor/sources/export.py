@@ -63,6 +63,8 @@ class _Span:
 
     start: int
     count: int
+    in_date_order: bool = True
+    """Whether the messages come by date (ties: by id), as Telegram Desktop writes them."""
 
 
 class ExportPosts(Iterator[IncomingPost]):
@@ -77,6 +79,9 @@ class ExportPosts(Iterator[IncomingPost]):
         self._source = source
         self._channel = channel
         self._messages = _iter_array(text, span.start)
+        self.in_date_order = span.in_date_order
+        """Whether the posts come by date, then id (checked when the file was read): posts of
+        several exports are then merged in date order one at a time (chanwatch.offline)."""
         self.skipped_service = 0
         self.skipped_malformed = 0
         self._first_problem: str | None = None
@@ -203,9 +208,10 @@ def _scan_object(text: str) -> tuple[dict[str, Any], _Span | None]:
         if key == "messages" and text.startswith("[", at):
             start = at
             count, at = 0, _skip_ws(text, start + 1) + 1  # the end when the list is empty
-            for count, (_, at) in enumerate(_array_items(text, start, decoder), 1):  # noqa: B007
-                pass
-            span = _Span(start=start, count=count)
+            ordered = _DateOrder()
+            for count, (value, at) in enumerate(_array_items(text, start, decoder), 1):  # noqa: B007
+                ordered.see(value)
+            span = _Span(start=start, count=count, in_date_order=ordered.holds)
             header.pop(key, None)
         else:
             header[key], at = decoder.raw_decode(text, at)
@@ -219,6 +225,26 @@ def _scan_object(text: str) -> tuple[dict[str, Any], _Span | None]:
             return header, span
         else:
             _fail_like_json(text)
+
+
+class _DateOrder:
+    """Whether the messages seen so far came by (date, id); unreadable ones are not judged."""
+
+    def __init__(self) -> None:
+        self.holds = True
+        self._last: tuple[datetime, int] | None = None
+
+    def see(self, raw: object) -> None:
+        if not self.holds or not isinstance(raw, dict):
+            return
+        post_id = raw.get("id")
+        date = _moment(raw, "date_unixtime", "date")
+        if date is None or isinstance(post_id, bool) or not isinstance(post_id, int):
+            return
+        key = (date, post_id)
+        if self._last is not None and key < self._last:
+            self.holds = False
+        self._last = key
 
 
 def _array_items(text: str, start: int, decoder: json.JSONDecoder) -> Iterator[tuple[object, int]]:
