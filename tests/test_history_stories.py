@@ -221,6 +221,31 @@ def test_import_stores_the_stories_scan_prints(
     assert len(set(printed.values())) == len(printed) - 1  # one copy among them
 
 
+def test_an_export_not_in_date_order_is_grouped_in_date_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file whose messages are not by date (edited by hand, joined from two exports) is
+    read whole and sorted: the earlier post is the first of the story, as in date order."""
+    shuffled = write_export(
+        tmp_path / "shuffled.json",
+        2002,
+        "Канал Б",
+        [
+            (2, DAY + timedelta(hours=10, minutes=3), VISIT_COPY),
+            (1, DAY + timedelta(hours=10), VISIT),
+        ],
+    )
+    config = write_config(tmp_path)
+    assert main(["scan", shuffled, *config, "--all", "--no-progress"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["message_id"], r["story"]) for r in printed] == [(1, [2002, 1]), (2, [2002, 1])]
+    assert main(["import", shuffled, *config, "--no-progress"]) == 0
+    assert asyncio.run(stories(tmp_path / "db.sqlite")) == {
+        ("2002", 1): ("2002", 1),
+        ("2002", 2): ("2002", 1),
+    }
+
+
 async def test_backfill_groups_copies_with_each_other_and_with_stored_posts(
     tmp_path: Path,
 ) -> None:
@@ -269,7 +294,8 @@ async def test_a_live_copy_of_history_alerts_once_then_its_copies_edit_that_aler
             await store.channels.add(handle, "web")
             await store.posts.save(handle, [], history=True)  # first sight: later is live
         await store.topics.put(TopicSpec("visit", ("визит", "посетить")))
-        live = Feed(await Ingest.open(store, SilentListener(), story_window_hours=24, others=False))
+        pipeline = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
+        live = Feed(pipeline)
         await c.ask("/subscribe", chat_id=ALICE)
         async with delivering(c) as delivery:
             await live.post("chan_d", OTHER_EVENT)
