@@ -20,7 +20,8 @@ from monitor.sources.base import IncomingPost
 from monitor.sources.export import ExportChannel, ExportPosts, read_export
 from monitor.stories import DEFAULT_WINDOW_HOURS, StoryIndex
 
-_BATCH: Final = 500
+_BATCH: Final = 2000
+"""Posts handed to storage at once by `import` (see monitor.history.BATCH)."""
 
 
 def config_matcher(config: Config) -> Matcher:

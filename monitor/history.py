@@ -27,8 +27,10 @@ from monitor.stories import StoryIndex, StoryRef
 from storage import Store
 from storage.models import StoryPost
 
-BATCH: Final = 500
-"""Posts per save: as `chanwatch import` has always stored them."""
+BATCH: Final = 2000
+"""Posts per save, at most. A batch in date order holds posts of every channel, and storage
+takes a few statements per channel of a save: 2,000 rather than 500 took a tenth off the
+grouped import of the corpus's 24 channels (about 6.3 s CPU against 6.9, load 8-12)."""
 PAGE: Final = 1000
 """Stored posts read per query."""
 
