@@ -58,6 +58,12 @@ class HistoryStories:
         """The last stored post read (date, id): the next page starts after it."""
         self._read_all = False
         """A page came back short: every post stored when it was read has been read."""
+        self._unfiled: deque[tuple[StoryRef, StoryPost, tuple[str, int] | None]] = deque()
+        self._unfiled_keys: set[StoryRef] = set()
+        """The stored posts of the window up to the last post handed, not filed yet: they
+        are filed (in date order, as they would have been one by one) only when a new post
+        is to be judged, so that a post stored before and handed again (an import repeated,
+        a backfill over posts stored live) costs the detector nothing."""
         self._pending: list[tuple[IncomingPost, StoryRef]] = []
         self.grouped = 0
         """History posts handed here that joined an earlier post's story."""
@@ -67,12 +73,13 @@ class HistoryStories:
             await self._stored_until(post.date)
             key = _key(post.channel, post.post_id)
             story = self._index.story_of(*key)
-            if story is None:
-                # New here. (A post stored before, read from the database beside it, has
-                # its stored story, which storage keeps.)
+            if story is None and key not in self._unfiled_keys:
+                self._file_stored()
                 story = self._index.assign(key.channel, key.message_id, post.date, post.text)
                 self.grouped += story != key
-            self._pending.append((post, story))
+            # A post stored before keeps its stored story (storage keeps it whatever is
+            # handed): only new ones are judged.
+            self._pending.append((post, story or key))
             if len(self._pending) >= BATCH:
                 await self._flush(history)
         await self._flush(history)
@@ -84,18 +91,21 @@ class HistoryStories:
         await self._ingest.source_ok(channel)
 
     async def _stored_until(self, date: datetime) -> None:
-        """File the stored posts published up to `date` (from `date` less the window on:
-        older ones can be no copy's original), in date order, with their stored stories."""
+        """Read the stored posts published up to `date`, from `date` less the window on
+        (older ones can be no copy's original): they wait in `_unfiled`, which keeps only
+        those of the window."""
         start = date - self._window
+        unfiled, keys = self._unfiled, self._unfiled_keys
+        while unfiled and unfiled[0][1].date < start:
+            keys.discard(unfiled.popleft()[0])
         while True:
             stored = self._stored
             while stored and stored[0][1].date <= date:
                 _, post, first = stored.popleft()
                 if post.date >= start:
-                    story = None if first is None else _key(*first)
-                    self._index.remember(
-                        post.handle.casefold(), post.post_id, post.date, post.text, story
-                    )
+                    key = _key(post.handle, post.post_id)
+                    unfiled.append((key, post, first))
+                    keys.add(key)
             if stored or self._read_all:
                 return
             # Skips the stored posts before the window, however many there are.
@@ -105,6 +115,14 @@ class HistoryStories:
                 self._after = (last.date, last_id)
                 stored.extend(page)
             self._read_all = len(page) < PAGE
+
+    def _file_stored(self) -> None:
+        """File the waiting stored posts in the detector, with their stored stories."""
+        while self._unfiled:
+            key, post, first = self._unfiled.popleft()
+            self._unfiled_keys.discard(key)
+            story = None if first is None else _key(*first)
+            self._index.remember(key.channel, key.message_id, post.date, post.text, story)
 
     async def _flush(self, history: bool) -> None:
         """Store the pending posts with their stories: those whose story began in this
