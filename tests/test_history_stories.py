@@ -332,3 +332,42 @@ async def test_a_live_copy_of_history_alerts_once_then_its_copies_edit_that_aler
     assert grouped[("chan_b", 1)] == ("chan_a", 1)
     assert grouped[("chan_c", copy)] == ("chan_a", 1)
     assert grouped[("chan_e", later)] == ("chan_a", 1)
+
+
+async def test_stored_posts_are_read_by_date_a_page_at_a_time_with_their_stories(
+    database: Location,
+) -> None:
+    """What history grouping reads beside the posts it files (storage, both backends)."""
+    store = await Store.open(database)
+    try:
+        for handle in ("chan_a", "chan_b"):
+            await store.channels.add(handle, "web")
+        ingest = await Ingest.open(store, SilentListener())
+        same_minute = DAY + timedelta(hours=10)
+        await ingest.handle_posts(
+            [
+                IncomingPost("chan_a", 1, DAY + timedelta(hours=9), FIRE),
+                IncomingPost("chan_a", 2, same_minute, VISIT),
+                IncomingPost("chan_b", 7, same_minute, OTHER_FIRE),
+            ],
+            history=True,
+        )
+        await ingest.handle_posts(
+            [IncomingPost("chan_b", 8, same_minute + timedelta(minutes=3), VISIT_COPY)],
+            history=True,
+            stories={("chan_b", 8): ("chan_a", 2)},
+        )
+        read: list[tuple[str, int, tuple[str, int] | None]] = []
+        after = None
+        while page := await store.posts.dated_from(DAY + timedelta(hours=9, minutes=30), after, 1):
+            row_id, post, first = page[0]
+            read.append((post.handle, post.post_id, first))
+            after = (post.date, row_id)
+    finally:
+        await store.close()
+    # From the moment given on, by date (ties by id), each once; a copy with its first post.
+    assert read == [
+        ("chan_a", 2, None),
+        ("chan_b", 7, None),
+        ("chan_b", 8, ("chan_a", 2)),
+    ]
