@@ -72,7 +72,11 @@ def scan(
     printer = _Printer(matcher, fmt, everything, out)
     if stories:
         index = StoryIndex(window_hours)
-        for channel, post in in_date_order(opened, progress):
+        # Every post read before the first decision: the detector, run between the reads
+        # of the posts, took a tenth more CPU over the corpus (its data no longer in the
+        # caches), and the posts cost about what the exports' bytes they replace did
+        # (135 MB at the peak against 128 MB streamed).
+        for channel, post in list(in_date_order(opened, progress)):
             ref = index.assign(channel.id, post.post_id, post.date, post.text)
             # The index was given export channel ids, so a story's channel is one.
             printer.post(channel, post, (cast(int, ref.channel), ref.message_id))
