@@ -44,7 +44,8 @@ class HistoryStories:
     """A sink for history posts that groups them into stories before `ingest` stores them.
 
     Posts should come in date order, across calls too (an export merge, a backfill oldest
-    first); each call's posts are sorted by date, and one older than those already filed is
+    first); each call's posts are sorted by date (stably: posts of one date keep the order
+    given, as `chanwatch scan` judges them), and one older than those already filed is
     still grouped, as a live post that arrives late is. Each call is stored before it
     returns, so an interrupted backfill keeps what it stored."""
 
@@ -69,7 +70,7 @@ class HistoryStories:
         """History posts handed here that joined an earlier post's story."""
 
     async def handle_posts(self, posts: Sequence[IncomingPost], *, history: bool) -> None:
-        for post in sorted(posts, key=lambda p: (p.date, p.channel, p.post_id)):
+        for post in sorted(posts, key=lambda p: p.date):
             await self._stored_until(post.date)
             key = _key(post.channel, post.post_id)
             story = self._index.story_of(*key)
@@ -125,8 +126,9 @@ class HistoryStories:
             self._index.remember(key.channel, key.message_id, post.date, post.text, story)
 
     async def _flush(self, history: bool) -> None:
-        """Store the pending posts with their stories: those whose story began in this
-        batch after the first posts of those stories, which storage must find stored."""
+        """Store the pending posts with their stories, in two saves when needed: a copy
+        whose story's first post is in this batch goes in the second, once that post is
+        stored (storage looks it up; one save stores channel after channel, by name)."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
