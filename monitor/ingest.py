@@ -207,8 +207,17 @@ class Ingest:
         return _SourceSink(self, source)
 
     async def handle_posts(
-        self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
+        self,
+        posts: Sequence[IncomingPost],
+        *,
+        history: bool,
+        source: str = "import",
+        stories: Mapping[tuple[str, int], tuple[str, int]] | None = None,
     ) -> None:
+        """`stories`: the story of each new post, decided by the caller (the first post of
+        its story, by (channel, post id)); a post not in it starts its own. History grouped
+        in date order gives them (`monitor.history`); a pipeline with a detector decides
+        them itself."""
         if not posts:
             return
         if self._stories is not None and (self._behind or self._others):
@@ -232,6 +241,13 @@ class Ingest:
                 # (and stored) before it.
                 records = [
                     self._with_story(post, record, edited=post.post_id in stored)
+                    for post, record in zip(fresh, records, strict=True)
+                ]
+            elif stories:
+                records = [
+                    replace(record, story=stories.get((channel, post.post_id)))
+                    if post.post_id not in stored
+                    else record
                     for post, record in zip(fresh, records, strict=True)
                 ]
             title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
