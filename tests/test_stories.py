@@ -466,3 +466,16 @@ def test_a_copy_that_recalls_earlier_reports_is_a_copy_but_not_in_its_own_channe
     index = StoryIndex()
     index.assign("a", 1, at(0), FROST)
     assert index.assign("a", 2, at(30), recalled) == StoryRef("a", 2)
+
+
+def test_a_headline_opening_with_another_acting_body_is_the_next_step() -> None:
+    first = "⚡️Сенат Чили проголосовал за отмену чрезвычайного положения в стране, заявил спикер"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), first)
+    # Hours later the government, in the same words, takes the procedure's next step...
+    later = "⚡️Правительство Чили проголосовало за отмену чрезвычайного положения в стране"
+    assert index.assign("b", 1, at(240), later) == StoryRef("b", 1)
+    # ...while a copy that names the first body, or opens with no acting body, is a copy.
+    assert index.assign("c", 1, at(241), f"{first} — Reuters") == StoryRef("a", 1)
+    retold = "Чили: сенат проголосовал за отмену чрезвычайного положения в стране"
+    assert index.assign("d", 1, at(242), retold) == StoryRef("a", 1)

@@ -30,6 +30,10 @@ B) is a copy's original for a new post B when
 - B's headline is not A's with another figure: «Доллар выше 110 рублей на бирже» after
   «Доллар выше 108 рублей на бирже. … почти 110» is the next rate, though B brings no
   number A lacks (`signals.swaps_a_headline_figure`);
+- B's headline does not open with another acting body (`signals.ACTORS`) than A's, neither
+  named by the other post: «Правительство Южной Кореи проголосовало за отмену …» after
+  «Парламент Южной Кореи проголосовал за отмену …» is the procedure's next body
+  (`signals.swaps_the_actor`);
 - B's headline does not swap a name for another: when the first sentence of each names
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
@@ -72,6 +76,7 @@ from monitor.stories.signals import (
     retells_also,
     same_figures,
     swaps_a_headline_figure,
+    swaps_the_actor,
 )
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
@@ -513,6 +518,8 @@ def _tells_more(first: _Body, later: _Body) -> bool:
         and later.numbers < first.numbers
         and swaps_a_headline_figure(first.text, later.text)
     ):
+        return True
+    if swaps_the_actor(first.text, first.stems, later.text, later.stems):
         return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
