@@ -479,3 +479,17 @@ def test_a_headline_opening_with_another_acting_body_is_the_next_step() -> None:
     assert index.assign("c", 1, at(241), f"{first} — Reuters") == StoryRef("a", 1)
     retold = "Чили: сенат проголосовал за отмену чрезвычайного положения в стране"
     assert index.assign("d", 1, at(242), retold) == StoryRef("a", 1)
+
+
+def test_a_short_post_half_a_day_after_the_same_words_is_news() -> None:
+    alarm = "⚡️Воздушная тревога объявлена на всей территории Молдавии"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), alarm)
+    # Another channel's copy within hours joins the story...
+    assert index.assign("b", 1, at(3 * 60), alarm) == StoryRef("a", 1)
+    # ...the same few words the next day, in any channel, are the next alarm...
+    assert index.assign("c", 1, at(20 * 60), f"{alarm}.") == StoryRef("c", 1)
+    # ...while a longer post retold as late is still a copy.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("c", 1, at(20 * 60), NEWS) == StoryRef("a", 1)

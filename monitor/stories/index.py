@@ -49,6 +49,9 @@ A later post that fails this only because of sentences (after its first) that op
 «Ранее» — what was reported before, background to its news — is also a copy of another
 channel's post that passes without them (`_BACKGROUND`).
 
+A short post (at most `LATE_STEMS` stems) is never a copy of a post `LATE` (12 hours) or
+more before it: the same few words half a day later are the next alarm or rate.
+
 Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
 story. Candidates are found through B's rarest stems only (see `_find`), so the time per
 post is bounded by the window, not by the history kept.
@@ -111,6 +114,13 @@ _BACKGROUND: Final = re.compile(
 to the news: a later post that is a copy but for it is a copy. (The word first, then what
 comes before it: the regex engine then looks for the word alone, five times faster than
 trying the look-behind at every character.)"""
+LATE: Final = timedelta(hours=12)
+LATE_STEMS: Final = 8
+"""A post of at most `LATE_STEMS` stems («Воздушная тревога объявлена на всей территории
+Украины», «Евро выше 113 рублей на бирже») is no copy of a post `LATE` or more before it, in
+any channel: the same short words half a day later are the next alarm or quote. Over the
+corpus nearly every merge at such a gap was news; longer copies that late, a channel
+retelling a story the next morning, still join (see README, "Stories")."""
 RAREST_HITS: Final = 3
 """How many of a post's rarest stems a candidate original must hold (see `_find`)."""
 BOILERPLATE_POSTS: Final = 2
@@ -365,6 +375,8 @@ class StoryIndex:
                 continue
             gap = abs(entry.date - date)
             if gap > self._window or (gap > OWN_REPEAT and entry.key.channel == key.channel):
+                continue
+            if gap >= LATE and size <= LATE_STEMS:
                 continue
             score = _copy_score(entry.body, body, gap <= SOON)
             if score is not None:
