@@ -493,3 +493,21 @@ def test_a_short_post_half_a_day_after_the_same_words_is_news() -> None:
     index = StoryIndex()
     index.assign("a", 1, at(0), NEWS)
     assert index.assign("c", 1, at(20 * 60), NEWS) == StoryRef("a", 1)
+
+
+def test_a_short_post_whose_words_a_long_one_holds_is_news_hours_later() -> None:
+    speech = (
+        "⚡️Президент Чили Габриэль Борич заявил о введении чрезвычайного положения в столице "
+        "из-за массовых беспорядков. «Мы быстро восстановим порядок и нормализуем обстановку, "
+        "эти меры необходимы для сохранения страны, и мы понимаем, что это вызовет "
+        "неудобства», — сказал он. Армия выведена на улицы Сантьяго."
+    )
+    short = "Президент Чили Габриэль Борич заявил, что отменит чрезвычайное положение"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    # Within hours, a short post whose words the speech holds is one shortened...
+    assert index.assign("b", 1, at(2 * 60), short) == StoryRef("a", 1)
+    # ...five hours later it tells what came next.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    assert index.assign("b", 1, at(5 * 60), short) == StoryRef("b", 1)
