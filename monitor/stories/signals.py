@@ -254,6 +254,8 @@ def swaps_the_actor(
     положения» four hours after «Парламент Южной Кореи проголосовал за …» is the next body
     of the procedure, in the same words. (Any first word swapped was too wide: «Власти …»
     over «Мэрия …» retell one decision.)"""
+    if ACTORS.isdisjoint(later_stems) or ACTORS.isdisjoint(first_stems):
+        return False  # most pairs: no headline read
     later_words = words(_headline(later_text))
     if not later_words:
         return False
