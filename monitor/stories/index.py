@@ -378,6 +378,9 @@ class StoryIndex:
         _count_elements(hits, chain.from_iterable(rarest))
         needed = len(rarest) - allowed
         found: list[tuple[float, float, int, StoryRef]] = []
+        # LATE is longer than LATE_SHORTENED and LATE_STEMS at most LATE_SHORTENED_STEMS: a
+        # long post (most) is checked against neither.
+        short = size <= LATE_SHORTENED_STEMS
         by_seq = self._by_seq
         # The posts with `needed` hits or more, picked out in C: most have fewer.
         for seq in compress(hits, map(ge, hits.values(), repeat(needed))):
@@ -387,14 +390,12 @@ class StoryIndex:
             gap = abs(entry.date - date)
             if gap > self._window or (gap > OWN_REPEAT and entry.key.channel == key.channel):
                 continue
-            if gap >= LATE and size <= LATE_STEMS:
-                continue
-            score = _copy_score(
-                entry.body,
-                body,
-                soon=gap <= SOON,
-                shortened=gap < LATE_SHORTENED or size > LATE_SHORTENED_STEMS,
-            )
+            if short and gap >= LATE_SHORTENED:  # see LATE_SHORTENED and LATE
+                if gap >= LATE and size <= LATE_STEMS:
+                    continue
+                score = _copy_score(entry.body, body, False, False)
+            else:
+                score = _copy_score(entry.body, body, gap <= SOON)
             if score is not None:
                 found.append((-score[0], -score[1], seq, entry.key))
         found.sort()
