@@ -254,8 +254,12 @@ def swaps_the_actor(
     положения» four hours after «Парламент Южной Кореи проголосовал за …» is the next body
     of the procedure, in the same words. (Any first word swapped was too wide: «Власти …»
     over «Мэрия …» retell one decision.)"""
-    if ACTORS.isdisjoint(later_stems) or ACTORS.isdisjoint(first_stems):
-        return False  # most pairs: no headline read
+    # Each actor is one post's only: most pairs are told apart here, without a headline.
+    later_actors = ACTORS.intersection(later_stems)
+    if not later_actors or later_actors <= first_stems:
+        return False
+    if ACTORS.intersection(first_stems) <= later_stems:
+        return False
     later_words = words(_headline(later_text))
     if not later_words:
         return False
