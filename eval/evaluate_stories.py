@@ -30,7 +30,8 @@ measured once unseen (with 9b9afa9); their errors were read since and rules writ
 (eval/README.md, "Stories"). The "held-out F" pairs (two parts, seeds 8000 and 9000) were
 drawn and labelled with the detector frozen at 9b9afa9, read before any detector ran on them,
 and measured once with 9b9afa9 and once with dc15665 (the rules written meanwhile by someone
-who never saw them): the unseen measure of those rules.
+who never saw them): the unseen measure of those rules; their errors were read since and
+rules written on them.
 
 Pairs labelled "unsure" are left out of the counts (their number is printed).
 """

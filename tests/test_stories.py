@@ -466,3 +466,48 @@ def test_a_copy_that_recalls_earlier_reports_is_a_copy_but_not_in_its_own_channe
     index = StoryIndex()
     index.assign("a", 1, at(0), FROST)
     assert index.assign("a", 2, at(30), recalled) == StoryRef("a", 2)
+
+
+def test_a_headline_opening_with_another_acting_body_is_the_next_step() -> None:
+    first = "⚡️Сенат Чили проголосовал за отмену чрезвычайного положения в стране, заявил спикер"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), first)
+    # Hours later the government, in the same words, takes the procedure's next step...
+    later = "⚡️Правительство Чили проголосовало за отмену чрезвычайного положения в стране"
+    assert index.assign("b", 1, at(240), later) == StoryRef("b", 1)
+    # ...while a copy that names the first body, or opens with no acting body, is a copy.
+    assert index.assign("c", 1, at(241), f"{first} — Reuters") == StoryRef("a", 1)
+    retold = "Чили: сенат проголосовал за отмену чрезвычайного положения в стране"
+    assert index.assign("d", 1, at(242), retold) == StoryRef("a", 1)
+
+
+def test_a_short_post_half_a_day_after_the_same_words_is_news() -> None:
+    alarm = "⚡️Воздушная тревога объявлена на всей территории Молдавии"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), alarm)
+    # Another channel's copy within hours joins the story...
+    assert index.assign("b", 1, at(3 * 60), alarm) == StoryRef("a", 1)
+    # ...the same few words the next day, in any channel, are the next alarm...
+    assert index.assign("c", 1, at(20 * 60), f"{alarm}.") == StoryRef("c", 1)
+    # ...while a longer post retold as late is still a copy.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("c", 1, at(20 * 60), NEWS) == StoryRef("a", 1)
+
+
+def test_a_short_post_whose_words_a_long_one_holds_is_news_hours_later() -> None:
+    speech = (
+        "⚡️Президент Чили Габриэль Борич заявил о введении чрезвычайного положения в столице "
+        "из-за массовых беспорядков. «Мы быстро восстановим порядок и нормализуем обстановку, "
+        "эти меры необходимы для сохранения страны, и мы понимаем, что это вызовет "
+        "неудобства», — сказал он. Армия выведена на улицы Сантьяго."
+    )
+    short = "Президент Чили Габриэль Борич заявил, что отменит чрезвычайное положение"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    # Within hours, a short post whose words the speech holds is one shortened...
+    assert index.assign("b", 1, at(2 * 60), short) == StoryRef("a", 1)
+    # ...five hours later it tells what came next.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    assert index.assign("b", 1, at(5 * 60), short) == StoryRef("b", 1)

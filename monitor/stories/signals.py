@@ -234,3 +234,40 @@ def retells_also(first_stems: frozenset[str], later_text: str, also: frozenset[s
         for part in (told_stems, head_stems)
         if part
     ) and bool(told_stems)
+
+
+ACTORS: Final = frozenset(
+    """
+    парла прави прези премь сенат госду совфе конгр кабми кремл минис мэрия губер
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Stems of the bodies that act in a procedure (parliament, government, president, senate,
+Duma, Congress, cabinet, Kremlin, ministry, mayor's office, governor): a headline that opens
+with one of them says who acted."""
+
+
+def swaps_the_actor(
+    first_text: str, first_stems: frozenset[str], later_text: str, later_stems: frozenset[str]
+) -> bool:
+    """Whether `later`'s headline opens with another acting body than `first`'s, neither
+    named by the other post: «Правительство Южной Кореи проголосовало за отмену военного
+    положения» four hours after «Парламент Южной Кореи проголосовал за …» is the next body
+    of the procedure, in the same words. (Any first word swapped was too wide: «Власти …»
+    over «Мэрия …» retell one decision.)"""
+    # Each actor is one post's only: most pairs are told apart here, without a headline.
+    later_actors = ACTORS.intersection(later_stems)
+    if not later_actors or later_actors <= first_stems:
+        return False
+    if ACTORS.intersection(first_stems) <= later_stems:
+        return False
+    later_words = words(_headline(later_text))
+    if not later_words:
+        return False
+    later_actor = later_words[0][:5]
+    if later_actor not in ACTORS or later_actor in first_stems:
+        return False
+    first_words = words(_headline(first_text))
+    if not first_words:
+        return False
+    first_actor = first_words[0][:5]
+    return first_actor in ACTORS and first_actor != later_actor and first_actor not in later_stems
