@@ -106,10 +106,17 @@ async def _stories_of(tx: Writer, firsts: Sequence[tuple[str, int]]) -> dict[tup
     unique = list(dict.fromkeys(firsts))
     for start in range(0, len(unique), 200):
         chunk = unique[start : start + 200]
+        # One SELECT per post, not one WHERE of ORed pairs: for three pairs or more SQLite
+        # then finds the channels by handle and reads every post of theirs (1 ms for three
+        # at 4,000 posts a channel, 17 ms for twenty); each SELECT here is one index search.
         rows = await tx.fetchall(
-            "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
-            "JOIN channels c ON c.id = p.channel_id WHERE "
-            + " OR ".join(["(c.handle = ? AND p.post_id = ?)"] * len(chunk)),
+            " UNION ALL ".join(
+                [
+                    "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
+                    "JOIN channels c ON c.id = p.channel_id WHERE c.handle = ? AND p.post_id = ?"
+                ]
+                * len(chunk)
+            ),
             [value for first in chunk for value in first],
         )
         for row in rows:
