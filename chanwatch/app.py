@@ -14,6 +14,7 @@ import aiohttp
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot import texts
+from chanwatch import heap
 from chanwatch.config import Config
 from chanwatch.errors import ConfigError
 from chanwatch.health import Health
@@ -223,7 +224,14 @@ async def run(
     an in-memory Telegram.
     """
     check_role(config, role)
-    store = await prepare_store(config)
+    # The collector's settings are the process's, so the program sets them, not a library
+    # layer: see chanwatch.heap (the story detector's containers made it walk the heap).
+    restore_gc = heap.tune()
+    try:
+        store = await prepare_store(config)
+    except BaseException:
+        restore_gc()
+        raise
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -245,6 +253,8 @@ async def run(
             parts.update(await runtime.bot_parts())
         if role in MONITOR_ROLES:
             parts.update(await runtime.monitor_parts(client_factory))
+        # Start-up is done (the story detector rebuilt): what lives now lives long.
+        heap.settle()
         for name, start in parts.items():
             tasks.append(asyncio.create_task(_supervise(name, start, health), name=name))
         logger.info(
@@ -258,6 +268,7 @@ async def run(
         await stop.wait()
         logger.info("stopping")
     finally:
+        restore_gc()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runtime.stop_polling()

@@ -109,7 +109,9 @@ async def backfill(
 ) -> int:
     """Load a watched channel's history as history (no alerts), from its own source."""
     from chanwatch.app import prepare_store, web_source
+    from monitor.history import HistoryStories
     from monitor.ingest import Ingest, SilentListener
+    from monitor.sources.base import PostSink
     from monitor.sources.handles import normalize_handle
 
     handle = normalize_handle(handle)
@@ -121,6 +123,9 @@ async def backfill(
                 f"{handle} is not a watched channel: add it to the config or with /addchannel"
             )
         ingest = await Ingest.open(store, SilentListener())
+        # Grouped into stories with each other and the posts stored around them.
+        window = config.stories.window
+        sink: PostSink = ingest if window is None else HistoryStories(ingest, store, window)
         if channel.source == "web":
             async with web_source(config, ingest) as web:
                 wanted = limit or WEB_HISTORY_DEFAULT
@@ -130,7 +135,7 @@ async def backfill(
                     posts = await web.fetch_history(
                         handle, wanted, since=since, on_page=bar.update
                     )
-            await ingest.handle_posts(posts, history=True)
+            await sink.handle_posts(posts, history=True)
             count = len(posts)
         else:
             from monitor.sources.backfill import backfill as telethon_backfill
@@ -141,7 +146,7 @@ async def backfill(
             client = await open_account(config, account, client_factory)
             try:
                 count = await telethon_backfill(
-                    client, handle, sink=ingest, limit=limit, since=since, progress=progress
+                    client, handle, sink=sink, limit=limit, since=since, progress=progress
                 )
             finally:
                 await client.disconnect()

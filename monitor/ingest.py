@@ -213,8 +213,17 @@ class Ingest:
         return _SourceSink(self, source)
 
     async def handle_posts(
-        self, posts: Sequence[IncomingPost], *, history: bool, source: str = "import"
+        self,
+        posts: Sequence[IncomingPost],
+        *,
+        history: bool,
+        source: str = "import",
+        stories: Mapping[tuple[str, int], tuple[str, int]] | None = None,
     ) -> None:
+        """`stories`: the story of each new post, decided by the caller (the first post of
+        its story, by (channel, post id)); a post not in it starts its own. History grouped
+        in date order gives them (`monitor.history`); a pipeline with a detector decides
+        them itself."""
         if not posts:
             return
         ordered = sorted(posts, key=lambda p: (p.channel, p.post_id))
@@ -231,10 +240,18 @@ class Ingest:
             stored = known[channel]
             fresh = [p for p in group if stored.get(p.post_id) != p.text]
             records = [to_record(post, matcher, self._lemmatizer) for post in fresh]
+            # A detector's decisions are made at the save, in its turn (`_store_group`);
+            # history grouped by the caller comes with its stories decided.
+            if self._stories is None and stories:
+                records = [
+                    replace(record, story=stories.get((channel, post.post_id)))
+                    if post.post_id not in stored
+                    else record
+                    for post, record in zip(fresh, records, strict=True)
+                ]
             title = next((p.channel_title for p in reversed(group) if p.channel_title), None)
             # An empty batch still goes to storage: it marks a first sight as done.
             batches.append(ChannelBatch(channel, records, title, history))
-        # Stories are decided at the save, in the detector's turn (see `_store_group`).
         edited = [frozenset(known[batch.handle]) for batch in batches]
         results = await self._save(batches, edited)
         for batch, result in zip(batches, results, strict=True):

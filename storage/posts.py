@@ -111,10 +111,17 @@ async def _stories_of(tx: Writer, firsts: Sequence[tuple[str, int]]) -> dict[tup
     unique = list(dict.fromkeys(firsts))
     for start in range(0, len(unique), 200):
         chunk = unique[start : start + 200]
+        # One SELECT per post, not one WHERE of ORed pairs: for three pairs or more SQLite
+        # then finds the channels by handle and reads every post of theirs (1 ms for three
+        # at 4,000 posts a channel, 17 ms for twenty); each SELECT here is one index search.
         rows = await tx.fetchall(
-            "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
-            "JOIN channels c ON c.id = p.channel_id WHERE "
-            + " OR ".join(["(c.handle = ? AND p.post_id = ?)"] * len(chunk)),
+            " UNION ALL ".join(
+                [
+                    "SELECT p.id, p.story, p.post_id, c.handle FROM posts p "
+                    "JOIN channels c ON c.id = p.channel_id WHERE c.handle = ? AND p.post_id = ?"
+                ]
+                * len(chunk)
+            ),
             [value for first in chunk for value in first],
         )
         for row in rows:
@@ -582,6 +589,35 @@ class Posts:
     async def newest_id(self) -> int:
         """The id of the newest stored post (0: none): where `Filing.stored_after` starts."""
         return int(await self._db.scalar("SELECT max(id) FROM posts") or 0)
+
+    async def dated_from(
+        self, moment: datetime, after: tuple[datetime, int] | None, limit: int = 1000
+    ) -> list[tuple[int, StoryPost, tuple[str, int] | None]]:
+        """Up to `limit` posts published at or after `moment`, by date then id, and after
+        the post `after` (its date and id) in that order: each with its id and the first
+        post of its stored story (channel handle, post id; None: it starts its own). What
+        history grouping reads, a page at a time, beside the posts it files."""
+        where = "p.date >= ?"
+        params: list[object] = [to_db(moment)]
+        if after is not None:
+            where += " AND (p.date > ? OR (p.date = ? AND p.id > ?))"
+            params += [to_db(after[0]), to_db(after[0]), after[1]]
+        rows = await self._db.fetchall(
+            "SELECT p.id, c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+            "LEFT JOIN posts s ON s.id = p.story "
+            "LEFT JOIN channels sc ON sc.id = s.channel_id "
+            f"WHERE {where} ORDER BY p.date, p.id LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            (
+                row["id"],
+                StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+                None if row["first_post"] is None else (row["first_handle"], row["first_post"]),
+            )
+            for row in rows
+        ]
 
     async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
         """The posts with `copies` filled: how many other stored posts share each one's story."""

@@ -164,3 +164,33 @@ async def test_a_delivery_spanning_channels_groups_a_copy_of_a_post_in_it(
         assert [await store.channels.last_post_id(handle) for handle in CHANNELS] == [5, 7, 8, 0]
     finally:
         await store.close()
+
+
+async def test_after_a_restart_a_copy_joins_the_story_stored_not_the_one_decided_again(
+    database: Location,
+) -> None:
+    """One delivery is judged channel after channel, so chan_a's post starts the story that
+    chan_b's earlier-dated copy joins. The detector rebuilt at a restart decides again in
+    date order and finds chan_b's post first; a later copy must still be stored in the story
+    stored before (the one chats were alerted of), not in one of chan_b's."""
+    store = await prepared(database)
+    try:
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
+        await ingest.handle_posts(
+            [
+                IncomingPost("chan_a", 101, START + timedelta(minutes=5), BASE),
+                IncomingPost("chan_b", 201, START + timedelta(minutes=1), BASE),
+            ],
+            history=False,
+        )
+        first = await row_id(store, "chan_a", 101)
+        assert await story_of(store, "chan_a", 101) is None
+        assert await story_of(store, "chan_b", 201) == first
+
+        restarted = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
+        await restarted.handle_posts(
+            [IncomingPost("chan_c", 301, START + timedelta(minutes=9), BASE)], history=False
+        )
+        assert await story_of(store, "chan_c", 301) == first
+    finally:
+        await store.close()

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -471,3 +472,34 @@ async def test_a_transaction_cancelled_on_its_way_leaves_nothing_behind(
             assert await store.db.scalar("SELECT title FROM channels") == f"after {turns}"
     finally:
         await store.close()
+
+
+async def test_copies_of_many_stored_posts_in_one_batch_each_join_their_first_posts_story(
+    store: Store,
+) -> None:
+    """A batch's copies of several posts stored before (the story of each looked up at once,
+    whatever the handle's case), one of them itself a copy: each joins its first post's story,
+    and a copy of a post that is not stored stands alone."""
+    await store.channels.sync_config([("pul_1", "telegram"), ("pul_2", "telegram")])
+    firsts = await store.posts.save(
+        "pul_1", [record(n, f"первый {n}") for n in (1, 2, 3, 4)], history=False
+    )
+    copy_of_4 = replace(record(5, "копия четвёртого"), story=("pul_1", 4))
+    second = await store.posts.save("pul_1", [copy_of_4], history=False)
+    copies = [
+        replace(record(n, f"копия {n}", minutes=100 + n), story=(handle, first))
+        for n, (handle, first) in enumerate(
+            [("pul_1", 1), ("PUL_1", 2), ("pul_1", 3), ("pul_1", 5), ("pul_1", 99)], start=1
+        )
+    ]
+    saved = await store.posts.save("pul_2", copies, history=False)
+    one, two, three, four = firsts.created
+    stories = [await store.posts.story(first) for first in (one, two, three, four)]
+    assert [[p.id for p in story] for story in stories] == [
+        [one, saved.created[0]],
+        [two, saved.created[1]],
+        [three, saved.created[2]],
+        [four, second.created[0], saved.created[3]],
+    ]
+    alone = await store.posts.story(saved.created[4])
+    assert [(post.id, post.story) for post in alone] == [(saved.created[4], None)]

@@ -184,6 +184,20 @@ def test_a_count_written_as_a_word_is_a_number() -> None:
     assert index.assign("c", 1, at(31), shot.format("3")) == StoryRef("b", 1)
 
 
+def test_a_collective_count_is_a_number() -> None:
+    index = StoryIndex()
+    theft = (
+        "Вечером {} мужчин украли из супермаркета на Варшавском шоссе сорок банок красной "
+        "икры, одного из воров задержали охранники магазина"
+    )
+    index.assign("a", 1, at(0), theft.format("двое"))
+    # «двое» and «два» are one count: a copy, though the later has a number word the
+    # first lacks...
+    assert index.assign("b", 1, at(10), theft.format("два")) == StoryRef("a", 1)
+    # ...while «трое» after «двое» is another count.
+    assert index.assign("c", 1, at(20), theft.format("трое")) == StoryRef("c", 1)
+
+
 RAIN = (
     "Рекордное количество осадков ожидается в Москве в четверг, дождь начнётся утром и "
     "усилится {}, сообщили синоптики столичного Гидрометцентра"
@@ -351,3 +365,149 @@ def test_a_copy_that_adds_a_date_is_a_copy_but_another_date_is_news() -> None:
     index = StoryIndex()
     index.assign("a", 1, at(0), RATES.format(" с 22 октября"))
     assert index.assign("c", 1, at(30), RATES.format(" с 29 октября")) == StoryRef("c", 1)
+
+
+def test_a_headline_with_another_figure_of_the_first_post_is_news() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Биткоин поднялся выше $95 000 на бирже. Аналитики ждут $98 000")
+    # The same headline with the figure the first post only expected is the next level...
+    later = "Биткоин поднялся выше $98 000 на бирже"
+    assert index.assign("b", 1, at(120), later) == StoryRef("b", 1)
+    # ...while the same headline with the same figure is a copy, and so is a shortened
+    # post whose headline tells the first post's second sentence.
+    assert index.assign("c", 1, at(121), f"⚡️{later}") == StoryRef("b", 1)
+    index = StoryIndex()
+    index.assign("a", 1, at(0), "Биткоин поднялся выше $95 000 на бирже. Аналитики ждут $98 000")
+    assert index.assign("d", 1, at(5), "Аналитики ждут биткоин по $98 000") == StoryRef("a", 1)
+
+
+def test_a_name_spelled_another_way_is_no_name_swapped() -> None:
+    index = StoryIndex()
+    first = (
+        "Минская фабрика «Коммунарка» начнёт поставлять шоколад в Киргизию с января, "
+        "сообщили в министерстве торговли Белоруссии"
+    )
+    later = (
+        "Фабрика «Коммунарка» из Беларуси с января начнёт поставлять шоколад в Кыргызстан, "
+        "сообщили в министерстве торговли"
+    )
+    index.assign("a", 1, at(0), first)
+    assert index.assign("b", 1, at(15), later) == StoryRef("a", 1)
+    # Another country is still another story.
+    other = later.replace("Кыргызстан", "Казахстан")
+    assert index.assign("c", 1, at(16), other) == StoryRef("c", 1)
+
+
+SUMMIT = (
+    "Лукашенко прибыл в Бишкек на заседание Высшего Евразийского экономического совета\n"
+    "Что он заявил журналистам по прибытии:\n"
+    "— Белоруссия готова увеличить поставки тракторов и комбайнов в Центральную Азию;\n"
+    "— переговоры о газе с Москвой идут тяжело, но договорённость будет найдена;\n"
+    "— союзное государство не станет вводить общую валюту в ближайшие годы;\n"
+    "— санкции Запада белорусская экономика пережила лучше, чем ожидали в Брюсселе;\n"
+    "— на выборах в январе он намерен выступить кандидатом снова;\n"
+    "— отношения с Польшей остаются тяжёлыми, пограничные переходы закрыты;\n"
+    "— вопрос о размещении новых ракетных комплексов решён окончательно."
+)
+
+
+def test_one_line_of_a_long_round_up_told_alone_soon_after_is_a_copy() -> None:
+    line = "Лукашенко заявил, что союзное государство не станет вводить общую валюту"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SUMMIT)
+    # Minutes later, one statement of the round-up told alone is a copy of it...
+    assert index.assign("b", 1, at(10), line) == StoryRef("a", 1)
+    # ...while hours later the same line is not taken for one.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), SUMMIT)
+    assert index.assign("c", 1, at(180), line) == StoryRef("c", 1)
+
+
+CALL = (
+    "Путин и президент Казахстана Токаев обсудили по телефону поставки зерна и работу "
+    "Каспийского трубопроводного консорциума, сообщили в Кремле"
+)
+
+
+def test_a_statement_told_again_under_also_is_a_copy() -> None:
+    index = StoryIndex()
+    index.assign(
+        "a", 1, at(0), f"{CALL}. Кроме того, лидеры договорились о встрече в Астане в декабре."
+    )
+    # «Также» over what the first post said in other words is a copy...
+    retold = f"⚡️{CALL}. Также лидеры договорились о встрече в Астане в декабре."
+    assert index.assign("b", 1, at(10), retold) == StoryRef("a", 1)
+    # ...while a new headline over an «also said» recap of it is news.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), f"{CALL}.")
+    recap = (
+        "Лидеры договорились о встрече в декабре. Они также обсудили по телефону поставки "
+        "зерна и работу Каспийского трубопроводного консорциума, сообщили в Кремле."
+    )
+    assert index.assign("c", 1, at(10), recap) == StoryRef("c", 1)
+
+
+FROST = (
+    "Аномальные морозы до минус 35 градусов придут в Новосибирскую область в четверг, "
+    "предупредили синоптики регионального гидрометцентра"
+)
+
+
+def test_a_copy_that_recalls_earlier_reports_is_a_copy_but_not_in_its_own_channel() -> None:
+    recalled = (
+        f"{FROST}. Ранее власти региона рекомендовали жителям не выходить из дома без "
+        "необходимости и проверить отопление, а школы перевели на дистанционное обучение"
+    )
+    index = StoryIndex()
+    index.assign("a", 1, at(0), FROST)
+    # What was reported before («Ранее …») is background, not news of the later post...
+    assert index.assign("b", 1, at(30), recalled) == StoryRef("a", 1)
+    # ...unless the channel recalls its own report: then it follows that report up.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), FROST)
+    assert index.assign("a", 2, at(30), recalled) == StoryRef("a", 2)
+
+
+def test_a_headline_opening_with_another_acting_body_is_the_next_step() -> None:
+    first = "⚡️Сенат Чили проголосовал за отмену чрезвычайного положения в стране, заявил спикер"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), first)
+    # Hours later the government, in the same words, takes the procedure's next step...
+    later = "⚡️Правительство Чили проголосовало за отмену чрезвычайного положения в стране"
+    assert index.assign("b", 1, at(240), later) == StoryRef("b", 1)
+    # ...while a copy that names the first body, or opens with no acting body, is a copy.
+    assert index.assign("c", 1, at(241), f"{first} — Reuters") == StoryRef("a", 1)
+    retold = "Чили: сенат проголосовал за отмену чрезвычайного положения в стране"
+    assert index.assign("d", 1, at(242), retold) == StoryRef("a", 1)
+
+
+def test_a_short_post_half_a_day_after_the_same_words_is_news() -> None:
+    alarm = "⚡️Воздушная тревога объявлена на всей территории Молдавии"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), alarm)
+    # Another channel's copy within hours joins the story...
+    assert index.assign("b", 1, at(3 * 60), alarm) == StoryRef("a", 1)
+    # ...the same few words the next day, in any channel, are the next alarm...
+    assert index.assign("c", 1, at(20 * 60), f"{alarm}.") == StoryRef("c", 1)
+    # ...while a longer post retold as late is still a copy.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    assert index.assign("c", 1, at(20 * 60), NEWS) == StoryRef("a", 1)
+
+
+def test_a_short_post_whose_words_a_long_one_holds_is_news_hours_later() -> None:
+    speech = (
+        "⚡️Президент Чили Габриэль Борич заявил о введении чрезвычайного положения в столице "
+        "из-за массовых беспорядков. «Мы быстро восстановим порядок и нормализуем обстановку, "
+        "эти меры необходимы для сохранения страны, и мы понимаем, что это вызовет "
+        "неудобства», — сказал он. Армия выведена на улицы Сантьяго."
+    )
+    short = "Президент Чили Габриэль Борич заявил, что отменит чрезвычайное положение"
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    # Within hours, a short post whose words the speech holds is one shortened...
+    assert index.assign("b", 1, at(2 * 60), short) == StoryRef("a", 1)
+    # ...five hours later it tells what came next.
+    index = StoryIndex()
+    index.assign("a", 1, at(0), speech)
+    assert index.assign("b", 1, at(5 * 60), short) == StoryRef("b", 1)

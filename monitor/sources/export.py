@@ -2,8 +2,10 @@
 
 The whole file is checked before `read_export` returns, so every `ExportError` (missing file,
 broken JSON, not a single-chat export) surfaces up front and the post iterator never raises.
-Messages are decoded one at a time on both passes, so a file of tens of megabytes costs its
-own text in memory plus one message, not a tree of every message at once.
+Messages are decoded one at a time on both passes, never as a tree of every message at once;
+between the passes each message is kept as its UTF-8 bytes, released once its post has been
+read, so an open export costs about its file's size in memory (the decoded text, four bytes
+a character when a post has an emoji, is dropped once checked).
 
 What the format does not carry, and what is assumed instead:
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,10 +62,15 @@ class ExportChannel:
 
 @dataclass(frozen=True, slots=True)
 class _Span:
-    """Where the ``messages`` array starts in the decoded text."""
+    """The ``messages`` array: each message's JSON text, as UTF-8."""
 
-    start: int
-    count: int
+    messages: deque[bytes]
+    in_date_order: bool = True
+    """Whether the messages come by date (ties: by id), as Telegram Desktop writes them."""
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
 
 
 class ExportPosts(Iterator[IncomingPost]):
@@ -73,10 +81,13 @@ class ExportPosts(Iterator[IncomingPost]):
     gives how many were dropped. Both counts are readable once iteration is over.
     """
 
-    def __init__(self, source: Path, text: str, span: _Span, channel: ExportChannel) -> None:
+    def __init__(self, source: Path, span: _Span, channel: ExportChannel) -> None:
         self._source = source
         self._channel = channel
-        self._messages = _iter_array(text, span.start)
+        self._messages = _decode_each(span.messages)
+        self.in_date_order = span.in_date_order
+        """Whether the posts come by date, then id (checked when the file was read): posts of
+        several exports are then merged in date order one at a time (chanwatch.offline)."""
         self.skipped_service = 0
         self.skipped_malformed = 0
         self._first_problem: str | None = None
@@ -126,7 +137,7 @@ def read_export(path: Path, *, handle: str | None = None) -> tuple[ExportChannel
     text = _read_text(source, given=path)
     header, found = _scan(source, text)
     channel, span = _channel_from_header(source, header, found, handle)
-    return channel, ExportPosts(source, text, span, channel)
+    return channel, ExportPosts(source, span, channel)
 
 
 def _read_text(source: Path, *, given: Path) -> str:
@@ -202,10 +213,13 @@ def _scan_object(text: str) -> tuple[dict[str, Any], _Span | None]:
         at = _skip_ws(text, at + 1)
         if key == "messages" and text.startswith("[", at):
             start = at
-            count, at = 0, _skip_ws(text, start + 1) + 1  # the end when the list is empty
-            for count, (_, at) in enumerate(_array_items(text, start, decoder), 1):  # noqa: B007
-                pass
-            span = _Span(start=start, count=count)
+            at = _skip_ws(text, start + 1) + 1  # the end when the list is empty
+            messages: deque[bytes] = deque()
+            ordered = _DateOrder()
+            for value, begin, end, at in _array_items(text, start, decoder):  # noqa: B007
+                ordered.see(value)
+                messages.append(text[begin:end].encode())
+            span = _Span(messages, in_date_order=ordered.holds)
             header.pop(key, None)
         else:
             header[key], at = decoder.raw_decode(text, at)
@@ -221,19 +235,43 @@ def _scan_object(text: str) -> tuple[dict[str, Any], _Span | None]:
             _fail_like_json(text)
 
 
-def _array_items(text: str, start: int, decoder: json.JSONDecoder) -> Iterator[tuple[object, int]]:
-    """Each element of the array opening at `start`, with the index just past its separator."""
+class _DateOrder:
+    """Whether the messages seen so far came by (date, id); unreadable ones are not judged."""
+
+    def __init__(self) -> None:
+        self.holds = True
+        self._last: tuple[datetime, int] | None = None
+
+    def see(self, raw: object) -> None:
+        if not self.holds or not isinstance(raw, dict):
+            return
+        post_id = raw.get("id")
+        date = _moment(raw, "date_unixtime", "date")
+        if date is None or isinstance(post_id, bool) or not isinstance(post_id, int):
+            return
+        key = (date, post_id)
+        if self._last is not None and key < self._last:
+            self.holds = False
+        self._last = key
+
+
+def _array_items(
+    text: str, start: int, decoder: json.JSONDecoder
+) -> Iterator[tuple[object, int, int, int]]:
+    """Each element of the array opening at `start`: its value, where its text begins and
+    ends, and the index just past its separator."""
     at = _skip_ws(text, start + 1)
     if text.startswith("]", at):
         return
     while True:
-        value, at = decoder.raw_decode(text, at)
-        at = _skip_ws(text, at)
+        begin = at
+        value, end = decoder.raw_decode(text, at)
+        at = _skip_ws(text, end)
         if text.startswith(",", at):
             at = _skip_ws(text, at + 1)
-            yield value, at
+            yield value, begin, end, at
         elif text.startswith("]", at):
-            yield value, at + 1
+            yield value, begin, end, at + 1
             return
         else:
             _fail_like_json(text)
@@ -313,9 +351,10 @@ def _channel_from_header(
     return channel, span
 
 
-def _iter_array(text: str, start: int) -> Iterator[object]:
-    for value, _ in _array_items(text, start, json.JSONDecoder()):
-        yield value
+def _decode_each(messages: deque[bytes]) -> Iterator[object]:
+    """Each message decoded, and dropped from `messages` as it is (its bytes freed)."""
+    while messages:
+        yield json.loads(messages.popleft())
 
 
 def _post_from_message(raw: object, channel: ExportChannel) -> IncomingPost:

@@ -21,18 +21,40 @@ B) is a copy's original for a new post B when
 - B's headline does not tell what happened after A's headline event while its body repeats
   A: «массовые ДТП после снегопада» after «Москву занесло снегом» (`signals.follows_up`);
 - B adds no statement «also» made (`ALSO_WORDS` after B's first sentence, when A has none):
-  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation;
+  «Путин поздравил Трампа. Он также заявил, что …» tells more than the congratulation,
+  while «Также лидеры обсудили …» after «Кроме того, лидеры обсудили …», under A's
+  headline, tells A again (`signals.retells_also`);
 - B is not another issue of a round-up (a post of many links: a digest, a weekend guide)
   with other numbers than A's: «… 23-24 ноября» then «… 24 ноября» listing most of the
   same events is the next day's guide (`signals.is_round_up`);
+- B's headline is not A's with another figure: «Доллар выше 110 рублей на бирже» after
+  «Доллар выше 108 рублей на бирже. … почти 110» is the next rate, though B brings no
+  number A lacks (`signals.swaps_a_headline_figure`);
+- B's headline does not open with another acting body (`signals.ACTORS`) than A's, neither
+  named by the other post: «Правительство Южной Кореи проголосовало за отмену …» after
+  «Парламент Южной Кореи проголосовал за отмену …» is the procedure's next body
+  (`signals.swaps_the_actor`);
 - B's headline does not swap a name for another: when the first sentence of each names
   someone or something (a capitalised word inside the sentence, before any «— source»)
   the other lacks, «В аэропорту Внуково также объявили план «Ковёр»» after the same for
   Домодедово is another airport, and «взяла под контроль Дальнее» after «… Ильинку» is
-  another village;
+  another village (a name spelled two ways, «Беларусь» and «Белоруссия», is one: `NAME_OF`);
 - and either the two mostly coincide (Jaccard of the stem sets at least `SAME_SHARE`) or B
   is a shortened A (at least `SHORTENED_SHARE` of B in A), though never a one-line post
-  whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`).
+  whose words a long round-up merely happens to contain (Jaccard at least `MIN_SHARE`;
+  within an hour, a post at least 80% of which is the round-up's is one of its lines
+  told alone down to `SOON_MIN_SHARE`, see `SOON`).
+
+A later post that fails this only because of sentences (after its first) that open with
+«Ранее» — what was reported before, background to its news — is also a copy of another
+channel's post that passes without them (`_BACKGROUND`).
+
+A short post (at most `LATE_SHORTENED_STEMS` stems) is a shortened copy only within
+`LATE_SHORTENED` (4 hours) of the longer post: hours later, a short post whose words a long
+one holds tells the next event («… заявил, что отзовет военное положение» after his speech
+declaring it). A shorter one (at most `LATE_STEMS` stems) is never a copy of a post `LATE`
+(12 hours) or more before it: the same few words half a day later are the next alarm or
+rate.
 
 Among the posts that qualify, the most similar wins (the earliest on a tie), and B joins its
 story. Candidates are found through B's rarest stems only (see `_find`), so the time per
@@ -43,6 +65,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -57,7 +80,10 @@ from monitor.stories.signals import (
     adds_only_a_time,
     follows_up,
     is_round_up,
+    retells_also,
     same_figures,
+    swaps_a_headline_figure,
+    swaps_the_actor,
 )
 from monitor.stories.text import SENTENCE_END, head_names, lines, numbers, stems, words
 
@@ -75,6 +101,37 @@ LATER_SHARE: Final = 0.6
 SAME_SHARE: Final = 0.44
 SHORTENED_SHARE: Final = 0.76
 MIN_SHARE: Final = 0.15
+SOON: Final = timedelta(hours=1)
+SOON_SHARE: Final = 0.8
+SOON_MIN_SHARE: Final = 0.1
+"""Within `SOON` of the earlier post, a later one at least `SOON_SHARE` of which is the
+earlier's is a shortened copy down to a Jaccard of `SOON_MIN_SHARE`: one statement of a
+long round-up («Путин поздравил Трампа … Что ещё сказал президент: — …»), told alone
+minutes later. Hours later, such a line may be the next development (over the corpus,
+with three hours instead of one: the parliament speaker against martial law, an hour after
+a round-up of it)."""
+BACKGROUND_STEM: Final = "ранее"
+_BACKGROUND: Final = re.compile(
+    r"ранее(?:(?<=[.!?…\n]ранее)|(?<=[.!?…\n][^\S\n]ранее))\b[^.!?…\n]*[.!?…]*"
+)
+"""A sentence after the first that opens with «Ранее»: what was reported before, background
+to the news: a later post that is a copy but for it is a copy. (The word first, then what
+comes before it: the regex engine then looks for the word alone, five times faster than
+trying the look-behind at every character.)"""
+LATE: Final = timedelta(hours=12)
+LATE_STEMS: Final = 8
+"""A post of at most `LATE_STEMS` stems («Воздушная тревога объявлена на всей территории
+Украины», «Евро выше 113 рублей на бирже») is no copy of a post `LATE` or more before it, in
+any channel: the same short words half a day later are the next alarm or quote. Over the
+corpus nearly every merge at such a gap was news; longer copies that late, a channel
+retelling a story the next morning, still join (see README, "Stories")."""
+LATE_SHORTENED: Final = timedelta(hours=4)
+LATE_SHORTENED_STEMS: Final = 12
+"""A post of at most `LATE_SHORTENED_STEMS` stems is a shortened copy (below `SAME_SHARE`)
+only of a post less than `LATE_SHORTENED` before it: «Президент Южной Кореи заявил, что
+отзовет военное положение» five hours after his long speech declaring it holds its words
+and tells the next event. Read over the corpus: of the 9 posts this kept apart, 6 were
+news, 3 a short copy posted hours later."""
 RAREST_HITS: Final = 3
 """How many of a post's rarest stems a candidate original must hold (see `_find`)."""
 BOILERPLATE_POSTS: Final = 2
@@ -99,6 +156,16 @@ OWN_REPEAT: Final = timedelta(hours=6)
 """A channel's own earlier post, this long ago or more, is no original: a channel that says
 again what it said hours before reports the next day's count, quote, forecast or alarm, or
 the next step, in its usual words (read over the corpus: most such merges were news)."""
+NAME_OF: Final = {
+    "белар": "белор",  # Беларусь, Белоруссия
+    "кыргы": "кирги",  # Кыргызстан, Киргизия
+    "молдо": "молда",  # Молдова, Молдавия
+    "питер": "петер",  # Питер, Петербург
+    "yonha": "ренха",  # Yonhap, Рёнхап
+    "енхап": "ренха",  # Ёнхап
+}
+"""Stems of one name spelled two ways, each as the stem of one of them: «Беларусь» in the
+later headline and «Белоруссия» in the earlier post are no name swapped."""
 ALSO_WORDS: Final = frozenset({"также", "тоже"})
 """«Also» after a later post's first sentence adds a statement to the earlier post's."""
 
@@ -198,10 +265,10 @@ class StoryIndex:
         self._seq += 1
         body = self._body(channel, text)
         if date < self._horizon:  # see `_horizon`: judged, not filed
-            originals = self._find(key, date, body, list(map(self._by_stem.get, body.stems)))
+            originals = self._judge(key, date, body, list(map(self._by_stem.get, body.stems)))
             return self._posts[originals[0]].ref if originals else key
         postings = self._postings(body)
-        originals = self._find(key, date, body, postings)
+        originals = self._judge(key, date, body, postings)
         ref = self._posts[originals[0]].ref if originals else key
         self._file(_Entry(key, ref, date, self._seq, body, originals, postings))
         heapq.heappush(self._expiry, (date, self._seq, key))
@@ -242,7 +309,7 @@ class StoryIndex:
         postings = self._postings(body)
         ref, originals = known.ref, known.originals
         if not _still_the_same(known.body, body):
-            originals = self._find(key, known.date, body, postings)
+            originals = self._judge(key, known.date, body, postings)
             ref = self._posts[originals[0]].ref if originals else key
         # The same seq keeps the post's place in the expiry heap and among equals.
         self._file(_Entry(key, ref, known.date, known.seq, body, originals, postings))
@@ -261,6 +328,28 @@ class StoryIndex:
         """The postings of the body's stems, in the order of `body.stems`, for a post about
         to be filed: a stem no post has gets an empty one."""
         return list(map(self._by_stem.__getitem__, body.stems))
+
+    def _judge(
+        self,
+        key: StoryRef,
+        date: datetime,
+        body: _Body,
+        stem_postings: Sequence[set[int] | None],
+    ) -> tuple[StoryRef, ...]:
+        """`_find`, and for a post that recalls what was reported before («Ранее …»,
+        `_BACKGROUND`), the other channels' posts it is a copy of without that too, after
+        those. In its own channel, «Ранее» recalls the channel's own report: the post
+        follows it up («… согласился отменить военное положение. Ранее парламент …»)."""
+        found = self._find(key, date, body, stem_postings)
+        if BACKGROUND_STEM not in body.stems:
+            return found
+        told = _without_background(body)
+        if told is None:
+            return found
+        more = self._find(key, date, told, list(map(self._by_stem.get, told.stems)))
+        return found + tuple(
+            other for other in more if other.channel != key.channel and other not in found
+        )
 
     def _find(
         self,
@@ -289,6 +378,9 @@ class StoryIndex:
         _count_elements(hits, chain.from_iterable(rarest))
         needed = len(rarest) - allowed
         found: list[tuple[float, float, int, StoryRef]] = []
+        # LATE is longer than LATE_SHORTENED and LATE_STEMS at most LATE_SHORTENED_STEMS: a
+        # long post (most) is checked against neither.
+        short = size <= LATE_SHORTENED_STEMS
         by_seq = self._by_seq
         # The posts with `needed` hits or more, picked out in C: most have fewer.
         for seq in compress(hits, map(ge, hits.values(), repeat(needed))):
@@ -298,7 +390,12 @@ class StoryIndex:
             gap = abs(entry.date - date)
             if gap > self._window or (gap > OWN_REPEAT and entry.key.channel == key.channel):
                 continue
-            score = _copy_score(entry.body, body)
+            if short and gap >= LATE_SHORTENED:  # see LATE_SHORTENED and LATE
+                if gap >= LATE and size <= LATE_STEMS:
+                    continue
+                score = _copy_score(entry.body, body, False, False)
+            else:
+                score = _copy_score(entry.body, body, gap <= SOON)
             if score is not None:
                 found.append((-score[0], -score[1], seq, entry.key))
         found.sort()
@@ -346,8 +443,58 @@ class StoryIndex:
                 self._unfile(entry)
 
 
-def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
-    """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None."""
+def _without_background(body: _Body) -> _Body | None:
+    """`body` without its sentences (after the first) that open with «Ранее», or None when
+    it has none."""
+    pieces: list[str] = []
+    spans: list[str] = []
+    at = 0
+    for found in _BACKGROUND.finditer(body.text):
+        pieces.append(body.text[at : found.start()])
+        spans.append(found.group())
+        at = found.end()
+    if not spans:
+        return None
+    text = "".join(pieces) + body.text[at:]
+    kept = _cut(body.words, spans)
+    if kept is None:
+        kept = words(text)
+    all_stems = stems(kept)
+    body_stems = all_stems if len(all_stems) >= MIN_STEMS else frozenset()
+    return _Body(body.lines, body_stems, numbers(kept, all_stems), kept, text, body.raw)
+
+
+def _cut(tokens: list[str], spans: list[str]) -> list[str] | None:
+    """`tokens` (a body's `words`) without the words of `spans`, sentences of the body in
+    their order: each span's words are a run of `tokens` that opens with its first word,
+    found with C-level `list.index` instead of a second pass of the word regex over the
+    rest of the text. None if a span's words are not found there as a run."""
+    kept: list[str] = []
+    start = 0
+    for span in spans:
+        run = words(span)
+        if not run:
+            continue
+        at = start
+        while True:
+            try:
+                at = tokens.index(run[0], at)
+            except ValueError:
+                return None
+            if tokens[at : at + len(run)] == run:
+                break
+            at += 1
+        kept += tokens[start:at]
+        start = at + len(run)
+    return kept + tokens[start:]
+
+
+def _copy_score(
+    first: _Body, later: _Body, soon: bool = False, shortened: bool = True
+) -> tuple[float, float] | None:
+    """(share of `later` in `first`, Jaccard) when `later` is a copy of `first`, else None;
+    `soon`: `later` came within `SOON` of `first`; `shortened`: `later` may be a shortened
+    copy (see `LATE_SHORTENED`)."""
     if not first.stems or not later.stems:
         return None
     # A number `later` adds is news, unless it is only a time of day or a date `first` did
@@ -359,7 +506,14 @@ def _copy_score(first: _Body, later: _Body) -> tuple[float, float] | None:
     if later_share < LATER_SHARE:
         return None
     jaccard = shared / (len(first.stems) + len(later.stems) - shared)
-    if jaccard < SAME_SHARE and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE):
+    # A line of a long round-up, told alone minutes later, is shortened further still.
+    if jaccard < SAME_SHARE and not shortened:
+        return None
+    if (
+        jaccard < SAME_SHARE
+        and (later_share < SHORTENED_SHARE or jaccard < MIN_SHARE)
+        and not (soon and later_share >= SOON_SHARE and jaccard >= SOON_MIN_SHARE)
+    ):
         return None
     if added_numbers and not (
         adds_only_a_time(first.text, first.numbers, later.text)
@@ -384,19 +538,40 @@ def _tells_more(first: _Body, later: _Body) -> bool:
     if not ALSO_WORDS.isdisjoint(later.words) and ALSO_WORDS.isdisjoint(first.words):
         after_first = SENTENCE_END.split(later.text, 1)[1:]
         if after_first and not ALSO_WORDS.isdisjoint(words(after_first[0])):
-            return True
+            return not retells_also(first.stems, later.text, ALSO_WORDS)
     # Another issue of a round-up (a guide «23-24 ноября», then «24 ноября» listing part of
     # it): most of its lines are the same, its dates are not.
     if first.numbers != later.numbers and (is_round_up(first.raw) or is_round_up(later.raw)):
         return True
     if follows_up(first.text, first.stems, later.text):
         return True
+    # Only a post that gives some of A's figures and no other can retell A's headline with
+    # another of them (a figure A lacks is the number veto's; the same figures, a copy's).
+    if (
+        later.numbers
+        and later.numbers < first.numbers
+        and swaps_a_headline_figure(first.text, later.text)
+    ):
+        return True
+    if swaps_the_actor(first.text, first.stems, later.text, later.stems):
+        return True
     # Names are read only here, for the few pairs that pass the shares: a second pass
     # over the text for every post would cost more than the rest of the comparison.
     later_names = head_names(later.raw, later.text)
-    if not later_names <= first.stems:
-        return not head_names(first.raw, first.text) <= later.stems
+    if not _named(later_names, first.stems):
+        return not _named(head_names(first.raw, first.text), later.stems)
     return False
+
+
+def _named(names: frozenset[str], stems: frozenset[str]) -> bool:
+    """Whether every name of `names` is among `stems`, however spelled (`NAME_OF`)."""
+    missing = names - stems
+    if not missing:
+        return True
+    if NAME_OF.keys().isdisjoint(missing):
+        return False
+    spelled = {NAME_OF.get(stem, stem) for stem in stems}
+    return all(NAME_OF.get(name, name) in spelled for name in missing)
 
 
 def _still_the_same(old: _Body, new: _Body) -> bool:

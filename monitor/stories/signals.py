@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from monitor.stories.text import NUMBER_WORDS, SENTENCE_END, numbers, stems, words
+from monitor.stories.text import (
+    NUMBER_WORDS,
+    SENTENCE_END,
+    SOURCE_DASH,
+    numbers,
+    stems,
+    words,
+)
 
 ROUND_UP_LINKS: Final = 5
 """A post with this many links or more is a round-up (a digest, a guide, a list of events)."""
@@ -126,10 +133,10 @@ reference is often the noun of the earlier post's verb («заявила» → �
 «занесло снегом» → «после снегопада»), which a five-letter stem does not join."""
 
 
-def _headline(text: str) -> str:
+def _headline(text: str, ends: re.Pattern[str] = SENTENCE_END) -> str:
     """The first sentence of a body's lower-case lines that has two words or more."""
     start = 0
-    for end in SENTENCE_END.finditer(text):
+    for end in ends.finditer(text):
         if len(words(text[start : end.start()])) >= 2:
             return text[start : end.start()]
         start = end.end()
@@ -178,3 +185,89 @@ def adds_only_a_date(first_text: str, first_numbers: frozenset[str], later_text:
     if _ANY_MONTH.search(first_text) or not _DATE.search(later_text):
         return False
     return _numbers_without(_DATE, later_text) <= first_numbers
+
+
+_FIGURE_SENTENCE_END: Final = re.compile(r"(?:[!?…\n]|\.(?!\d))+\s*")
+"""`SENTENCE_END` without the point inside a figure («108.11», «10.00 мск»)."""
+
+
+def swaps_a_headline_figure(first_text: str, later_text: str) -> bool:
+    """Whether `later`'s headline is `first`'s with another figure: «Доллар выше 110
+    рублей на бирже» after «Доллар выше 108 рублей на бирже. … почти 110» is the next
+    rate, though every number of the later post is one the earlier gave. Each headline
+    (before any «— source») must give a figure the other's lacks, and the later one's
+    words must all be the earlier one's: a headline that only adds or drops a figure, or
+    says something else, is not this (figures compared however written, see `figures`)."""
+    later_head = SOURCE_DASH.split(_headline(later_text, _FIGURE_SENTENCE_END), 1)[0]
+    later_tokens = words(later_head)
+    if not any(map(str.isdigit, later_tokens)) and _WORD_FIGURES.isdisjoint(later_tokens):
+        return False
+    first_head = SOURCE_DASH.split(_headline(first_text, _FIGURE_SENTENCE_END), 1)[0]
+    first_tokens = words(first_head)
+    if not _word_stems(later_tokens) <= _word_stems(first_tokens):
+        return False
+    later_figures = figures(later_head, later_tokens)
+    first_figures = figures(first_head, first_tokens)
+    return bool(later_figures - first_figures) and bool(first_figures - later_figures)
+
+
+def _word_stems(tokens: list[str]) -> frozenset[str]:
+    """The stems of `tokens` that are words, not numbers (number words left out too)."""
+    return stems([t for t in tokens if not t.isdigit() and t not in _WORD_FIGURES])
+
+
+RETOLD_NEW: Final = 0.2
+"""At most this share of new stems (to the earlier post) in a sentence that is told again."""
+
+
+def retells_also(first_stems: frozenset[str], later_text: str, also: frozenset[str]) -> bool:
+    """Whether `later`'s «также» sentences and its headline each tell what `first` told
+    (at most `RETOLD_NEW` of their stems new to it): «Также лидеры стран обсудили …» after
+    «Кроме того, лидеры стран обсудили …» rewords the earlier post. A statement new to
+    `first` under «также», or a new headline over an «also said» recap of it, is news."""
+    sentences = SENTENCE_END.split(later_text)
+    told = [w for s in sentences[1:] if not also.isdisjoint(ws := words(s)) for w in ws]
+    told_stems = stems(told)
+    head_stems = stems(words(_headline(later_text)))
+    return all(
+        len(part - first_stems) <= RETOLD_NEW * len(part)
+        for part in (told_stems, head_stems)
+        if part
+    ) and bool(told_stems)
+
+
+ACTORS: Final = frozenset(
+    """
+    парла прави прези премь сенат госду совфе конгр кабми кремл минис мэрия губер
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Stems of the bodies that act in a procedure (parliament, government, president, senate,
+Duma, Congress, cabinet, Kremlin, ministry, mayor's office, governor): a headline that opens
+with one of them says who acted."""
+
+
+def swaps_the_actor(
+    first_text: str, first_stems: frozenset[str], later_text: str, later_stems: frozenset[str]
+) -> bool:
+    """Whether `later`'s headline opens with another acting body than `first`'s, neither
+    named by the other post: «Правительство Южной Кореи проголосовало за отмену военного
+    положения» four hours after «Парламент Южной Кореи проголосовал за …» is the next body
+    of the procedure, in the same words. (Any first word swapped was too wide: «Власти …»
+    over «Мэрия …» retell one decision.)"""
+    # Each actor is one post's only: most pairs are told apart here, without a headline.
+    later_actors = ACTORS.intersection(later_stems)
+    if not later_actors or later_actors <= first_stems:
+        return False
+    if ACTORS.intersection(first_stems) <= later_stems:
+        return False
+    later_words = words(_headline(later_text))
+    if not later_words:
+        return False
+    later_actor = later_words[0][:5]
+    if later_actor not in ACTORS or later_actor in first_stems:
+        return False
+    first_words = words(_headline(first_text))
+    if not first_words:
+        return False
+    first_actor = first_words[0][:5]
+    return first_actor in ACTORS and first_actor != later_actor and first_actor not in later_stems

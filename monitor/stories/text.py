@@ -96,24 +96,25 @@ NUMBER_WORDS: Final[dict[str, str]] = {
         (
             "",
             "один одна одно одного одной одному одним",
-            "два две двух двум двумя",
-            "три трех трем тремя",
-            "четыре четырех четырем четырьмя",
-            "пять пяти пятью",
-            "шесть шести шестью",
-            "семь семи",  # not «семью»: mostly «family»
-            "восемь восьми восемью",
-            "девять девяти девятью",
-            "десять десяти десятью",
+            "два две двух двум двумя двое двоих двоим двоими",
+            "три трех трем тремя трое троих троим троими",
+            "четыре четырех четырем четырьмя четверо четверых четверым четверыми",
+            "пять пяти пятью пятеро пятерых пятерым пятерыми",
+            "шесть шести шестью шестеро шестерых шестерым шестерыми",
+            "семь семи семеро семерых семерым семерыми",  # not «семью»: mostly «family»
+            "восемь восьми восемью восьмеро восьмерых",
+            "девять девяти девятью девятеро девятерых",
+            "десять десяти десятью десятеро десятерых",
         )
     )
     for form in forms.split()
 }
-"""Number words as digits: «ещё три беспилотника» after «ещё восемь» is a later count."""
+"""Number words as digits: «ещё три беспилотника» after «ещё восемь» is a later count.
+The collective forms count too: «двое злоумышленников» and «два преступника» are one count."""
 _NUMBER_STEMS: Final = frozenset(map(_STEM_OF, NUMBER_WORDS))
 
 SENTENCE_END: Final = re.compile(r"[.!?…\n]+\s*")
-_SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
+SOURCE_DASH: Final = re.compile(r"\s[—–-]\s|,\s?[—–-]")
 _NAME_INSIDE: Final = re.compile(
     r"(?<=[\w,»\"] )[А-ЯЁA-Z][^\W\d_]{2,}|(?<=[\w,] [«\"])[А-ЯЁA-Z][^\W\d_]{2,}"
 )
@@ -127,7 +128,7 @@ def head_names(text: str, body: str) -> frozenset[str]:
     for line in text.split("\n"):
         line = line.strip()
         if line and line.lower().replace("ё", "е") == first_line:
-            head = _SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
+            head = SOURCE_DASH.split(SENTENCE_END.split(line, 1)[0], 1)[0]
             return frozenset(
                 word[:STEM].lower().replace("ё", "е") for word in _NAME_INSIDE.findall(head)
             )
