@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Final, TextIO, cast
+from typing import TextIO, cast
 
 from tqdm import tqdm
 
@@ -19,9 +19,6 @@ from monitor.matching import Matcher, TopicRule
 from monitor.sources.base import IncomingPost
 from monitor.sources.export import ExportChannel, ExportPosts, read_export
 from monitor.stories import DEFAULT_WINDOW_HOURS, StoryIndex
-
-_BATCH: Final = 2000
-"""Posts handed to storage at once by `import` (see monitor.history.BATCH)."""
 
 
 def config_matcher(config: Config) -> Matcher:
@@ -181,7 +178,7 @@ async def import_exports(
     `monitor.history`); with stories off each post stays a story of its own."""
     from collections import Counter
 
-    from monitor.history import HistoryStories
+    from monitor.history import BATCH, HistoryStories
     from monitor.ingest import Ingest, SilentListener
     from monitor.matching import Lemmatizer
     from monitor.sources.base import PostSink
@@ -209,7 +206,7 @@ async def import_exports(
         # By export (two exports of one channel are counted apart).
         stored: Counter[int] = Counter()
         posts = in_date_order(opened, progress)
-        while batch := list(islice(posts, _BATCH)):
+        while batch := list(islice(posts, BATCH)):
             await sink.handle_posts([post for _, post in batch], history=True)
             stored.update(id(export) for export, _ in batch)
         for export, _ in opened:

@@ -18,6 +18,7 @@ from monitor.matching import Lemmatizer, Matcher, TopicRule, index_lemmas
 from monitor.sources.base import IncomingPost, PostSink
 from monitor.stories import StoryIndex, StoryRef
 from storage import Store
+from storage.errors import StorageBusy
 from storage.models import ChannelBatch, NewMatch, PostRecord, SaveResult, Topic
 from storage.posts import Filing
 
@@ -276,8 +277,17 @@ class Ingest:
         try:
             try:
                 results = await self._store_group(group)
-            except Exception:
+            except Exception as error:
                 if len(group) == 1:
+                    raise
+                if isinstance(error, StorageBusy):
+                    # A lock held past the timeout (a monitor stuck in its turn holds the
+                    # `stories` one all turns wait for): each delivery alone would wait as
+                    # long again, one after the other. All fail now; their sources read
+                    # them again at the next try.
+                    for delivery in group:
+                        if delivery is not mine:
+                            delivery.saved.set_exception(error)
                     raise
                 # One delivery's failure must not fail the others': each alone, then.
                 for delivery in group:

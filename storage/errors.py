@@ -31,3 +31,9 @@ class ChanwatchError(Exception):
 
 class StorageError(ChanwatchError):
     """The database cannot be opened, migrated or written."""
+
+
+class StorageBusy(StorageError):
+    """A lock stayed held by another transaction past the lock timeout (PostgreSQL's
+    `lock_timeout`): some process is stuck holding it, and trying again at once waits as
+    long again."""

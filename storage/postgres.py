@@ -21,7 +21,7 @@ import asyncpg
 
 from storage.coordination import Election, Heard
 from storage.database import Condition, Database, Dialect, Row, Writer
-from storage.errors import StorageError
+from storage.errors import StorageBusy, StorageError
 from storage.migrations import MIGRATIONS
 from storage.postgres_coordination import PostgresElection, PostgresListening
 from storage.postgres_search import TsvectorSearchIndex, tsquery
@@ -178,6 +178,8 @@ def _named_errors(where: str) -> Iterator[None]:
         yield
     except asyncpg.IntegrityConstraintViolationError:
         raise
+    except asyncpg.LockNotAvailableError as error:
+        raise StorageBusy(explain(where, error)) from None
     except _FAILURES as error:
         raise StorageError(explain(where, error)) from None
 

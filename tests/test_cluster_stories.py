@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -16,6 +17,8 @@ import pytest
 from monitor.ingest import Ingest, SilentListener
 from monitor.sources.base import IncomingPost
 from storage import Location, Store
+from storage.errors import StorageBusy
+from storage.posts import Filing
 
 ROUNDS: Final = 50
 START: Final = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -197,4 +200,50 @@ async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
         if holder.returncode is None:
             holder.kill()
             await holder.wait()
+        await store.close()
+
+
+async def test_a_turn_held_past_the_lock_timeout_fails_the_deliveries_waiting_at_once(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitor stuck in its turn (alive, its connection open): the delivery waiting for it
+    fails after the lock timeout, and so do, after one more, all those that queued up behind
+    it, together: each tried alone would wait the timeout again, one after the other."""
+    monkeypatch.setattr("storage.postgres.LOCK_TIMEOUT", "1s")  # 30 s in production
+    store = await Store.open(postgres_url)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        channels = ("chan_a", "chan_b", "chan_c")
+        for handle in channels:
+            await store.channels.add(handle, "web")
+            await store.posts.save(handle, [], history=True)
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+        turns = 0
+        turn: Callable[[], AbstractAsyncContextManager[Filing]] = store.posts.filing
+
+        @asynccontextmanager
+        async def counted() -> AsyncIterator[Filing]:
+            nonlocal turns
+            turns += 1
+            async with turn() as filing:
+                yield filing
+
+        store.posts.filing = counted  # type: ignore[method-assign]
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
+        outcomes = await asyncio.gather(
+            *(
+                ingest.handle_posts([IncomingPost(handle, 1, START, news(n))], history=False)
+                for n, handle in enumerate(channels)
+            ),
+            return_exceptions=True,
+        )
+        assert [type(outcome) for outcome in outcomes] == [StorageBusy] * 3
+        # The first delivery's turn, then one for the two that queued up behind it.
+        assert turns == 2
+    finally:
+        holder.kill()
+        await holder.wait()
         await store.close()

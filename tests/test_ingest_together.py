@@ -81,3 +81,31 @@ async def test_a_delivery_that_cannot_be_stored_fails_alone(database: Location) 
             await row_id(store, "chan_c", 30)
     finally:
         await store.close()
+
+
+async def test_with_stories_a_delivery_that_cannot_be_filed_fails_alone(
+    database: Location,
+) -> None:
+    """The turn's retry of each delivery alone stores the others with the stories their
+    first try decided: a copy in one of them still joins the story of a post in another."""
+    store = await prepared(database)
+    try:
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=False)
+        naive = datetime(2026, 1, 1, 12, 0)  # the detector cannot place it among aware dates
+        outcomes = await asyncio.gather(
+            ingest.handle_posts(posts("chan_a", 10, [BASE]), history=False),
+            ingest.handle_posts(posts("chan_b", 20, [BASE + " Подписывайтесь!"]), history=False),
+            ingest.handle_posts([IncomingPost("chan_c", 30, naive, "без даты")], history=False),
+            ingest.handle_posts(posts("chan_d", 40, [UNRELATED[1]]), history=False),
+            return_exceptions=True,
+        )
+        assert outcomes[:2] == [None, None] and outcomes[3] is None
+        assert isinstance(outcomes[2], TypeError)
+        assert await story_of(store, "chan_b", 20) == await row_id(store, "chan_a", 10)
+        assert await story_of(store, "chan_d", 40) is None
+        assert await store.channels.last_post_id("chan_c") == 0
+        # The detector goes on: a later copy joins the story too.
+        await ingest.handle_posts(posts("chan_d", 41, [BASE + " Подробности."]), history=False)
+        assert await story_of(store, "chan_d", 41) == await row_id(store, "chan_a", 10)
+    finally:
+        await store.close()
