@@ -50,6 +50,14 @@ migrate once."""
 LOCK_TIMEOUT: Final = "30s"
 """How long a write waits for another process's transaction before it gives up."""
 
+IDLE_IN_TRANSACTION_TIMEOUT: Final = "60s"
+"""How long the server lets a transaction of chanwatch's sit open with no statement running
+before it ends the session. chanwatch's own transactions send their statements one after the
+other (a story detector's turn: milliseconds of work between two); one left idle this long
+belongs to a process that hangs (stopped, its event loop blocked, a debugger): ending it frees
+the locks it holds, above all the turn every monitor's saves wait for, which would otherwise
+make all of them fail every `LOCK_TIMEOUT` until someone kills the process."""
+
 
 def lock_id(key: str) -> int:
     """The advisory lock number of a named lock (`Writer.lock`)."""
@@ -233,6 +241,7 @@ class PostgresDatabase(Database):
                     "application_name": "chanwatch",
                     "timezone": "UTC",
                     "lock_timeout": LOCK_TIMEOUT,
+                    "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT,
                 },
             )
         except _FAILURES as error:

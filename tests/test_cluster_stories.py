@@ -166,6 +166,38 @@ asyncio.run(main())
 """
 
 
+async def test_a_process_hung_in_its_turn_is_ended_by_the_server_and_frees_it(
+    postgres_url: str,
+) -> None:
+    """A monitor that hangs in its turn, alive, its connection open (stopped, its event loop
+    blocked): the server ends its idle transaction, which frees the turn, and the delivery
+    another monitor waits with is stored, long before that one's lock_timeout (30 s)."""
+    store = await Store.open(postgres_url)
+    hung = HOLDER.replace(
+        "from storage import Store",
+        "from storage import Store\nimport storage.postgres\n"
+        "storage.postgres.IDLE_IN_TRANSACTION_TIMEOUT = '1s'  # 60 s in production",
+    )
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", hung, postgres_url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        await store.channels.add("chan_a", "web")
+        await store.posts.save("chan_a", [], history=True)
+        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
+        await asyncio.wait_for(
+            ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False), 20
+        )
+        assert list(await stories(store, "chan_a")) == [1]
+        assert holder.returncode is None  # the process still hangs; only its session ended
+    finally:
+        holder.kill()
+        await holder.wait()
+        await store.close()
+
+
 async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
     postgres_url: str,
 ) -> None:
