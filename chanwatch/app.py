@@ -232,15 +232,20 @@ async def run(
     except BaseException:
         restore_gc()
         raise
+    try:
+        health = Health(bot=role != "monitor")
+        metrics = Metrics(health)
+        status = _status_server(config, metrics, health, store)
+        runtime = _Runtime(config, store, health, metrics, role)
+    except BaseException:
+        # Before the block below, whose `finally` would put these back.
+        restore_gc()
+        await store.close()
+        raise
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-
-    health = Health(bot=role != "monitor")
-    metrics = Metrics(health)
-    status = _status_server(config, metrics, health, store)
-    runtime = _Runtime(config, store, health, metrics, role)
     tasks: list[asyncio.Task[None]] = []
     try:
         if status is not None:
