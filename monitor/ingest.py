@@ -44,6 +44,9 @@ class _Delivery:
     filed: list[ChannelBatch] | None = None
     """The batches with their stories, once the detector filed them (a save that failed
     and is tried again stores the same decisions)."""
+    turn: bool = False
+    """Saved in a story turn though the pipeline has no detector: history whose stories
+    its caller decided (see `_store_group`)."""
 
 
 class IngestListener(Protocol):
@@ -254,18 +257,18 @@ class Ingest:
             # An empty batch still goes to storage: it marks a first sight as done.
             batches.append(ChannelBatch(channel, records, title, history))
         edited = [frozenset(known[batch.handle]) for batch in batches]
-        results = await self._save(batches, edited)
+        results = await self._save(batches, edited, turn=stories is not None)
         for batch, result in zip(batches, results, strict=True):
             self._report(batch, result, known[batch.handle], matcher, history, source)
 
     async def _save(
-        self, batches: list[ChannelBatch], edited: list[frozenset[int]]
+        self, batches: list[ChannelBatch], edited: list[frozenset[int]], *, turn: bool = False
     ) -> list[SaveResult]:
         """Store one delivery's batches, with the deliveries that queued up while the
         previous save was being written (sources read several channels at once): one
         transaction and one commit for them all. Returns this delivery's results, once
         committed."""
-        mine = _Delivery(batches, edited, asyncio.get_running_loop().create_future())
+        mine = _Delivery(batches, edited, asyncio.get_running_loop().create_future(), turn=turn)
         self._queue.append(mine)
         async with self._save_lock:
             if not mine.saved.done():
@@ -316,9 +319,15 @@ class Ingest:
         So of two copies of a new story delivered to two processes at once, the second
         stored finds the first and joins its story: one story, one alert."""
         if self._stories is None:
-            return await self._store.posts.save_many(
-                [batch for delivery in group for batch in delivery.batches]
-            )
+            batches = [batch for delivery in group for batch in delivery.batches]
+            if not any(delivery.turn for delivery in group):
+                return await self._store.posts.save_many(batches)
+            # Grouped history (an import, a backfill) is saved in a turn too: the ids of its
+            # posts are then handed out and committed inside it, so a monitor's catch-up,
+            # which reads by id, cannot pass over a save still open and never file its posts
+            # (a live copy of one of them would start a story of its own).
+            async with self._store.posts.filing() as filing:
+                return await filing.save_many(batches)
         async with self._store.posts.filing() as filing:
             if self._behind or self._others:
                 await self._catch_up(filing)

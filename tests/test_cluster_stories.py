@@ -235,6 +235,42 @@ async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
         await store.close()
 
 
+async def test_grouped_history_is_saved_in_a_turn(postgres_url: str) -> None:
+    """An import's or a backfill's posts, grouped by their caller, wait for the turn like a
+    monitor's: their ids are handed out and committed inside it, so a monitor's catch-up,
+    which reads by id, never passes over a history save still open."""
+    store = await Store.open(postgres_url)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        await store.channels.add("chan_a", "web")
+        importer = await Ingest.open(store, SilentListener())  # as `chanwatch import` opens it
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
+        saving = asyncio.create_task(
+            importer.handle_posts(
+                [IncomingPost("chan_a", 1, START, news(0))], history=True, stories={}
+            )
+        )
+        async with asyncio.timeout(20):
+            while not await store.db.fetchall(  # noqa: ASYNC110 (waiting on the database)
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ):
+                await asyncio.sleep(0.05)
+        assert not saving.done()  # it waits for the holder's turn
+        holder.kill()
+        await holder.wait()
+        await asyncio.wait_for(saving, 25)
+        assert list(await stories(store, "chan_a")) == [1]
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+        await store.close()
+
+
 async def test_a_turn_held_past_the_lock_timeout_fails_the_deliveries_waiting_at_once(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
