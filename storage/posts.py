@@ -54,6 +54,25 @@ def _post(row: Row, hits: tuple[TopicHit, ...] = ()) -> StoredPost:
     )
 
 
+_STORY_POSTS: Final = (
+    "SELECT p.id, c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
+    "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
+    "LEFT JOIN posts s ON s.id = p.story "
+    "LEFT JOIN channels sc ON sc.id = s.channel_id "
+)
+"""Posts as the story detector files them, with the first post of each one's stored story
+(`_story_post`): followed by a WHERE."""
+
+
+def _story_post(row: Row) -> tuple[StoryPost, tuple[str, int] | None]:
+    """A row of `_STORY_POSTS`: the post, and its story's first post (channel handle, post
+    id; None: it starts its own)."""
+    return (
+        StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
+        None if row["first_post"] is None else (row["first_handle"], row["first_post"]),
+    )
+
+
 def _moment(moment: datetime | None) -> str | None:
     return None if moment is None else to_db(moment)
 
@@ -603,21 +622,9 @@ class Posts:
             where += " AND (p.date > ? OR (p.date = ? AND p.id > ?))"
             params += [to_db(after[0]), to_db(after[0]), after[1]]
         rows = await self._db.fetchall(
-            "SELECT p.id, c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
-            "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
-            "LEFT JOIN posts s ON s.id = p.story "
-            "LEFT JOIN channels sc ON sc.id = s.channel_id "
-            f"WHERE {where} ORDER BY p.date, p.id LIMIT ?",
-            (*params, limit),
+            f"{_STORY_POSTS}WHERE {where} ORDER BY p.date, p.id LIMIT ?", (*params, limit)
         )
-        return [
-            (
-                row["id"],
-                StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
-                None if row["first_post"] is None else (row["first_handle"], row["first_post"]),
-            )
-            for row in rows
-        ]
+        return [(row["id"], *_story_post(row)) for row in rows]
 
     async def _with_copies(self, posts: list[StoredPost]) -> list[StoredPost]:
         """The posts with `copies` filled: how many other stored posts share each one's story."""
@@ -669,22 +676,10 @@ class Filing:
         for start in range(0, len(posts), _CHUNK):
             chunk = posts[start : start + _CHUNK]
             rows = await self._tx.fetchall(
-                "SELECT c.handle, p.post_id, p.date, p.text, s.post_id AS first_post, "
-                "sc.handle AS first_handle FROM posts p JOIN channels c ON c.id = p.channel_id "
-                "LEFT JOIN posts s ON s.id = p.story "
-                "LEFT JOIN channels sc ON sc.id = s.channel_id "
-                f"WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
+                f"{_STORY_POSTS}WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id",
                 chunk,
             )
-            found.extend(
-                (
-                    StoryPost(row["handle"], row["post_id"], from_db(row["date"]), row["text"]),
-                    None
-                    if row["first_post"] is None
-                    else (row["first_handle"], row["first_post"]),
-                )
-                for row in rows
-            )
+            found.extend(map(_story_post, rows))
         return found
 
     async def save_many(self, batches: Sequence[ChannelBatch]) -> list[SaveResult]:
