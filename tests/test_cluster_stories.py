@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,33 @@ asyncio.run(main())
 """
 
 
+@asynccontextmanager
+async def turn_held(postgres_url: str, script: str = HOLDER) -> AsyncIterator[Process]:
+    """Another process (`script`) holding the turn on the database, from when it says so
+    until it is killed or the block ends."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, postgres_url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
+        yield holder
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+
+
+async def waiting_for_the_turn(store: Store) -> None:
+    """Returns once a transaction on the store's database waits for an advisory lock."""
+    async with asyncio.timeout(20):
+        while not await store.db.fetchall(  # noqa: ASYNC110 (waiting on the database)
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ):
+            await asyncio.sleep(0.05)
+
+
 async def test_a_process_hung_in_its_turn_is_ended_by_the_server_and_frees_it(
     postgres_url: str,
 ) -> None:
@@ -178,23 +206,18 @@ async def test_a_process_hung_in_its_turn_is_ended_by_the_server_and_frees_it(
         "from storage import Store\nimport storage.postgres\n"
         "storage.postgres.IDLE_IN_TRANSACTION_TIMEOUT = '1s'  # 60 s in production",
     )
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", hung, postgres_url, stdout=asyncio.subprocess.PIPE
-    )
     try:
-        await store.channels.add("chan_a", "web")
-        await store.posts.save("chan_a", [], history=True)
-        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
-        await asyncio.wait_for(
-            ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False), 20
-        )
-        assert list(await stories(store, "chan_a")) == [1]
-        assert holder.returncode is None  # the process still hangs; only its session ended
+        async with turn_held(postgres_url, hung) as holder:
+            await store.channels.add("chan_a", "web")
+            await store.posts.save("chan_a", [], history=True)
+            ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+            await asyncio.wait_for(
+                ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False),
+                20,
+            )
+            assert list(await stories(store, "chan_a")) == [1]
+            assert holder.returncode is None  # the process still hangs; only its session ended
     finally:
-        holder.kill()
-        await holder.wait()
         await store.close()
 
 
@@ -205,33 +228,21 @@ async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
     frees the lock, and the delivery another monitor was waiting with is stored (it would
     fail after lock_timeout, 30 s, if the lock stayed)."""
     store = await Store.open(postgres_url)
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
-    )
     try:
-        await store.channels.add("chan_a", "web")
-        await store.posts.save("chan_a", [], history=True)
-        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
-        delivery = asyncio.create_task(
-            ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False)
-        )
-        async with asyncio.timeout(20):
-            while not await store.db.fetchall(  # noqa: ASYNC110 (waiting on the database)
-                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ):
-                await asyncio.sleep(0.05)
-        assert not delivery.done()  # it waits for the holder's turn
-        holder.kill()
-        await holder.wait()
-        await asyncio.wait_for(delivery, 25)
-        assert list(await stories(store, "chan_a")) == [1]
-    finally:
-        if holder.returncode is None:
+        async with turn_held(postgres_url) as holder:
+            await store.channels.add("chan_a", "web")
+            await store.posts.save("chan_a", [], history=True)
+            ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+            delivery = asyncio.create_task(
+                ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False)
+            )
+            await waiting_for_the_turn(store)
+            assert not delivery.done()  # it waits for the holder's turn
             holder.kill()
             await holder.wait()
+            await asyncio.wait_for(delivery, 25)
+            assert list(await stories(store, "chan_a")) == [1]
+    finally:
         await store.close()
 
 
@@ -240,34 +251,22 @@ async def test_grouped_history_is_saved_in_a_turn(postgres_url: str) -> None:
     monitor's: their ids are handed out and committed inside it, so a monitor's catch-up,
     which reads by id, never passes over a history save still open."""
     store = await Store.open(postgres_url)
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
-    )
     try:
-        await store.channels.add("chan_a", "web")
-        importer = await Ingest.open(store, SilentListener())  # as `chanwatch import` opens it
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
-        saving = asyncio.create_task(
-            importer.handle_posts(
-                [IncomingPost("chan_a", 1, START, news(0))], history=True, stories={}
+        async with turn_held(postgres_url) as holder:
+            await store.channels.add("chan_a", "web")
+            importer = await Ingest.open(store, SilentListener())  # as `chanwatch import` does
+            saving = asyncio.create_task(
+                importer.handle_posts(
+                    [IncomingPost("chan_a", 1, START, news(0))], history=True, stories={}
+                )
             )
-        )
-        async with asyncio.timeout(20):
-            while not await store.db.fetchall(  # noqa: ASYNC110 (waiting on the database)
-                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ):
-                await asyncio.sleep(0.05)
-        assert not saving.done()  # it waits for the holder's turn
-        holder.kill()
-        await holder.wait()
-        await asyncio.wait_for(saving, 25)
-        assert list(await stories(store, "chan_a")) == [1]
-    finally:
-        if holder.returncode is None:
+            await waiting_for_the_turn(store)
+            assert not saving.done()  # it waits for the holder's turn
             holder.kill()
             await holder.wait()
+            await asyncio.wait_for(saving, 25)
+            assert list(await stories(store, "chan_a")) == [1]
+    finally:
         await store.close()
 
 
@@ -279,39 +278,33 @@ async def test_a_turn_held_past_the_lock_timeout_fails_the_deliveries_waiting_at
     it, together: each tried alone would wait the timeout again, one after the other."""
     monkeypatch.setattr("storage.postgres.LOCK_TIMEOUT", "1s")  # 30 s in production
     store = await Store.open(postgres_url)
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLDER, postgres_url, stdout=asyncio.subprocess.PIPE
-    )
     try:
-        channels = ("chan_a", "chan_b", "chan_c")
-        for handle in channels:
-            await store.channels.add(handle, "web")
-            await store.posts.save(handle, [], history=True)
-        ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
-        turns = 0
-        turn: Callable[[], AbstractAsyncContextManager[Filing]] = store.posts.filing
+        async with turn_held(postgres_url):
+            channels = ("chan_a", "chan_b", "chan_c")
+            for handle in channels:
+                await store.channels.add(handle, "web")
+                await store.posts.save(handle, [], history=True)
+            ingest = await Ingest.open(store, SilentListener(), story_window_hours=24, others=True)
+            turns = 0
+            turn: Callable[[], AbstractAsyncContextManager[Filing]] = store.posts.filing
 
-        @asynccontextmanager
-        async def counted() -> AsyncIterator[Filing]:
-            nonlocal turns
-            turns += 1
-            async with turn() as filing:
-                yield filing
+            @asynccontextmanager
+            async def counted() -> AsyncIterator[Filing]:
+                nonlocal turns
+                turns += 1
+                async with turn() as filing:
+                    yield filing
 
-        store.posts.filing = counted  # type: ignore[method-assign]
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"in its turn\n"
-        outcomes = await asyncio.gather(
-            *(
-                ingest.handle_posts([IncomingPost(handle, 1, START, news(n))], history=False)
-                for n, handle in enumerate(channels)
-            ),
-            return_exceptions=True,
-        )
-        assert [type(outcome) for outcome in outcomes] == [StorageBusy] * 3
-        # The first delivery's turn, then one for the two that queued up behind it.
-        assert turns == 2
+            store.posts.filing = counted  # type: ignore[method-assign]
+            outcomes = await asyncio.gather(
+                *(
+                    ingest.handle_posts([IncomingPost(handle, 1, START, news(n))], history=False)
+                    for n, handle in enumerate(channels)
+                ),
+                return_exceptions=True,
+            )
+            assert [type(outcome) for outcome in outcomes] == [StorageBusy] * 3
+            # The first delivery's turn, then one for the two that queued up behind it.
+            assert turns == 2
     finally:
-        holder.kill()
-        await holder.wait()
         await store.close()
