@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chanwatch.app")
 
 _RESTART_PAUSE: Final = (1.0, 60.0)
+_STOPPING_TOO_LONG: Final = 10.0
+"""Seconds after the stop when the parts still running are named in the log: the stop
+waits for them (a send in flight is recorded before the process exits), and an operator
+whose process does not exit sees which part it waits for."""
 """First and longest pause before restarting a part that crashed."""
 
 
@@ -279,6 +283,13 @@ async def run(
         await runtime.stop_polling()
         for task in tasks:
             task.cancel()
+        if tasks:
+            _, running = await asyncio.wait(tasks, timeout=_STOPPING_TOO_LONG)
+            if running:
+                logger.warning(
+                    "stopping: still waiting for %s",
+                    ", ".join(sorted(task.get_name() for task in running)),
+                )
         # Delivery shields its in-flight send, so cancellation waits for it to be recorded.
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.close()

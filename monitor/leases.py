@@ -137,8 +137,11 @@ class LeaseKeeper:
     async def run(self) -> None:
         """Hold leases every `renew_seconds` (or when woken) until cancelled."""
         while True:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes as
+            # the wait ends (a wake-up and the stop in one turn), and the loop never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self.renew_seconds)
+                async with asyncio.timeout(self.renew_seconds):
+                    await self._woken.wait()
             self._woken.clear()
             await self.hold()
 

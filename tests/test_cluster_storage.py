@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from monitor.leases import share
+from monitor.leases import LeaseKeeper, share
 from storage import Location, Store
 from storage.database import now_utc
 from storage.models import ProcessInfo
@@ -146,6 +146,20 @@ async def test_concurrent_claims_never_share_a_channel(store: Store) -> None:
     )
     claimed = [handle for held in results for handle in held]
     assert len(claimed) == len(set(claimed)) == 10
+
+
+async def test_a_lease_keeper_woken_as_it_is_stopped_stops(store: Store) -> None:
+    # A wake-up and the stop in one turn of the event loop: the stop must win, or the
+    # process never exits.
+    owner = await store.processes.register("monitor", "host-a", 101, capacity=5)
+    keeper = LeaseKeeper(store, owner, lease_seconds=30, capacity=5)
+    await keeper.hold()
+    task = asyncio.create_task(keeper.run())
+    await asyncio.sleep(0.2)  # waiting for the next renewal
+    keeper.wake()
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
+    assert task.cancelled()
 
 
 def _process(process_id: int, capacity: int) -> ProcessInfo:

@@ -384,6 +384,20 @@ async def test_cancelling_run_closes_the_session(tme: TmeServer, sink: Recording
     assert sessions[0].closed
 
 
+async def test_a_source_woken_as_it_is_stopped_stops(tme: TmeServer, sink: RecordingSink) -> None:
+    # A wake-up and the stop in one turn of the event loop (an operator's command as the
+    # process shuts down): the stop must win, or the process never exits.
+    tme.add_posts("pul_1", 1)
+    source = make_source(tme, sink, MutableWatchList("pul_1"), poll_seconds=30)
+    task = asyncio.create_task(source.run())
+    await sink.wait_until(lambda: "pul_1" in sink.oks)
+    await asyncio.sleep(0.2)  # past the poll, waiting for the next
+    source.wake()
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
+    assert task.cancelled()
+
+
 async def test_fetch_history_pages_back_to_the_limit(tme: TmeServer, sink: RecordingSink) -> None:
     ids = tme.add_posts("pul_1", 50)
     async with make_source(tme, sink, MutableWatchList()) as source:

@@ -149,8 +149,11 @@ class WebSource:
                     default=loop.time() + self._poll_seconds,
                 )
                 delay = min(next_due - loop.time(), self._poll_seconds)
+                # Not asyncio.wait_for: see LeaseKeeper.run (a stop that came with a wake-up
+                # was lost, and the process never exited).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), max(delay, _MIN_SLEEP_SECONDS))
+                    async with asyncio.timeout(max(delay, _MIN_SLEEP_SECONDS)):
+                        await self._woken.wait()
         finally:
             await self.close()
 
