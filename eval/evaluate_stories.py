@@ -34,7 +34,10 @@ who never saw them): the unseen measure of those rules; their errors were read s
 rules written on them. The "held-out G" pairs (two parts, seeds 10000 and 11000) were drawn
 and labelled with the detector frozen at dc15665, read before any detector ran on them, and
 measured once with dc15665 and once with c1c6312 (the rules written on F's errors meanwhile,
-by someone who never saw G): the unseen measure of this version.
+by someone who never saw G). The "held-out H" pairs (two parts, seeds 12000 and 13000) were
+drawn and labelled with the detector frozen at c1c6312, each pair by two readers blind to each
+other (the second's labels are `story_pairs_second_reader.jsonl`), and measured once with
+c1c6312: the unseen measure of this version.
 
 Pairs labelled "unsure" are left out of the counts (their number is printed).
 """
@@ -62,8 +65,12 @@ from monitor.stories.text import words as line_words  # noqa: E402
 
 DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data" / "telegram-news"
 DEFAULT_PAIRS: Final = REPO_ROOT / "eval" / "story_pairs.jsonl"
+DEFAULT_SECOND: Final = REPO_ROOT / "eval" / "story_pairs_second_reader.jsonl"
+"""A second reader's labels of some of the pairs (held-out H), made without seeing the first
+reader's: how far two readers agree, and the detector on the pairs both label alike."""
 PRECISION_AIM: Final = 0.98
 HALVES: Final = (
+    "held-out H",
     "held-out G",
     "held-out F",
     "held-out E",
@@ -88,7 +95,7 @@ class Pair:
 
     @property
     def half(self) -> str:
-        """ "dev", or its held-out set: "held-out" (the first), "held-out B" to "held-out G"."""
+        """ "dev", or its held-out set: "held-out" (the first), "held-out B" to "held-out H"."""
         for half in HALVES[:-2]:
             if self.source.startswith(half):
                 return half
@@ -362,12 +369,44 @@ def _estimate(
         )
 
 
+def second_reading(path: Path, pairs: list[Pair], said: Callable[[Pair], bool]) -> None:
+    """Agreement of the second reader with the first (`pairs`), and the detector's figures
+    on the pairs both read alike. Unsure, by either reader, is left out."""
+    if not path.exists():
+        return
+    first = {(p.first.key, p.second.key): p for p in pairs}
+    both: list[tuple[Pair, bool]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        a, b = (row["a"][0], row["a"][1]), (row["b"][0], row["b"][1])
+        pair = first.get((a, b)) or first.get((b, a))
+        if pair is not None and row["label"] != "unsure":
+            both.append((pair, row["label"] == "same"))
+    if not both:
+        return
+    agreed = [pair for pair, same in both if pair.same == same]
+    observed = len(agreed) / len(both)
+    first_same = sum(pair.same for pair, _ in both) / len(both)
+    second_same = sum(same for _, same in both) / len(both)
+    chance = first_same * second_same + (1 - first_same) * (1 - second_same)
+    kappa = (observed - chance) / (1 - chance)
+    print(
+        f"\nA second reader ({path.name}): {len(both)} pairs read by both (neither unsure), "
+        f"{len(agreed)} alike: agreement {observed:.3f}, Cohen's kappa {kappa:.3f}"
+    )
+    counts = Counts()
+    for pair in agreed:
+        counts.add(pair.same, said(pair))
+    print(f"the detector on the {len(agreed)} pairs both read alike: {counts.row()}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
     parser.add_argument("--methods", action="store_true", help="also compare the methods")
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--second", type=Path, default=DEFAULT_SECOND)
     args = parser.parse_args(argv)
     posts = load_corpus(args.data)
     pairs, unsure = load_pairs(args.pairs, {p.key: p for p in posts})
@@ -391,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda p: run.stories[p.first.key] == run.stories[p.second.key],
     )
     estimate_population(posts, pairs, lambda p: p.first.key in run.originals[p.second.key])
+    second_reading(args.second, pairs, lambda p: p.first.key in run.originals[p.second.key])
     stories_count = len(set(run.stories.values()))
     print(f"{len(posts)} posts → {stories_count} stories ({len(posts) - stories_count} copies)")
     if args.show_errors:
