@@ -16,13 +16,12 @@ died before recording it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from chanwatch.health import Health
-from storage.coordination import Election
+from storage.coordination import Election, cancel_and_wait
 
 logger = logging.getLogger("chanwatch.office")
 
@@ -55,10 +54,8 @@ async def hold_office(
                 done, _ = await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 lost.cancel()
-                work.cancel()
                 # The duties stop polling and let sends in flight be recorded.
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
+                await cancel_and_wait(work)
             reason = lost.result() if lost in done else None
         if reason is not None:
             logger.warning(

@@ -22,7 +22,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,22 @@ def call_listener(heard: Heard, channel: str, payload: str | None) -> None:
         heard(channel, payload)
     except Exception:
         logger.exception("a listener of %s failed", channel)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended, whatever it ends with.
+
+    Unlike `suppress(CancelledError)` around the wait, a stop of the caller itself while it
+    waits (the process shutting down as a term ends) still stops the caller: the suppress
+    would take it for the task's own cancellation and the caller would go on, and the
+    process would never exit."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
 
 
 class SoleTerm(Term):

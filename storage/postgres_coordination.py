@@ -29,7 +29,7 @@ from typing import Final
 
 import asyncpg
 
-from storage.coordination import Election, Heard, Term, call_listener
+from storage.coordination import Election, Heard, Term, call_listener, cancel_and_wait
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -123,9 +123,7 @@ class PostgresTerm(Term):
 
     async def leave(self) -> None:
         self._end("left")
-        self._watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._watch
+        await cancel_and_wait(self._watch)
         self._conn.remove_termination_listener(self._terminated)
         # Closing the session releases its lock; a dead connection has released it already.
         with contextlib.suppress(*_FAILURES):
@@ -216,9 +214,7 @@ class PostgresListening:
             await self._first.wait()
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     def _notified(self, conn: object, pid: int, channel: str, payload: object) -> None:
         call_listener(self._heard, channel, str(payload))

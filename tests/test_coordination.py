@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from chanwatch.health import Health
+from chanwatch.office import hold_office
 from storage import Location, Store, TopicSpec, open_database
 from storage.coordination import BOT_OFFICE, DELIVERY, Term
 from storage.database import Database
@@ -211,6 +213,31 @@ async def test_a_listener_connects_again_and_says_it_may_have_missed_news(
         assert (await heard.until(2))[1] == (DELIVERY, None)
         await second.notify(DELIVERY, "after")
         assert (await heard.until(3))[2] == (DELIVERY, "after")
+
+
+async def test_a_process_stopped_as_its_term_ends_stops_instead_of_campaigning_again(
+    twins: tuple[PostgresDatabase, PostgresDatabase], postgres_server: PostgresServer
+) -> None:
+    # The term ends (the connection holding it is killed) and, while the duties finish what
+    # they had in flight, the process is told to stop: it must stop, not stand for office.
+    first, _ = twins
+    working, stopping = asyncio.Event(), asyncio.Event()
+
+    async def duties() -> None:
+        working.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopping.set()
+            await asyncio.sleep(0.5)  # a send in flight being recorded
+
+    office = asyncio.create_task(hold_office(_quick(first), Health(), duties))
+    await asyncio.wait_for(working.wait(), WAIT)
+    _terminate(postgres_server, first, "chanwatch bot leader")
+    await asyncio.wait_for(stopping.wait(), WAIT)
+    office.cancel()
+    await asyncio.wait({office}, timeout=WAIT)
+    assert office.cancelled()
 
 
 def _terminate(server: PostgresServer, db: PostgresDatabase, application: str | None) -> None:
