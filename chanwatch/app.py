@@ -43,9 +43,9 @@ logger = logging.getLogger("chanwatch.app")
 
 _RESTART_PAUSE: Final = (1.0, 60.0)
 _STOPPING_TOO_LONG: Final = 10.0
-"""Seconds after the stop when the parts still running are named in the log: the stop
-waits for them (a send in flight is recorded before the process exits), and an operator
-whose process does not exit sees which part it waits for."""
+"""Every this many seconds after the stop, the parts still running are named in the log:
+the stop waits for them (a send in flight is recorded before the process exits), and an
+operator whose process does not exit sees which part it waits for."""
 """First and longest pause before restarting a part that crashed."""
 
 
@@ -283,8 +283,9 @@ async def run(
         await runtime.stop_polling()
         for task in tasks:
             task.cancel()
-        if tasks:
-            _, running = await asyncio.wait(tasks, timeout=_STOPPING_TOO_LONG)
+        running = set(tasks)
+        while running:
+            _, running = await asyncio.wait(running, timeout=_STOPPING_TOO_LONG)
             if running:
                 logger.warning(
                     "stopping: still waiting for %s",

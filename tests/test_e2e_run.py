@@ -51,6 +51,31 @@ async def test_subscribe_then_one_alert_for_a_new_matching_post_and_clean_stop(
     assert TOKEN not in text and "Traceback" not in text
 
 
+async def test_a_stop_waits_for_the_alert_in_flight_and_says_what_it_waits_for(
+    tmp_path: Path,
+) -> None:
+    async with FakeBotAPI() as api, TmeServer() as tme:
+        tme.add_channel("pul_1", "Пул Первого")
+        tme.add_post("pul_1", "Старый пост про визит")
+        async with running(write_config(tmp_path, api, tme), api) as app:
+            await tme.wait_served(["pul_1"])
+            await subscribe(api, 5)
+            # Answered 13 s late: the stop waits past its first "still waiting" (10 s).
+            api.delay_next("sendMessage", 13)
+            before = api.received.count("sendMessage")
+            tme.add_post("pul_1", "Лидер КНДР пригласил Первого посетить его страну")
+            await api.wait_until(
+                lambda: api.received.count("sendMessage") > before, "alert sent", timeout=15
+            )
+            code = await app.stop()
+    assert code == 0
+    text = app.log_text()
+    assert re.search(r"stopping: still waiting for [a-z, ]*bot", text), text
+    # The alert Telegram accepted after the stop began is recorded as sent, not owed again.
+    assert re.search(r"sent kind=alert chat=5 outbox=\d+ message_id=\d+", text), text
+    assert "stopped" in text.splitlines()[-1]
+
+
 async def test_telegram_channel_without_session_is_a_clear_start_error(tmp_path: Path) -> None:
     config = tmp_path / "chanwatch.toml"
     config.write_text(

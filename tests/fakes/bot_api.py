@@ -700,6 +700,9 @@ class FakeBotAPI:
         self._poller: object | None = None
         self._faults: list[_Fault] = []
         self._delays: list[tuple[str, float]] = []
+        self.received: list[str] = []
+        """Methods of the requests received, in order, also those not answered yet (a
+        delayed one is in flight from the bot's side)."""
         self._changed = asyncio.Condition()
         self._closing = False
         self._stopped = asyncio.Event()
@@ -1221,6 +1224,9 @@ class FakeBotAPI:
         if self.token is None:
             self.bot_id = int(token.split(":", 1)[0])
         params, files = await _read_params(request)
+        async with self._changed:
+            self.received.append(method)
+            self._changed.notify_all()
         try:
             await self._delay(method)
             self._raise_fault(method, params)
