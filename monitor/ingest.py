@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Final, Protocol
@@ -42,8 +42,10 @@ class _Delivery:
     saved: asyncio.Future[list[SaveResult]]
     """Their results, set once committed."""
     filed: list[ChannelBatch] | None = None
-    """The batches with their stories, once the detector filed them (a save that failed
-    and is tried again stores the same decisions)."""
+    """The batches with their stories, once the detector filed them."""
+    fresh: list[tuple[str, int]] = field(default_factory=list)
+    """The posts the detector filed for these batches, which it did not hold before: if
+    their save fails they are taken out again (`Ingest._forget`)."""
     turn: bool = False
     """Saved in a story turn though the pipeline has no detector: history whose stories
     its caller decided (see `_store_group`)."""
@@ -328,12 +330,16 @@ class Ingest:
             # (a live copy of one of them would start a story of its own).
             async with self._store.posts.filing() as filing:
                 return await filing.save_many(batches)
-        async with self._store.posts.filing() as filing:
-            if self._behind or self._others:
-                await self._catch_up(filing)
-            results = await filing.save_many(
-                [batch for delivery in group for batch in self._filed(delivery)]
-            )
+        try:
+            async with self._store.posts.filing() as filing:
+                if self._behind or self._others:
+                    await self._catch_up(filing)
+                results = await filing.save_many(
+                    [batch for delivery in group for batch in self._filed(delivery)]
+                )
+        except BaseException:
+            self._forget(group)
+            raise
         # Committed: only now are the ids this process's own.
         self._saw(results)
         return results
@@ -341,6 +347,14 @@ class Ingest:
     def _filed(self, delivery: _Delivery) -> list[ChannelBatch]:
         """The delivery's batches with their stories, filed in the detector once."""
         if delivery.filed is None:
+            assert self._stories is not None
+            story_of = self._stories.story_of
+            delivery.fresh = [
+                (batch.handle, record.post_id)
+                for batch, stored in zip(delivery.batches, delivery.edited, strict=True)
+                for record in batch.records
+                if record.post_id not in stored and story_of(batch.handle, record.post_id) is None
+            ]
             # Channel after channel, as they are stored: a copy's first post is filed (and
             # stored) before it.
             delivery.filed = [
@@ -354,6 +368,19 @@ class Ingest:
                 for batch, stored in zip(delivery.batches, delivery.edited, strict=True)
             ]
         return delivery.filed
+
+    def _forget(self, group: list[_Delivery]) -> None:
+        """A save that failed (or was cancelled) stored none of the group's posts: the
+        detector forgets those it filed for them, so that when their source hands them
+        again they are judged again, after what other processes stored meanwhile (a copy
+        stored by another monitor in between is then their story's first post, instead of
+        a second story with an alert of its own). Edits stay as filed: the stored post
+        keeps its story either way."""
+        assert self._stories is not None
+        for delivery in group:
+            for channel, post_id in delivery.fresh:
+                self._stories.forget(channel, post_id)
+            delivery.filed, delivery.fresh = None, []
 
     def _report(
         self,

@@ -13,12 +13,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import asyncpg
 import pytest
 
 from monitor.ingest import Ingest, SilentListener
 from monitor.sources.base import IncomingPost
 from storage import Location, Store
-from storage.errors import StorageBusy
+from storage.errors import StorageBusy, StorageError
 from storage.posts import Filing
 
 ROUNDS: Final = 50
@@ -150,6 +151,53 @@ async def test_a_copy_delivered_later_by_either_process_joins_the_story(
     first = a[1][0] if a[1][1] is None else b[1][0]
     assert {a[1][1], b[1][1]} == {None, first}
     assert c[1][1] == c[2][1] == first
+
+
+REFUSING: Final = """
+CREATE TABLE refusing (reason text);
+CREATE FUNCTION refuse_posts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM refusing) THEN
+        RAISE EXCEPTION 'could not extend file: No space left on device';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_posts BEFORE INSERT ON posts
+    FOR EACH ROW EXECUTE FUNCTION refuse_posts();
+"""
+"""A database that refuses to store posts while `refusing` has a row (a full disk)."""
+
+
+async def test_a_post_whose_save_failed_joins_the_copy_another_process_stored_meanwhile(
+    postgres_url: str,
+) -> None:
+    """A monitor's save of a new story's first post fails (the database refuses it), another
+    monitor stores a copy meanwhile, then the first one's source hands the post again: it
+    joins the stored copy's story (one story, one alert), not one decided before that copy
+    was stored."""
+    admin = await asyncpg.connect(postgres_url)
+    here_store, there_store = await Store.open(postgres_url), await Store.open(postgres_url)
+    try:
+        await admin.execute(REFUSING)
+        for handle in ("chan_a", "chan_b"):
+            await here_store.channels.add(handle, "web")
+            await here_store.posts.save(handle, [], history=True)
+        here, there = await pipelines((here_store, there_store))
+        first = IncomingPost("chan_a", 1, START, news(0))
+        await admin.execute("INSERT INTO refusing VALUES ('full disk')")
+        with pytest.raises(StorageError, match="No space left"):
+            await here.handle_posts([first], history=False)
+        await admin.execute("DELETE FROM refusing")
+        copied = IncomingPost("chan_b", 1, START + timedelta(seconds=30), copy(0))
+        await there.handle_posts([copied], history=False)
+        await here.handle_posts([first], history=False)
+        a, b = await stories(here_store, "chan_a"), await stories(here_store, "chan_b")
+        assert b[1][1] is None  # the copy, stored first, starts the story
+        assert a[1][1] == b[1][0]
+    finally:
+        await admin.close()
+        await there_store.close()
+        await here_store.close()
 
 
 HOLDER: Final = """

@@ -299,6 +299,14 @@ class StoryIndex:
         self._file(_Entry(key, ref, date, self._seq, body, originals, postings))
         heapq.heappush(self._expiry, (date, self._seq, key))
 
+    def forget(self, channel: Hashable, message_id: int) -> None:
+        """Take a filed post out, as if it had never come: its save failed, so when it comes
+        again it is judged again, beside what was stored meanwhile. Posts filed as its
+        copies keep their story."""
+        entry = self._posts.get(StoryRef(channel, message_id))
+        if entry is not None:
+            self._unfile(entry)
+
     def update(self, channel: Hashable, message_id: int, date: datetime, text: str) -> StoryRef:
         key = StoryRef(channel, message_id)
         known = self._posts.get(key)
