@@ -38,6 +38,17 @@ def test_assigning_a_post_again_keeps_its_story() -> None:
     assert index.assign("b", 1, at(1), OTHER) == StoryRef("a", 1)
 
 
+def test_a_forgotten_post_is_judged_again_and_is_no_original_meanwhile() -> None:
+    index = StoryIndex()
+    index.assign("a", 1, at(0), NEWS)
+    index.forget("a", 1)  # its save failed
+    assert index.story_of("a", 1) is None and len(index) == 0
+    assert index.assign("b", 1, at(1), NEWS) == StoryRef("b", 1)
+    # Handed again, it is decided again: now a copy of what came meanwhile.
+    assert index.assign("a", 1, at(0), NEWS) == StoryRef("b", 1)
+    index.forget("c", 9)  # never filed: nothing to do
+
+
 def test_posts_further_apart_than_the_window_are_separate_stories() -> None:
     index = StoryIndex(window_hours=2)
     index.assign("a", 1, at(0), NEWS)
