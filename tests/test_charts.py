@@ -39,7 +39,10 @@ def assert_phone_sized_png(message: SentMessage) -> None:
     assert width == 1080 and 600 <= height <= 1400
 
 
-async def topics_with_posts(c: Conversation, names: list[str], *, per_topic: int = 3) -> None:
+async def topics_with_posts(
+    c: Conversation, names: list[str], *, per_topic: int = 3, now: datetime = NOW
+) -> None:
+    """Posts of each topic, one a day back from `now` (five minutes before it)."""
     await c.store.channels.add("news_ch", "web")
     post = 0
     for index, name in enumerate(names):
@@ -53,7 +56,7 @@ async def topics_with_posts(c: Conversation, names: list[str], *, per_topic: int
                 f"пост слово{index}",
                 topic=name,
                 word=f"слово{index}",
-                date=NOW - timedelta(days=day, minutes=5),
+                date=now - timedelta(days=day, minutes=5),
             )
 
 
@@ -120,8 +123,16 @@ async def test_operators_stats_chart(tmp_path: Path) -> None:
 
 
 async def test_weekly_digest_sends_its_chart_above_the_list(tmp_path: Path) -> None:
+    # Today's post must fall on the digest's day (in its zone, Moscow), which the suite's
+    # start time does not ensure: just after midnight there, five minutes before the start
+    # is the day before, the chart's last day.
+    now = datetime.now(UTC)
+    midnight = datetime.now(ZoneInfo("Europe/Moscow")).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    now = max(now, midnight.astimezone(UTC) + timedelta(minutes=5, seconds=1))
     async with conversation(tmp_path) as c:
-        await topics_with_posts(c, ["visit", "invitation"])
+        await topics_with_posts(c, ["visit", "invitation"], now=now)
         await c.ask("/subscribe")
         await c.ask("/digest 09:00 weekly")
         await c.ask("/mode digest")

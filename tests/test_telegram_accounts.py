@@ -36,6 +36,9 @@ TOKEN: Final = "42:ACCOUNTSTESTTOKEN0123456789abcdef"
 OPERATOR: Final = 1
 ALICE: Final = 7
 WAIT: Final = 15.0
+START: Final = 30.0
+"""Until `chanwatch run` polls: it opens the database and every account first (slower on a
+machine running other tests)."""
 """A guard against a hung test; every wait ends as soon as its condition holds."""
 
 
@@ -88,7 +91,7 @@ async def running(config: Path, api: FakeBotAPI, world: FakeTelegram) -> AsyncIt
         api.wait_until(
             lambda: len(api.calls_of("setMyCommands")) > polls and api.long_polling,
             "started polling",
-            timeout=WAIT,
+            timeout=START,
         )
     )
     await asyncio.wait({app, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -96,7 +99,13 @@ async def running(config: Path, api: FakeBotAPI, world: FakeTelegram) -> AsyncIt
         started.cancel()
         app.result()  # the start-up error
         raise AssertionError("chanwatch run returned at start")
-    started.result()
+    try:
+        started.result()
+    except BaseException:
+        # Stopped, not left running into the next test with its connections open.
+        stop.set()
+        await asyncio.wait({app}, timeout=WAIT)
+        raise
     store = await Store.open(load_config(config).database)
     try:
         yield store
