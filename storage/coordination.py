@@ -98,16 +98,18 @@ def call_listener(heard: Heard, channel: str, payload: str | None) -> None:
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
     """Cancel `task` and wait until it has ended, whatever it ends with.
 
-    Unlike `suppress(CancelledError)` around the wait, a stop of the caller itself while it
-    waits (the process shutting down as a term ends) still stops the caller: the suppress
-    would take it for the task's own cancellation and the caller would go on, and the
-    process would never exit."""
+    Unlike `suppress(CancelledError)` around the wait, a stop of the caller that comes while
+    it waits (the process shutting down as a term ends) still stops the caller: the
+    suppress would take it for the task's own cancellation, the caller would go on, and the
+    process would never exit. A caller already being stopped (cleaning up in a `finally`)
+    goes on with its cleanup, as with the suppress."""
+    current = asyncio.current_task()
+    stops = current.cancelling() if current is not None else 0
     task.cancel()
     try:
         await task
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
+        if current is not None and current.cancelling() > stops:
             raise
 
 
