@@ -43,10 +43,11 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, LinkPreviewOptions
 from aiolimiter import AsyncLimiter
 
+from bot.api_outcomes import failure_kind
 from bot.charts.renderer import ChartRenderer
 from bot.charts.spec import ChartSpec, SpecError
 from bot.clock import Clock
-from bot.observer import BotObserver, NoObserver, failure_kind
+from bot.observer import BotObserver, NoObserver
 from storage import Store
 from storage.models import OutboxItem
 

@@ -8,12 +8,11 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
-from bot import texts
 from chanwatch import heap
 from chanwatch.config import Config
 from chanwatch.errors import ConfigError
@@ -64,15 +63,23 @@ class _Listener:
         if self.delivery is not None:
             self.delivery.wake()
 
-    async def _notify(self, write: Callable[[], str], key: str) -> None:
+    async def _notify(self, write: Callable[[ModuleType], str], key: str) -> None:
+        """Tell the operators `write(bot.texts)` (in each one's language)."""
+        # Imported here: the bot's texts import aiogram, whose import takes seconds, which a
+        # process that fails to start (its database, its role) should not make anyone wait.
+        from bot import texts
+
+        def text() -> str:
+            return write(texts)
+
         if self.delivery is not None:
-            await self.delivery.notify_operators(write, key=key)
+            await self.delivery.notify_operators(text, key=key)
         elif self.notices is not None:
-            await self.notices(write, key)
+            await self.notices(text, key)
 
     async def source_failed(self, channel: str, message: str) -> None:
         await self._notify(
-            lambda: texts.source_failed_notice(channel, message),
+            lambda texts: texts.source_failed_notice(channel, message),
             # Storage already says this is a new outage; the key only has to be unique
             # (the monotonic clock restarts with the process, wall time does not).
             f"source-error:{channel}:{time.time_ns()}",
@@ -80,7 +87,8 @@ class _Listener:
 
     async def source_recovered(self, channel: str) -> None:
         await self._notify(
-            lambda: texts.source_recovered_notice(channel), f"source-ok:{channel}:{time.time_ns()}"
+            lambda texts: texts.source_recovered_notice(channel),
+            f"source-ok:{channel}:{time.time_ns()}",
         )
 
     def posts_stored(self, source: str, new_posts: int, new_matches: Sequence[str]) -> None:
@@ -94,13 +102,13 @@ class _Listener:
     ) -> None:
         # Storage said this account was working until now, so this is news once.
         await self._notify(
-            lambda: texts.account_down_notice(account, reason, moves, final=final),
+            lambda texts: texts.account_down_notice(account, reason, moves, final=final),
             f"account-down:{account}:{time.time_ns()}",
         )
 
     async def account_recovered(self, account: str, moves: Sequence[Assignment]) -> None:
         await self._notify(
-            lambda: texts.account_recovered_notice(account, moves),
+            lambda texts: texts.account_recovered_notice(account, moves),
             f"account-ok:{account}:{time.time_ns()}",
         )
 
@@ -138,6 +146,8 @@ async def _supervise(name: str, start: Callable[[], Awaitable[None]], health: He
 
 
 def _log_crash(name: str, error: Exception, pause: float) -> None:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     if isinstance(error, ChanwatchError):
         logger.error("%s stopped error=%s restart_in=%.0fs", name, error, pause)
     elif isinstance(error, TelegramUnauthorizedError):
@@ -505,12 +515,12 @@ class _Runtime:
 
     async def bot_parts(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The bot: polling, delivery, digests and retention (roles all and bot)."""
+        from bot.api_outcomes import watch_polling
         from bot.charts.renderer import ChartRenderer
         from bot.clock import SystemClock
         from bot.delivery import Delivery
         from bot.digests import DigestScheduler
         from bot.dispatcher import build_dispatcher, make_bot, register_commands
-        from bot.observer import watch_polling
         from bot.settings import BotSettings
 
         config, store = self.config, self.store
