@@ -246,14 +246,21 @@ async def run(
     except BaseException:
         restore_gc()
         raise
+    status: StatusServer | None = None
     try:
         health = Health(bot=role != "monitor")
         metrics = Metrics(health)
         status = _status_server(config, metrics, health, store)
+        if status is not None:
+            # Before the runtime, whose bot imports aiogram (seconds): a port in use is
+            # said at once.
+            await status.start()
         runtime = _Runtime(config, store, health, metrics, role)
     except BaseException:
         # Before the block below, whose `finally` would put these back.
         restore_gc()
+        if status is not None:
+            await status.stop()
         await store.close()
         raise
     stop = stop or asyncio.Event()
@@ -262,8 +269,6 @@ async def run(
         loop.add_signal_handler(signum, stop.set)
     tasks: list[asyncio.Task[None]] = []
     try:
-        if status is not None:
-            await status.start()
         parts: dict[str, Callable[[], Awaitable[None]]] = {}
         await runtime.membership.start()
         parts["heartbeat"] = runtime.membership.run
