@@ -104,12 +104,12 @@ class Chanwatch:
         exited.cancel()
         ready.result()
 
-    async def stop(self, sig: int = signal.SIGTERM) -> int:
+    async def stop(self, sig: int = signal.SIGTERM, *, timeout: float = STOP_TIMEOUT) -> int:  # noqa: ASYNC109
         """Signal the process and wait for it to exit; returns (and records) its exit code."""
         assert self.process is not None
         if self.process.returncode is None:
             self.process.send_signal(sig)
-        code = await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
+        code = await asyncio.wait_for(self.process.wait(), timeout)
         self.exit_codes.append(code)
         self.process = None
         return code
