@@ -41,11 +41,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chanwatch.app")
 
 _RESTART_PAUSE: Final = (1.0, 60.0)
+"""First and longest pause before restarting a part that crashed."""
 _STOPPING_TOO_LONG: Final = 10.0
 """Every this many seconds after the stop, the parts still running are named in the log:
 the stop waits for them (a send in flight is recorded before the process exits), and an
 operator whose process does not exit sees which part it waits for."""
-"""First and longest pause before restarting a part that crashed."""
 
 
 class _Listener:
@@ -298,6 +298,7 @@ async def run(
         await runtime.stop_polling()
         for task in tasks:
             task.cancel()
+        # Delivery shields its in-flight send, so cancellation waits for it to be recorded.
         running = set(tasks)
         while running:
             _, running = await asyncio.wait(running, timeout=_STOPPING_TOO_LONG)
@@ -306,7 +307,7 @@ async def run(
                     "stopping: still waiting for %s",
                     ", ".join(sorted(task.get_name() for task in running)),
                 )
-        # Delivery shields its in-flight send, so cancellation waits for it to be recorded.
+        # All ended: this collects what they ended with, so none is logged as never retrieved.
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.close()
         if status is not None:
