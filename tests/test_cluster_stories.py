@@ -242,6 +242,19 @@ async def waiting_for_the_turn(store: Store) -> None:
             await asyncio.sleep(0.05)
 
 
+async def stored_once_the_holder_is_killed(
+    store: Store, holder: Process, saving: asyncio.Task[None]
+) -> None:
+    """`saving` (chan_a's post 1) waits for the turn `holder` holds, and is stored once the
+    holder is killed: PostgreSQL frees its lock with its connection."""
+    await waiting_for_the_turn(store)
+    assert not saving.done()  # it waits for the holder's turn
+    holder.kill()
+    await holder.wait()
+    await asyncio.wait_for(saving, 25)
+    assert list(await stories(store, "chan_a")) == [1]
+
+
 async def test_a_process_hung_in_its_turn_is_ended_by_the_server_and_frees_it(
     postgres_url: str,
 ) -> None:
@@ -284,12 +297,7 @@ async def test_a_process_killed_in_its_turn_does_not_hold_the_others_up(
             delivery = asyncio.create_task(
                 ingest.handle_posts([IncomingPost("chan_a", 1, START, news(0))], history=False)
             )
-            await waiting_for_the_turn(store)
-            assert not delivery.done()  # it waits for the holder's turn
-            holder.kill()
-            await holder.wait()
-            await asyncio.wait_for(delivery, 25)
-            assert list(await stories(store, "chan_a")) == [1]
+            await stored_once_the_holder_is_killed(store, holder, delivery)
     finally:
         await store.close()
 
@@ -308,12 +316,7 @@ async def test_grouped_history_is_saved_in_a_turn(postgres_url: str) -> None:
                     [IncomingPost("chan_a", 1, START, news(0))], history=True, stories={}
                 )
             )
-            await waiting_for_the_turn(store)
-            assert not saving.done()  # it waits for the holder's turn
-            holder.kill()
-            await holder.wait()
-            await asyncio.wait_for(saving, 25)
-            assert list(await stories(store, "chan_a")) == [1]
+            await stored_once_the_holder_is_killed(store, holder, saving)
     finally:
         await store.close()
 
