@@ -374,33 +374,36 @@ def _estimate(
 
 def second_reading(path: Path, pairs: list[Pair], said: Callable[[Pair], bool]) -> None:
     """Agreement of the second reader with the first (`pairs`), and the detector's figures
-    on the pairs both read alike. Unsure, by either reader, is left out."""
+    on the pairs both read alike, set by set. Unsure, by either reader, is left out."""
     if not path.exists():
         return
     first = {(p.first.key, p.second.key): p for p in pairs}
-    both: list[tuple[Pair, bool]] = []
+    by_half: dict[str, list[tuple[Pair, bool]]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         a, b = (row["a"][0], row["a"][1]), (row["b"][0], row["b"][1])
         pair = first.get((a, b)) or first.get((b, a))
         if pair is not None and row["label"] != "unsure":
-            both.append((pair, row["label"] == "same"))
-    if not both:
-        return
-    agreed = [pair for pair, same in both if pair.same == same]
-    observed = len(agreed) / len(both)
-    first_same = sum(pair.same for pair, _ in both) / len(both)
-    second_same = sum(same for _, same in both) / len(both)
-    chance = first_same * second_same + (1 - first_same) * (1 - second_same)
-    kappa = (observed - chance) / (1 - chance)
-    print(
-        f"\nA second reader ({path.name}): {len(both)} pairs read by both (neither unsure), "
-        f"{len(agreed)} alike: agreement {observed:.3f}, Cohen's kappa {kappa:.3f}"
-    )
-    counts = Counts()
-    for pair in agreed:
-        counts.add(pair.same, said(pair))
-    print(f"the detector on the {len(agreed)} pairs both read alike: {counts.row()}")
+            by_half.setdefault(pair.half, []).append((pair, row["label"] == "same"))
+    for half in HALVES:
+        both = by_half.get(half)
+        if not both:
+            continue
+        agreed = [pair for pair, same in both if pair.same == same]
+        observed = len(agreed) / len(both)
+        first_same = sum(pair.same for pair, _ in both) / len(both)
+        second_same = sum(same for _, same in both) / len(both)
+        chance = first_same * second_same + (1 - first_same) * (1 - second_same)
+        kappa = (observed - chance) / (1 - chance)
+        print(
+            f"\nA second reader of {half} ({path.name}): {len(both)} pairs read by both "
+            f"(neither unsure), {len(agreed)} alike: agreement {observed:.3f}, "
+            f"Cohen's kappa {kappa:.3f}"
+        )
+        counts = Counts()
+        for pair in agreed:
+            counts.add(pair.same, said(pair))
+        print(f"the detector on the {len(agreed)} pairs both read alike: {counts.row()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
