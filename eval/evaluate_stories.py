@@ -38,8 +38,9 @@ by someone who never saw G). The "held-out H" pairs (two parts, seeds 12000 and 
 drawn and labelled with the detector frozen at c1c6312, each pair by two readers blind to each
 other (the second's labels are `story_pairs_second_reader.jsonl`), and measured once with
 c1c6312. The "held-out I" pairs (two parts, seeds 14000 and 15000) were drawn and labelled
-with the detector frozen at cbbd082 (c1c6312's decisions), read before any detector ran on
-them, and measured once with it: the unseen measure of this version.
+with the detector frozen at cbbd082 (c1c6312's decisions), each pair by two readers blind to
+each other, read before any detector ran on them, and measured once with it: the unseen
+measure of this version.
 
 Pairs labelled "unsure" are left out of the counts (their number is printed).
 """
@@ -68,8 +69,8 @@ from monitor.stories.text import words as line_words  # noqa: E402
 DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data" / "telegram-news"
 DEFAULT_PAIRS: Final = REPO_ROOT / "eval" / "story_pairs.jsonl"
 DEFAULT_SECOND: Final = REPO_ROOT / "eval" / "story_pairs_second_reader.jsonl"
-"""A second reader's labels of some of the pairs (held-out H), made without seeing the first
-reader's: how far two readers agree, and the detector on the pairs both label alike."""
+"""A second reader's labels of some of the pairs (held-out H and I), made without seeing the
+first reader's: how far two readers agree, and the detector on the pairs both label alike."""
 PRECISION_AIM: Final = 0.98
 HALVES: Final = (
     "held-out I",
