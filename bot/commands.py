@@ -17,10 +17,9 @@ from typing import Final
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import ENGLISH, RUSSIAN, RUSSIAN_READERS, speaking
+from bot.i18n import ENGLISH, RUSSIAN, RUSSIAN_READERS, Catalogs, speaking
+from bot.i18n import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def describe(command: str) -> str:
     return descriptions[command]
 
 
-def menu(i18n: I18n, language: str, *, operator: bool) -> list[BotCommand]:
+def menu(i18n: Catalogs, language: str, *, operator: bool) -> list[BotCommand]:
     names = (*PUBLIC_COMMANDS, *OPERATOR_COMMANDS) if operator else PUBLIC_COMMANDS
     with speaking(i18n, language):
         return [BotCommand(command=name, description=describe(name)) for name in names]
@@ -107,7 +106,7 @@ def _by_app_language(chosen: str | None) -> dict[str | None, str]:
 
 async def register_commands(
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     admins: Iterable[int] = (),
     languages: Mapping[int, str | None] | None = None,
 ) -> None:
@@ -131,7 +130,7 @@ async def register_commands(
 
 
 async def set_chat_menu(
-    bot: Bot, i18n: I18n, chat_id: int, language: str | None, *, operator: bool
+    bot: Bot, i18n: Catalogs, chat_id: int, language: str | None, *, operator: bool
 ) -> None:
     """The chat's own menu: in its chosen language for every app language, or by app
     language while it has chosen none."""

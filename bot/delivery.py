@@ -8,35 +8,17 @@ import logging
 from collections.abc import Callable, Sequence
 
 from aiogram import Bot
-from aiogram.utils.i18n import I18n
 
 from bot.charts.renderer import ChartRenderer
 from bot.clock import Clock, SystemClock
 from bot.fanout import fan_out
-from bot.i18n import load_i18n, speaking
+from bot.i18n import Catalogs, load_i18n
+from bot.notices import queue_operator_notice
 from bot.observer import BotObserver
 from bot.sender import GLOBAL_RATE, Sender
 from storage import Store
-from storage.models import NewMessage
 
 logger = logging.getLogger(__name__)
-
-
-async def queue_operator_notice(
-    store: Store, i18n: I18n, admins: Sequence[int], write: Callable[[], str], *, key: str
-) -> bool:
-    """Queue an HTML notice to every operator (see `Delivery.notify_operators`) without
-    sending it: a process with no bot of its own (a monitor) leaves it to the bot process.
-    True when something new was queued."""
-    messages = []
-    for admin in dict.fromkeys(admins):
-        subscriber = await store.subscribers.get(admin)
-        with speaking(i18n, subscriber.language if subscriber is not None else None):
-            text = write()
-        messages.append(
-            NewMessage(chat_id=admin, kind="notice", dedup_key=f"notice:{key}:{admin}", text=text)
-        )
-    return bool(await store.outbox.enqueue(messages))
 
 
 class Delivery:
@@ -60,7 +42,7 @@ class Delivery:
         backoff_base: float = 2.0,
         backoff_max: float = 600.0,
         poll_interval: float = 30.0,
-        i18n: I18n | None = None,
+        i18n: Catalogs | None = None,
         charts: ChartRenderer | None = None,
     ) -> None:
         """`charts` draws the charts of queued messages (weekly digests); without one, a
@@ -93,7 +75,7 @@ class Delivery:
         return self._clock
 
     @property
-    def i18n(self) -> I18n:
+    def i18n(self) -> Catalogs:
         return self._i18n
 
     async def run(self) -> None:

@@ -22,8 +22,6 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -31,7 +29,8 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.clock import Clock
 from bot.dates import day, days, zone
 from bot.delivery import Delivery
-from bot.i18n import load_i18n, speaking
+from bot.i18n import Catalogs, load_i18n, speaking
+from bot.i18n import gettext as _
 from bot.render import render_digest
 from bot.trends import Period, topic_trend, trend_chart
 from storage import Store
@@ -118,7 +117,7 @@ class DigestScheduler:
         clock: Clock | None = None,
         scheduler: AsyncIOScheduler | None = None,
         settle: float = SETTLE,
-        i18n: I18n | None = None,
+        i18n: Catalogs | None = None,
     ) -> None:
         self._settle = settle
         self._i18n = i18n or load_i18n()

@@ -12,9 +12,9 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
-from aiogram.utils.i18n import I18n
 
 from bot.charts.renderer import ChartRenderer
+from bot.chat_language import ChatLanguage
 from bot.commands import register_commands
 from bot.handlers import (
     common,
@@ -29,7 +29,7 @@ from bot.handlers import (
     subscriptions,
     trend,
 )
-from bot.i18n import ChatLanguage, language_for
+from bot.i18n import Catalogs, language_for
 from bot.settings import BotSettings
 from bot.topic_control import ChannelControl, TopicControl
 from storage import Store
@@ -91,7 +91,7 @@ def build_dispatcher(
     charts: ChartRenderer,
 ) -> Dispatcher:
     """The dispatcher with every conversation router; the dependencies are workflow data."""
-    i18n: I18n = delivery.i18n
+    i18n: Catalogs = delivery.i18n
     dp = Dispatcher(
         store=store,
         settings=settings,

@@ -10,9 +10,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Final
 
-from aiogram.utils.i18n import I18n
-
-from bot.i18n import speaking
+from bot.i18n import Catalogs, speaking
 from bot.render import render_alert
 from storage import Store
 from storage.models import NewMessage, StoredPost, StoryAlert, Subscriber, TopicHit
@@ -106,7 +104,7 @@ def edit_for(
     )
 
 
-async def fan_out(store: Store, i18n: I18n, *, batch: int = BATCH) -> int:
+async def fan_out(store: Store, i18n: Catalogs, *, batch: int = BATCH) -> int:
     """Queue the alerts owed for every post waiting in the fanout table; returns rows queued.
 
     Each post's alerts are queued and its fanout row removed in one transaction, so a crash

@@ -1,7 +1,7 @@
 """Which language a chat is spoken to in, and the gettext catalogs behind every text.
 
-The texts are written in English in the code, marked with `_()` (aiogram's gettext) or
-`N_()` (errors from lower layers, translated when shown); `bot/locales/<lang>/LC_MESSAGES/
+The texts are written in English in the code, marked with `_()` (`gettext` below) or `N_()`
+(errors from lower layers, translated when shown); `bot/locales/<lang>/LC_MESSAGES/
 messages.po` holds their translations. The .po files are the only committed form: they are
 compiled in memory when the bot starts (Babel reads them, a few milliseconds), so a fresh
 clone, `pip install -e .` and a wheel all work without a build step, and no compiled .mo can
@@ -9,32 +9,30 @@ fall out of step with its .po.
 
 A chat's language is stored with its subscriber row. It starts as the Telegram language of
 the first user who talks to the bot there (Russian for ru, uk, be and kk, English for the
-rest) and changes with /language. Answers use it through `ChatLanguage`, a middleware of
-aiogram's i18n kind; alerts, digests and notices, made outside any update, use `speaking()`.
+rest) and changes with /language. Answers use it through `bot.chat_language.ChatLanguage`, a
+middleware; alerts, digests and notices, made outside any update, use `speaking()`.
+
+This module does not import aiogram (the bot's middleware is in `bot.chat_language`): a
+monitor process renders its operator notices with these texts, and aiogram's import costs
+seconds and a hundred megabytes it has no other use for.
 """
 
 from __future__ import annotations
 
-import gettext
-import logging
+import gettext as gnu
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from aiogram.types import TelegramObject, User
-from aiogram.utils.i18n import I18n, I18nMiddleware
-from aiogram.utils.i18n.context import get_i18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from storage import Store
 from storage.errors import ChanwatchError
 from storage.models import Subscriber
-
-logger = logging.getLogger(__name__)
 
 ENGLISH: Final = "en"
 RUSSIAN: Final = "ru"
@@ -58,20 +56,37 @@ def chat_language(subscriber: Subscriber | None) -> str:
     return language if language in LANGUAGES else ENGLISH
 
 
-class Catalogs(I18n):
-    """aiogram's I18n over the committed .po catalogs, compiled in memory."""
+class Catalogs:
+    """The committed .po catalogs of `domain` under `path`, compiled in memory."""
 
-    @contextmanager
-    def context(self) -> Iterator[I18n]:
-        # aiogram keeps "the current I18n" per class; its gettext asks I18n's, not ours.
-        token = I18n.set_current(self)
-        try:
-            yield self
-        finally:
-            I18n.reset_current(token)
+    def __init__(self, *, path: Path, default_locale: str = ENGLISH, domain: str = DOMAIN):
+        self.path = path
+        self.default_locale = default_locale
+        self.domain = domain
+        self.locales = self._find_locales()
 
-    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
-        found: dict[str, gettext.GNUTranslations] = {}
+    @property
+    def available_locales(self) -> tuple[str, ...]:
+        return tuple(self.locales)
+
+    def gettext(
+        self, singular: str, plural: str | None = None, n: int = 1, locale: str | None = None
+    ) -> str:
+        """`singular` (or `plural`, by `n` and the language's plural rule) in `locale`, by
+        default the language spoken now; the English itself for a language with no
+        catalog."""
+        if locale is None:
+            spoken = _SPOKEN.get(None)
+            locale = spoken[1] if spoken is not None else self.default_locale
+        translator = self.locales.get(locale)
+        if translator is None:
+            return singular if n == 1 or plural is None else plural
+        if plural is None:
+            return translator.gettext(singular)
+        return translator.ngettext(singular, plural, n)
+
+    def _find_locales(self) -> dict[str, gnu.GNUTranslations]:
+        found: dict[str, gnu.GNUTranslations] = {}
         for po in sorted(self.path.glob(f"*/LC_MESSAGES/{self.domain}.po")):
             locale = po.parents[1].name
             with po.open("rb") as file:
@@ -79,57 +94,52 @@ class Catalogs(I18n):
             compiled = BytesIO()
             write_mo(compiled, catalog)  # fuzzy entries are left out: English shows instead
             compiled.seek(0)
-            found[locale] = gettext.GNUTranslations(compiled)
+            found[locale] = gnu.GNUTranslations(compiled)
         return found
 
 
+_SPOKEN: ContextVar[tuple[Catalogs, str]] = ContextVar("spoken")
+"""The catalogs and the language texts are made in now: set by `speaking()` for the
+current task (and the tasks it starts), so concurrent chats each keep their own."""
+
+
 @cache
-def load_i18n(path: Path = LOCALES) -> I18n:
+def load_i18n(path: Path = LOCALES) -> Catalogs:
     """The catalogs (read once per process: they do not change while it runs)."""
-    i18n = Catalogs(path=path, default_locale=ENGLISH, domain=DOMAIN)
-    missing = set(LANGUAGES) - {ENGLISH} - set(i18n.available_locales)
+    catalogs = Catalogs(path=path, default_locale=ENGLISH, domain=DOMAIN)
+    missing = set(LANGUAGES) - {ENGLISH} - set(catalogs.available_locales)
     if missing:
         raise ChanwatchError(
             f"translation catalogs missing for {sorted(missing)} in {path}: "
             "reinstall chanwatch (the .po files are package data)"
         )
-    return i18n
+    return catalogs
 
 
 @contextmanager
-def speaking(i18n: I18n, language: str | None) -> Iterator[None]:
-    """Texts made inside this block are in `language` (for what is sent outside an update)."""
-    with i18n.context(), i18n.use_locale(language if language in LANGUAGES else ENGLISH):
+def speaking(catalogs: Catalogs, language: str | None) -> Iterator[None]:
+    """Texts made inside this block are in `language` (English for one not spoken)."""
+    token = _SPOKEN.set((catalogs, language if language in LANGUAGES else ENGLISH))
+    try:
         yield
+    finally:
+        _SPOKEN.reset(token)
+
+
+def _spoken() -> tuple[Catalogs, str]:
+    try:
+        return _SPOKEN.get()
+    except LookupError:
+        # A text made outside `speaking()` and the middleware is a bug, not a language.
+        raise LookupError("no language is being spoken: make texts inside speaking()") from None
 
 
 def current_language() -> str:
     """The language texts are being made in right now."""
-    return get_i18n().current_locale
+    return _spoken()[1]
 
 
-class ChatLanguage(I18nMiddleware):
-    """Answers in the chat's stored language (aiogram's i18n middleware, our rule).
-
-    Registered after the middleware that puts the chat's `subscriber` into the handler data;
-    for an error the chat is looked up, and a chat never seen speaks its user's language.
-    """
-
-    def __init__(self, i18n: I18n, store: Store) -> None:
-        super().__init__(i18n)
-        self._store = store
-
-    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
-        subscriber: Subscriber | None = data.get("subscriber")
-        if subscriber is None:
-            chat = data.get("event_chat")
-            if chat is not None:
-                try:
-                    subscriber = await self._store.subscribers.get(chat.id)
-                except Exception:
-                    # Answering an error must not fail on the database that may have caused it.
-                    logger.warning("chat %d: language unknown, database unreadable", chat.id)
-        if subscriber is not None and subscriber.language in LANGUAGES:
-            return subscriber.language
-        user: User | None = data.get("event_from_user")
-        return language_for(user.language_code if user is not None else None)
+def gettext(singular: str, plural: str | None = None, n: int = 1) -> str:
+    """`_()`: `singular` (or `plural`, by `n`) in the language spoken now."""
+    catalogs, language = _spoken()
+    return catalogs.gettext(singular, plural, n, locale=language)

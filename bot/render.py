@@ -21,8 +21,7 @@ from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Final
 
-from aiogram.utils.i18n import gettext as _
-
+from bot.i18n import gettext as _
 from storage.models import StoredPost, TopicHit
 
 MESSAGE_LIMIT: Final = 4096

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from html import escape
 
-from aiogram.utils.i18n import gettext as _
-
 from bot import dates
 from bot.charts.spec import Series
 from bot.dates import moment
 from bot.errors import CommandError
 from bot.i18n import ENGLISH, RUSSIAN
+from bot.i18n import gettext as _
 from bot.parsing import ADDTOPIC_USAGE, RECENT_MAX
 from storage.errors import ChanwatchError
 from storage.models import (

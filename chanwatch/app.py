@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
+from bot import texts
 from chanwatch import heap
 from chanwatch.config import Config
 from chanwatch.errors import ConfigError
@@ -63,23 +64,16 @@ class _Listener:
         if self.delivery is not None:
             self.delivery.wake()
 
-    async def _notify(self, write: Callable[[ModuleType], str], key: str) -> None:
-        """Tell the operators `write(bot.texts)` (in each one's language)."""
-        # Imported here: the bot's texts import aiogram, whose import takes seconds, which a
-        # process that fails to start (its database, its role) should not make anyone wait.
-        from bot import texts
-
-        def text() -> str:
-            return write(texts)
-
+    async def _notify(self, write: Callable[[], str], key: str) -> None:
+        """Tell the operators `write()` (made in each one's language)."""
         if self.delivery is not None:
-            await self.delivery.notify_operators(text, key=key)
+            await self.delivery.notify_operators(write, key=key)
         elif self.notices is not None:
-            await self.notices(text, key)
+            await self.notices(write, key)
 
     async def source_failed(self, channel: str, message: str) -> None:
         await self._notify(
-            lambda texts: texts.source_failed_notice(channel, message),
+            lambda: texts.source_failed_notice(channel, message),
             # Storage already says this is a new outage; the key only has to be unique
             # (the monotonic clock restarts with the process, wall time does not).
             f"source-error:{channel}:{time.time_ns()}",
@@ -87,7 +81,7 @@ class _Listener:
 
     async def source_recovered(self, channel: str) -> None:
         await self._notify(
-            lambda texts: texts.source_recovered_notice(channel),
+            lambda: texts.source_recovered_notice(channel),
             f"source-ok:{channel}:{time.time_ns()}",
         )
 
@@ -102,13 +96,13 @@ class _Listener:
     ) -> None:
         # Storage said this account was working until now, so this is news once.
         await self._notify(
-            lambda texts: texts.account_down_notice(account, reason, moves, final=final),
+            lambda: texts.account_down_notice(account, reason, moves, final=final),
             f"account-down:{account}:{time.time_ns()}",
         )
 
     async def account_recovered(self, account: str, moves: Sequence[Assignment]) -> None:
         await self._notify(
-            lambda texts: texts.account_recovered_notice(account, moves),
+            lambda: texts.account_recovered_notice(account, moves),
             f"account-ok:{account}:{time.time_ns()}",
         )
 
@@ -146,18 +140,21 @@ async def _supervise(name: str, start: Callable[[], Awaitable[None]], health: He
 
 
 def _log_crash(name: str, error: Exception, pause: float) -> None:
-    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-
+    # A process that never loaded aiogram (a monitor) has none of its errors to tell apart,
+    # and importing it to check would cost seconds.
+    aiogram_errors: Any = sys.modules.get("aiogram.exceptions")
+    refused = aiogram_errors.TelegramUnauthorizedError if aiogram_errors else ()
+    unreachable = (aiogram_errors.TelegramNetworkError,) if aiogram_errors else ()
     if isinstance(error, ChanwatchError):
         logger.error("%s stopped error=%s restart_in=%.0fs", name, error, pause)
-    elif isinstance(error, TelegramUnauthorizedError):
+    elif isinstance(error, refused):
         logger.error(
             "%s: Telegram refused the bot token (%s): check bot.token restart_in=%.0fs",
             name,
             error.message,
             pause,
         )
-    elif isinstance(error, (TelegramNetworkError, aiohttp.ClientError, OSError)):
+    elif isinstance(error, (*unreachable, aiohttp.ClientError, OSError)):
         # Telegram or the network being away is expected weather, not a crash.
         logger.warning("%s cannot reach its server error=%s restart_in=%.0fs", name, error, pause)
     else:
@@ -358,7 +355,7 @@ class _Runtime:
 
     async def _queue_notice(self, write: Callable[[], str], key: str) -> None:
         """An operator notice from a process without a bot: queued for the bot process."""
-        from bot.delivery import queue_operator_notice
+        from bot.notices import queue_operator_notice
 
         await queue_operator_notice(self.store, self.i18n, self.config.bot.admins, write, key=key)
 

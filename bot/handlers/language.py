@@ -8,12 +8,11 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import I18n
 
 from bot import texts
 from bot.commands import set_chat_menu
 from bot.filters import CanManageChat
-from bot.i18n import chat_language, speaking
+from bot.i18n import Catalogs, chat_language, speaking
 from bot.parsing import parse_language
 from bot.settings import BotSettings
 from storage import Store
@@ -28,7 +27,7 @@ async def language(
     store: Store,
     subscriber: Subscriber,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: BotSettings,
 ) -> None:
     chosen = parse_language(command.args)
