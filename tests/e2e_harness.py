@@ -8,6 +8,7 @@ file the test can read after (or during) the run.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import sys
@@ -76,6 +77,8 @@ class Chanwatch:
     exit_codes: list[int] = field(default_factory=list)
     role: str = "all"
     """Passed as `--role`."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Set in the process's environment, beside this one's."""
 
     async def start(self, *, polling: bool = True, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
         """Start the process and wait until it is polling the Bot API for updates, or (with
@@ -84,7 +87,10 @@ class Chanwatch:
         started = self.log_text().count("started role=") if self.log.exists() else 0
         with self.log.open("a") as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                command(), "run", "--role", self.role, "--config", str(self.config), stderr=stderr
+                command(),
+                *("run", "--role", self.role, "--config", str(self.config)),
+                stderr=stderr,
+                env={**os.environ, **self.env},
             )
         # The command menu is set right before polling starts; a long poll then waits.
         ready = asyncio.ensure_future(

@@ -203,3 +203,46 @@ async def _wait_first_sight(store: Store, handle: str) -> None:
     async with asyncio.timeout(30):
         while await store.channels.last_post_id(handle) is None:  # noqa: ASYNC110 (a database)
             await asyncio.sleep(0.1)
+
+
+async def test_a_monitor_process_tells_operators_in_their_language_without_loading_aiogram(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # A monitor has no bot: it queues an operator's notice for the bot process, made in the
+    # operator's language, and never imports the bot library (seconds and a hundred MB).
+    async with FakeBotAPI() as api, TmeServer() as tme:
+        tme.add_channel("pul_1")
+        config = write_config(tmp_path, api, tme, database_url=postgres_url)
+        store = await Store.open(postgres_url)
+        monitor = Chanwatch(
+            config,
+            api,
+            tmp_path / "monitor.log",
+            role="monitor",
+            env={"PYTHONPROFILEIMPORTTIME": "1"},
+        )
+        try:
+            await store.subscribers.ensure(
+                OPERATOR,
+                chat_type="private",
+                title=None,
+                digest_time="09:00",
+                timezone="Europe/Moscow",
+                language="ru",
+            )
+            await monitor.start(polling=False, timeout=START)
+            await tme.wait_served(["pul_1"])
+            tme.fail("pul_1", status=503, times=1000)
+            for _ in range(300):
+                notices = [r for r in await store.outbox.for_chat(OPERATOR) if r.kind == "notice"]
+                if notices:
+                    break
+                await asyncio.sleep(0.1)
+            assert [n.text.split(":")[0] for n in notices] == ["⚠️ Канал <b>pul_1</b> не читается"]
+            imported = re.findall(r"import time:.*\|\s*(\S+)$", monitor.log_text(), re.MULTILINE)
+            assert "monitor.sources.web" in imported  # the profile is there…
+            assert [name for name in imported if name.startswith("aiogram")] == []
+        finally:
+            if monitor.process is not None:
+                await monitor.stop()
+            await store.close()
