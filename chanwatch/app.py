@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 
 from bot import texts
+from bot.i18n import load_i18n
+from bot.notices import queue_operator_notice
 from chanwatch import heap
 from chanwatch.config import Config
 from chanwatch.errors import ConfigError
@@ -322,8 +324,6 @@ class _Runtime:
     def __init__(
         self, config: Config, store: Store, health: Health, metrics: Metrics, role: str
     ) -> None:
-        from bot.i18n import load_i18n
-
         self.config = config
         self.store = store
         self.health = health
@@ -355,8 +355,6 @@ class _Runtime:
 
     async def _queue_notice(self, write: Callable[[], str], key: str) -> None:
         """An operator notice from a process without a bot: queued for the bot process."""
-        from bot.notices import queue_operator_notice
-
         await queue_operator_notice(self.store, self.i18n, self.config.bot.admins, write, key=key)
 
     def channels_held(self) -> int:
