@@ -36,10 +36,10 @@ TOKEN: Final = "42:ACCOUNTSTESTTOKEN0123456789abcdef"
 OPERATOR: Final = 1
 ALICE: Final = 7
 WAIT: Final = 15.0
+"""A guard against a hung test; every wait ends as soon as its condition holds."""
 START: Final = 30.0
 """Until `chanwatch run` polls: it opens the database and every account first (slower on a
 machine running other tests)."""
-"""A guard against a hung test; every wait ends as soon as its condition holds."""
 
 
 def write_config(
