@@ -45,6 +45,8 @@ from evaluate_stories import (
     DEFAULT_DATA,
     DEFAULT_PAIRS,
     HALVES,
+    PRECISION_AIM,
+    Counts,
     Pair,
     PostKey,
     load_corpus,
@@ -54,7 +56,6 @@ from evaluate_stories import (
 
 from monitor.stories.text import lines, numbers, stems, words
 
-PRECISION_AIM: Final = 0.98
 RARE: Final = 30
 """A stem in fewer posts of the corpus than this is rare: a name, a place, a term."""
 _NAME: Final = re.compile(r"(?<=[\w,»\"] )[А-ЯЁA-Z][^\W\d_]{2,}")
@@ -165,10 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             model(name), x[rows], y[rows], cv=folds, groups=groups[rows], method="predict_proba"
         )[:, 1]
 
-    def threshold(scores: Any, rows: Any, aim: float) -> float | None:
+    def threshold(scores: Any, rows: Any, aim: float) -> float:
         """The lowest threshold whose calls ("same": the detector or the score) on `rows`
-        keep precision at `aim` or more; None when none does."""
-        best = None
+        keep precision at `aim` or more; infinite (the detector alone) when none does."""
+        best = math.inf
         for value in sorted(set(scores.tolist()), reverse=True):
             said = detector[rows] | (scores >= value)
             hits = int((said & y[rows]).sum())
@@ -177,14 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return best
 
     def line(title: str, said: Any, truth: Any) -> str:
-        tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
-        fn = int((~said & truth).sum())
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        return f"{title:34} {tp:4} {fp:4} {fn:4}   {precision:.3f}  {tp / (tp + fn):.3f}"
+        counts = Counts()
+        for one_truth, one_said in zip(truth.tolist(), said.tolist(), strict=True):
+            counts.add(one_truth, one_said)
+        return f"{title:34} {counts.row()}"
 
     for name in ("logistic regression", "gradient-boosted trees"):
         print(f"\n{name}: each set scored once, fitted on the others")
-        print(f"{'pairs':34} {'TP':>4} {'FP':>4} {'FN':>4}   prec   recall")
+        print(f"{'pairs':34}   TP   FP   FN   TN    prec recall")
         called = np.zeros(len(pairs), dtype=bool)
         for half in HALVES:
             train, test = groups != half, groups == half
@@ -192,17 +193,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             cut = threshold(out_of_fold(name, train), train, PRECISION_AIM)
             scores = model(name).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
-            said = detector[test] | (scores >= (cut if cut is not None else math.inf))
+            said = detector[test] | (scores >= cut)
             called[test] = said
             print(line(half, said, y[test]))
             print(line("  the detector alone", detector[test], y[test]))
         print(line("all sets", called, y))
         print(line("  the detector alone", detector, y))
-        scores = out_of_fold(name, np.ones(len(pairs), dtype=bool))
+        every = np.ones(len(pairs), dtype=bool)
+        scores = out_of_fold(name, every)
         ceiling = []
         for aim in (0.99, PRECISION_AIM, 0.95, 0.90):
-            cut = threshold(scores, np.ones(len(pairs), dtype=bool), aim)
-            said = detector | (scores >= (cut if cut is not None else math.inf))
+            said = detector | (scores >= threshold(scores, every, aim))
             ceiling.append(f"{aim:.2f}: {(said & y).sum() / y.sum():.3f}")
         print("the ceiling, recall at precision " + ", ".join(ceiling))
     return 0
